@@ -1,0 +1,131 @@
+/* base_util.c - logging, UTF-8 and number helpers (module base). */
+#include "fhirlake/base.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void fl_log(const fl_logger *lg, int level, const char *fmt, ...)
+{
+    if (!lg || !lg->fn || level > lg->level) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lg->fn(lg->ctx, level, msg);
+}
+
+bool fl_utf8_valid(const char *str, size_t n, size_t *bad_off)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII fast path, 8 bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        if (n - i <= need) goto bad;
+        for (size_t k = 1; k <= need; k++) {
+            unsigned cc = s[i + k];
+            if ((cc & 0xC0) != 0x80) goto bad;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            goto bad;
+        i += need + 1;
+    }
+    return true;
+bad:
+    if (bad_off) *bad_off = i;
+    return false;
+}
+
+size_t fl_utf8_encode(uint32_t cp, char out[4])
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+bool fl_parse_i64(fl_str s, int64_t *out)
+{
+    if (!s.len || s.len > 21) return false;
+    size_t i = 0;
+    bool neg = false;
+    if (s.ptr[0] == '-' || s.ptr[0] == '+') {
+        neg = s.ptr[0] == '-';
+        i = 1;
+        if (s.len == 1) return false;
+    }
+    uint64_t v = 0;
+    for (; i < s.len; i++) {
+        unsigned d = (unsigned)(unsigned char)s.ptr[i] - '0';
+        if (d > 9) return false;
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return false;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX) return false;
+        *out = (int64_t)v;
+    }
+    return true;
+}
+
+bool fl_parse_f64(fl_str s, double *out)
+{
+    char tmp[128];
+    if (!s.len || s.len >= sizeof tmp) return false;
+    memcpy(tmp, s.ptr, s.len);
+    tmp[s.len] = 0;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (end != tmp + s.len) return false;
+    *out = v;
+    return true;
+}
