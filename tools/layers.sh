@@ -13,8 +13,10 @@ declare -A allowed=(
   [fhirpath]="base os json fhirpath"
   [delta]="base os json parquet store delta"
   [hl7v2]="base os json hl7v2"
+  [fhirdb]="base os json fhirpath fhirdb"
   [view]="base os json fhirpath view"
   [engine]="base os json parquet store http fhirpath delta hl7v2 view engine"
+  [server]="base os json parquet store http fhirpath delta hl7v2 fhirdb view engine server"
 )
 bad=0
 for dir in src/*/; do
