@@ -170,6 +170,12 @@ FL_API fl_rc fl_ndjson_next(fl_ndjson_reader *r, fl_ndjson_line *line, fl_err *e
 FL_API uint64_t fl_ndjson_bytes_read(const fl_ndjson_reader *r);
 FL_API void fl_ndjson_close(fl_ndjson_reader *r);
 
+/* Read a whole file ("-" = stdin) and append its bytes to out (caller-initialised),
+ * inflating it first if it starts with the gzip magic (concatenated members followed).
+ * FL_E_LIMIT if the (decompressed) content is over `limit` bytes (0 = no limit beyond
+ * out's own limit). For one-document .json / .json.gz input. */
+FL_API fl_rc fl_json_read_file(const char *path, size_t limit, fl_buf *out, fl_err *err);
+
 #ifdef __cplusplus
 }
 #endif
