@@ -5,6 +5,7 @@
  * source text. Errors are sticky in the fl_buf (out->rc). Uses base only. */
 #include "json/json_int.h"
 
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -215,7 +216,11 @@ void fl_jw_f64(fl_jw *w, double v)
     int n = 0;
     const struct lconv *lc = localeconv();
     char dp = lc && lc->decimal_point && lc->decimal_point[0] ? lc->decimal_point[0] : '.';
-    for (int prec = 15; prec <= 17; prec++) {
+    /* For normal doubles any decimal of <= 15 digits maps back uniquely, so %.15g is
+     * already the shortest form when it round-trips; subnormals have fewer significant
+     * bits and need the search from 1 digit. */
+    int first = (v != 0.0 && fabs(v) < DBL_MIN) ? 1 : 15;
+    for (int prec = first; prec <= 17; prec++) {
         n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (n <= 0 || (size_t)n >= sizeof tmp) {
             jw_fail(w, FL_E_INTERNAL);
