@@ -1,0 +1,157 @@
+/* fhirdb_outbox.c - the transactional outbox: per-destination event queue (module fhirdb).
+ * Rows are enqueued by the write hook on the writer's connection, so they commit or roll
+ * back with the resource write. Workers claim rows with a time lease (UPDATE ... RETURNING;
+ * on PostgreSQL the inner SELECT uses FOR UPDATE SKIP LOCKED so replicas never take the
+ * same rows), ack (delete) what they delivered and nack (release, count) what failed.
+ * A crashed worker's rows come back when their lease expires: at-least-once delivery. */
+#include "fhirdb/fhirdb_int.h"
+
+#include <stdlib.h>
+
+static const char *op_name(fl_fhirdb_op op)
+{
+    return op == FL_FHIRDB_CREATE ? "create" : op == FL_FHIRDB_UPDATE ? "update" : "delete";
+}
+
+static fl_fhirdb_op op_parse(fl_str s)
+{
+    if (fl_str_eq_c(s, "create")) return FL_FHIRDB_CREATE;
+    if (fl_str_eq_c(s, "update")) return FL_FHIRDB_UPDATE;
+    return FL_FHIRDB_DELETE;
+}
+
+static fl_rc seq_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
+{
+    (void)err;
+    if (ncol >= 1) *(int64_t *)ctx = db_int(&cols[0]);
+    return FL_OK;
+}
+
+fl_rc fl_fhirdb_outbox_enqueue(fl_fhirdb_conn *c, fl_str dest, const fl_fhirdb_event *ev,
+                               fl_str payload, int64_t *seq_out, fl_err *err)
+{
+    if (!dest.len) return fl_err_set(err, FL_E_ARG, "outbox: empty destination id");
+    int64_t seq = 0;
+    db_val p[7] = {db_t(dest),         db_t(ev->type),  db_t(ev->id),
+                   db_i(ev->version),  db_t(fl_str_c(op_name(ev->op))), db_t(payload),
+                   db_i(fl_clock_now_us())};
+    fl_rc rc = db_exec(c,
+                       "INSERT INTO fl_outbox(destination_id, resource_type, resource_id, version,"
+                       " op, payload, created) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                       p, 7, seq_cb, &seq, err);
+    if (rc == FL_OK && seq_out) *seq_out = seq;
+    return rc;
+}
+
+typedef struct claim_sink {
+    fl_arena *a;
+    fl_fhirdb_outbox_row *rows;
+    size_t n, cap;
+} claim_sink;
+
+/* columns: seq, destination_id, resource_type, resource_id, version, op, payload, attempts */
+static fl_rc claim_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
+{
+    claim_sink *s = ctx;
+    if (ncol < 8) return fl_err_set(err, FL_E_INTERNAL, "outbox: short row");
+    if (s->n >= s->cap) return FL_OK;
+    fl_fhirdb_outbox_row *r = &s->rows[s->n];
+    r->seq = db_int(&cols[0]);
+    r->destination_id = fl_arena_str_dup(s->a, db_text(&cols[1]));
+    r->type = fl_arena_str_dup(s->a, db_text(&cols[2]));
+    r->id = fl_arena_str_dup(s->a, db_text(&cols[3]));
+    r->version = db_int(&cols[4]);
+    r->op = op_parse(db_text(&cols[5]));
+    r->payload = fl_arena_str_dup(s->a, db_text(&cols[6]));
+    r->attempts = db_int(&cols[7]);
+    if (!r->destination_id.ptr || !r->type.ptr || !r->id.ptr || !r->payload.ptr)
+        return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
+    s->n++;
+    return FL_OK;
+}
+
+static int row_cmp(const void *x, const void *y)
+{
+    const fl_fhirdb_outbox_row *a = x, *b = y;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+fl_rc fl_fhirdb_outbox_claim(fl_fhirdb_conn *c, fl_str dest, uint32_t max, uint32_t lease_ms,
+                             fl_arena *a, fl_fhirdb_outbox_row **rows, size_t *n, fl_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (max == 0) return FL_OK;
+    if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
+    claim_sink s = {a, fl_arena_calloc(a, max, sizeof(fl_fhirdb_outbox_row)), 0, max};
+    if (!s.rows) return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
+    int64_t now = fl_clock_now_us();
+    db_val p[4] = {db_i(now + (int64_t)lease_ms * 1000), db_t(dest), db_i(now), db_i(max)};
+    const char *sql =
+        c->backend == DB_PG
+            ? "UPDATE fl_outbox SET lease_until=? WHERE seq IN (SELECT seq FROM fl_outbox"
+              " WHERE destination_id=? AND lease_until<? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+              " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts"
+            : "UPDATE fl_outbox SET lease_until=? WHERE seq IN (SELECT seq FROM fl_outbox"
+              " WHERE destination_id=? AND lease_until<? ORDER BY seq LIMIT ?)"
+              " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts";
+    fl_rc rc = db_exec(c, sql, p, 4, claim_cb, &s, err);
+    if (rc) return rc;
+    qsort(s.rows, s.n, sizeof *s.rows, row_cmp); /* RETURNING order is unspecified */
+    *rows = s.rows;
+    *n = s.n;
+    return FL_OK;
+}
+
+/* Run `head (?, ?, ...)` over seqs in chunks that fit the parameter limit. */
+static fl_rc seq_batches(fl_fhirdb_conn *c, const char *head, const db_val *pre, size_t npre,
+                         const int64_t *seqs, size_t n, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_buf sql;
+    fl_buf_init(&sql, 65536);
+    db_val p[DB_MAX_PARAMS];
+    size_t chunk = DB_MAX_PARAMS - npre;
+    for (size_t off = 0; off < n; off += chunk) {
+        size_t m = n - off < chunk ? n - off : chunk;
+        fl_buf_clear(&sql);
+        fl_buf_append_c(&sql, head);
+        fl_buf_append_c(&sql, " (");
+        for (size_t i = 0; i < npre; i++) p[i] = pre[i];
+        for (size_t i = 0; i < m; i++) {
+            fl_buf_append_c(&sql, i ? ", ?" : "?");
+            p[npre + i] = db_i(seqs[off + i]);
+        }
+        fl_buf_append_c(&sql, ")");
+        if (sql.rc) FL_FAIL(sql.rc, "outbox: statement too large");
+        FL_TRY(db_exec(c, sql.ptr, p, npre + m, NULL, NULL, err));
+    }
+done:
+    fl_buf_reset(&sql);
+    return rc;
+}
+
+fl_rc fl_fhirdb_outbox_ack(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n, fl_err *err)
+{
+    db_val pre[1] = {db_t(dest)};
+    return seq_batches(c, "DELETE FROM fl_outbox WHERE destination_id=? AND seq IN", pre, 1, seqs, n,
+                       err);
+}
+
+fl_rc fl_fhirdb_outbox_nack(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n,
+                            fl_str error, fl_err *err)
+{
+    if (error.len > 4096) error.len = 4096;
+    db_val pre[2] = {db_t(error), db_t(dest)};
+    return seq_batches(c,
+                       "UPDATE fl_outbox SET lease_until=0, attempts=attempts+1, last_error=?"
+                       " WHERE destination_id=? AND seq IN",
+                       pre, 2, seqs, n, err);
+}
+
+fl_rc fl_fhirdb_outbox_count(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err)
+{
+    *out = 0;
+    db_val p[1] = {db_t(dest)};
+    return db_exec(c, "SELECT COUNT(*) FROM fl_outbox WHERE destination_id=?", p, 1, seq_cb, out, err);
+}
