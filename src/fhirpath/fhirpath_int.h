@@ -1,0 +1,271 @@
+/* fhirpath_int.h - private declarations shared by the src/fhirpath files (module fhirpath).
+ * The AST (built by fp_parse.c, read-only after compile), the evaluation context, the
+ * exact decimal and temporal helpers (fp_value.c), the FHIR type table (fp_types.c) and
+ * the function table (fp_func.c). Nothing here is visible outside the module. */
+#ifndef FL_FHIRPATH_INT_H
+#define FL_FHIRPATH_INT_H
+
+#include "fhirlake/fhirpath.h"
+#include "fhirpath/fp_types_ids.h"
+
+/* ------------------------------------------------------------------ item flags */
+
+#define FPF_NOVALUE 0x1u  /* primitive with only "_x" (id/extension) and no value: v.node = "_x" */
+#define FPF_CALUNIT 0x2u  /* quantity whose unit is a calendar word (year, day, ...) */
+#define FPF_TYPEINFO 0x4u /* type() result: v.s = namespace, ext unused, src NULL; name in q */
+
+/* ------------------------------------------------------------------ lexer */
+
+typedef enum fp_tok_kind {
+    FPT_EOF = 0,
+    FPT_IDENT,    /* plain identifier or keyword */
+    FPT_DIDENT,   /* `delimited` identifier (text decoded) */
+    FPT_STRING,   /* 'string' (text decoded) */
+    FPT_INT,      /* 123 */
+    FPT_DEC,      /* 1.5 */
+    FPT_DATE,     /* @2014-01 (text without @) */
+    FPT_DATETIME, /* @2014-01-01T10 */
+    FPT_TIME,     /* @T10:30 (text without @T) */
+    FPT_EXTVAR,   /* %name / %`name` / %'name' (text = name) */
+    FPT_DOLLAR,   /* $this / $index / $total (text = word) */
+    FPT_OP        /* punctuation; text = the operator */
+} fp_tok_kind;
+
+typedef struct fp_tok {
+    fp_tok_kind kind;
+    uint32_t pos; /* byte offset */
+    fl_str text;  /* points into the source or into the program arena */
+    uint8_t prec; /* temporal literals */
+} fp_tok;
+
+/* ------------------------------------------------------------------ AST */
+
+typedef enum fp_op {
+    FPN_LIT = 1,   /* literal item (lit) */
+    FPN_EMPTY,     /* {} */
+    FPN_MEMBER,    /* [left].name */
+    FPN_CALL,      /* [left].fn(args) */
+    FPN_INDEX,     /* left[right] */
+    FPN_NEG,       /* -left */
+    FPN_THIS,      /* $this */
+    FPN_INDEXVAR,  /* $index */
+    FPN_TOTAL,     /* $total */
+    FPN_VAR,       /* %name: external slot */
+    FPN_CTXVAR,    /* %context / %resource / %rootResource (slot = which) */
+    FPN_IS,        /* left is type */
+    FPN_AS,        /* left as type */
+    /* binary operators: left op right */
+    FPN_MUL,
+    FPN_DIV,
+    FPN_IDIV,
+    FPN_MOD,
+    FPN_ADD,
+    FPN_SUB,
+    FPN_CONCAT,
+    FPN_UNION,
+    FPN_LT,
+    FPN_LE,
+    FPN_GT,
+    FPN_GE,
+    FPN_EQ,
+    FPN_NE,
+    FPN_EQUIV,
+    FPN_NEQUIV,
+    FPN_IN,
+    FPN_CONTAINS,
+    FPN_AND,
+    FPN_OR,
+    FPN_XOR,
+    FPN_IMPLIES
+} fp_op;
+
+/* A type specifier (is/as/ofType): namespace may be empty. */
+typedef struct fp_typespec {
+    fl_str ns;   /* "FHIR", "System" or empty */
+    fl_str name; /* "Patient", "Integer", "string" */
+} fp_typespec;
+
+typedef struct fp_node fp_node;
+
+struct fp_ctx;
+struct fp_scope;
+typedef fl_rc (*fp_fn_impl)(struct fp_ctx *c, const fp_node *call, const struct fp_scope *s,
+                            fl_fp_coll in, fl_fp_coll *out);
+
+typedef struct fp_fninfo {
+    const char *name;
+    uint8_t min_args, max_args;
+    uint8_t type_arg; /* 1 = the first argument is a type specifier (ofType/is/as) */
+    fp_fn_impl impl;
+} fp_fninfo;
+
+struct fp_node {
+    uint8_t op; /* fp_op */
+    uint8_t nargs;
+    uint8_t hint;     /* fl_fp_hint of the node's value, best effort */
+    uint8_t reserved_;
+    uint32_t pos;     /* byte offset of the node's token in the source */
+    uint32_t slot;    /* FPN_VAR slot, FPN_CTXVAR kind */
+    fp_node *left;    /* input (member/call/index) or left operand */
+    fp_node *right;   /* right operand / index */
+    fp_node **args;   /* call arguments */
+    fl_str name;      /* member or function name */
+    const fp_fninfo *fn;
+    fp_typespec type; /* FPN_IS/FPN_AS and type-argument calls */
+    fl_fp_item lit;   /* FPN_LIT */
+};
+
+struct fl_fp_prog {
+    fl_arena arena; /* owns nodes, literals, copied names and expression text */
+    fp_node *root;
+    const char *expr;
+    size_t expr_len;
+    size_t nvars;
+    const char *name;
+    fl_fp_hint hint;
+    const char *fhir_type;
+};
+
+/* Parse src into p->root (nodes in p->arena). */
+fl_rc fhirpath_parse(fl_fp_prog *p, const fl_fp_opts *o, fl_err *err);
+
+/* ------------------------------------------------------------------ evaluation */
+
+typedef struct fp_ctx {
+    const fl_fp_prog *p;
+    const fl_fp_env *env;
+    fl_arena *a;
+    fl_err *err;
+    fl_fp_coll context; /* %context: the evaluation input */
+    const fl_json_val *resource;
+    uint32_t depth;
+    int64_t now_us;
+} fp_ctx;
+
+typedef struct fp_scope {
+    fl_fp_coll this_; /* $this (the focus) */
+    int64_t index;    /* $index */
+    const fl_fp_coll *total; /* $total (aggregate) or NULL */
+} fp_scope;
+
+/* Growable collection in the evaluation arena. */
+typedef struct fp_cb {
+    fl_fp_item *items;
+    size_t len, cap;
+} fp_cb;
+
+fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll *out);
+fl_rc fhirpath_cb_push(fp_ctx *c, fp_cb *b, const fl_fp_item *it);
+fl_rc fhirpath_cb_append(fp_ctx *c, fp_cb *b, fl_fp_coll in);
+static inline fl_fp_coll fhirpath_cb_coll(const fp_cb *b) { return (fl_fp_coll){b->items, b->len}; }
+/* Set err with the program's expression and the node's column; returns code. */
+fl_rc fhirpath_fail(fp_ctx *c, const fp_node *n, fl_rc code, const char *fmt, ...) FL_PRINTF(4, 5);
+/* Children of a node item (every member value, arrays flattened), appended to b. */
+fl_rc fhirpath_children(fp_ctx *c, const fl_fp_item *it, fp_cb *b);
+/* Member navigation of one item by name (choice types and _primitive handled). */
+fl_rc fhirpath_member(fp_ctx *c, const fl_fp_item *it, fl_str name, fp_cb *b);
+/* One-item result helpers. */
+fl_rc fhirpath_out_bool(fp_ctx *c, bool v, fl_fp_coll *out);
+fl_rc fhirpath_out_item(fp_ctx *c, const fl_fp_item *it, fl_fp_coll *out);
+
+/* Look up a function by name; NULL if unknown. */
+const fp_fninfo *fhirpath_fn_lookup(fl_str name);
+
+/* ------------------------------------------------------------------ decimals */
+
+__extension__ typedef __int128 fp_i128;
+__extension__ typedef unsigned __int128 fp_u128;
+
+/* value = m / 10^scale, 0 <= scale <= FP_DEC_MAX_SCALE */
+typedef struct fp_dec {
+    fp_i128 m;
+    int32_t scale;
+} fp_dec;
+
+#define FP_DEC_MAX_SCALE 36
+#define FP_DEC_DIV_SCALE 8 /* minimum fraction digits kept by division */
+
+bool fp_dec_parse(fl_str s, fp_dec *out);
+fp_dec fp_dec_from_i64(int64_t v);
+/* Text in the arena ("1.50"); ptr NULL on OOM. */
+fl_str fp_dec_text(fl_arena *a, fp_dec d);
+bool fp_dec_add(fp_dec a, fp_dec b, fp_dec *out);
+bool fp_dec_sub(fp_dec a, fp_dec b, fp_dec *out);
+bool fp_dec_mul(fp_dec a, fp_dec b, fp_dec *out);
+/* false on overflow or division by zero. */
+bool fp_dec_div(fp_dec a, fp_dec b, fp_dec *out);
+int fp_dec_cmp(fp_dec a, fp_dec b);
+/* Rescale to `scale` digits; mode 0 = round half away from zero, 1 = floor, 2 = ceiling,
+ * 3 = truncate. false on overflow. */
+bool fp_dec_rescale(fp_dec a, int32_t scale, int mode, fp_dec *out);
+/* Remove trailing fraction zeros. */
+fp_dec fp_dec_trim(fp_dec a);
+double fp_dec_to_f64(fp_dec a);
+bool fp_dec_from_f64(double v, fp_dec *out);
+/* Integer value when scale 0 (or fraction zero) and in range. */
+bool fp_dec_to_i64(fp_dec a, int64_t *out);
+
+/* ------------------------------------------------------------------ temporals */
+
+typedef struct fp_dt {
+    int32_t year;
+    int32_t month, day, hour, minute, second, ms; /* absent parts are 0 (month/day 1) */
+    int32_t tz_min;                               /* offset in minutes when has_tz */
+    uint8_t prec;                                 /* fl_fp_prec */
+    bool has_tz;
+    bool is_time;
+    bool has_date;
+} fp_dt;
+
+/* Parse ISO text (no '@'): kind FL_FP_DATE / DATETIME / TIME; false if malformed. */
+bool fp_dt_parse(fl_str s, fl_fp_kind kind, fp_dt *out);
+/* Format back to text in the arena (kind decides the form). */
+fl_str fp_dt_text(fl_arena *a, const fp_dt *d, fl_fp_kind kind);
+/* Compare: returns 0 equal, <0, >0, or 2 when the precisions make the answer unknown. */
+int fp_dt_cmp(const fp_dt *a, const fp_dt *b);
+/* Add amount of unit (calendar word normalised: "year", "month", "week", "day", "hour",
+ * "minute", "second", "millisecond"); false on a bad unit. */
+bool fp_dt_add(fp_dt *d, fp_dec amount, fl_str unit, bool negate);
+
+/* ------------------------------------------------------------------ values */
+
+/* Temporal view of an item: temporal kinds parse their text; a string read from JSON
+ * is parsed as date/dateTime/time when its shape fits (for comparisons with literals). */
+bool fp_item_temporal(const fl_fp_item *it, fl_fp_kind want, fp_dt *out, fl_fp_kind *kind_out);
+/* Decimal view of INT / DEC items. */
+bool fp_item_dec(const fl_fp_item *it, fp_dec *out);
+/* Equality per FHIRPath '=' on two single items: 1 true, 0 false, -1 empty (unknown). */
+int fp_item_eq(const fl_fp_item *a, const fl_fp_item *b);
+/* Equivalence '~': true/false. */
+bool fp_item_equiv(const fl_fp_item *a, const fl_fp_item *b);
+/* Ordering: sets *cmp and returns 1; 0 = empty (precision); -1 = not comparable (error). */
+int fp_item_cmp(const fl_fp_item *a, const fl_fp_item *b, int *cmp);
+/* Canonical unit conversion of a quantity to base units: factor applied to value, and a
+ * canonical unit string in the arena. false when the unit is unknown. */
+bool fp_qty_canon(fl_arena *a, fp_dec v, fl_str unit, fp_dec *cv, fl_str *cunit);
+/* Normalise a calendar word ("days" -> "day"); returns empty slice if not calendar. */
+fl_str fp_cal_unit(fl_str u);
+/* String form per toString(). */
+bool fp_item_string(fl_arena *a, const fl_fp_item *it, fl_str *out);
+
+/* ------------------------------------------------------------------ types */
+
+/* Id of a FHIR type name (0 when not in the table). */
+uint16_t fp_type_id(fl_str name);
+/* Type of element `name` of a parent of FHIR type `parent` (id); 0 unknown. */
+uint16_t fp_type_child(uint16_t parent, fl_str name);
+/* Resource type id of a JSON object (from resourceType), 0 if none / unknown. */
+uint16_t fp_type_of_resource(const fl_json_val *obj);
+/* true when FHIR type `t` is `want` or derives from it (code -> string, Age -> Quantity). */
+bool fp_type_derives(uint16_t t, uint16_t want);
+/* System kind for a FHIR primitive type (string/code/uri/... -> STR, date -> DATE, ...);
+ * 0 for complex types. */
+fl_fp_kind fp_type_kind(uint16_t t);
+/* true for resource type ids. */
+bool fp_type_is_resource(uint16_t t);
+/* Make an item from a JSON node and a known FHIR type (0 unknown). */
+fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype);
+/* FHIRPath `is` test of one item against a type spec: 1 yes, 0 no, -1 unknown type name. */
+int fp_item_is(const fl_fp_item *it, const fp_typespec *t);
+
+#endif
