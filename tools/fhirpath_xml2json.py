@@ -3,9 +3,10 @@
 
 usage: tools/fhirpath_xml2json.py tests/data/fhirpath/r4/tests-fhir-r4.xml > tests/data/fhirpath/r4-cases.json
 
-One JSON object per test: group, name, input (file name; XML inputs are mapped to their
-JSON twin under json-equivalents/ when one exists, else kept as .xml so the runner can
-report the case as needing XML), expression, invalid (syntax|semantic|execution|""),
+One JSON object per test: group, name, input (file name; an XML input is mapped to
+converted/<name>.json when present (made by tools/fhirpath_fhirxml2json.py), else to its
+official JSON twin under json-equivalents/, else kept as .xml so the runner reports the
+case as needing XML), expression, invalid (syntax|semantic|execution|""),
 predicate, mode, ordered, outputs [{type, value}]. Output goes to stdout, one case per
 line inside a JSON array so diffs stay readable."""
 import json
@@ -32,7 +33,10 @@ def main():
             inp = test.get('inputfile') or ''
             if inp.endswith('.xml'):
                 twin = os.path.join('json-equivalents', inp[:-4] + '.json')
-                if os.path.exists(os.path.join(base, twin)):
+                conv = os.path.join('converted', inp[:-4] + '.json')
+                if os.path.exists(os.path.join(base, conv)):
+                    inp = conv
+                elif os.path.exists(os.path.join(base, twin)):
                     inp = twin
                 elif os.path.exists(os.path.join(base, inp[:-4] + '.json')):
                     inp = inp[:-4] + '.json'

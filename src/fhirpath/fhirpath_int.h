@@ -265,7 +265,8 @@ fl_fp_kind fp_type_kind(uint16_t t);
 bool fp_type_is_resource(uint16_t t);
 /* Make an item from a JSON node and a known FHIR type (0 unknown). */
 fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype);
-/* FHIRPath `is` test of one item against a type spec: 1 yes, 0 no, -1 unknown type name. */
-int fp_item_is(const fl_fp_item *it, const fp_typespec *t);
+/* FHIRPath `is` test of one item against a type spec: 1 yes, 0 no, -1 unknown type name.
+ * exact: as()/ofType() semantics (a primitive must have exactly that type). */
+int fp_item_is(const fl_fp_item *it, const fp_typespec *t, bool exact);
 
 #endif

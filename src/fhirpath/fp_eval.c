@@ -667,7 +667,7 @@ fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
             rc = fhirpath_fail(c, n, FL_E_FP_EVAL, "'%s' needs a single item, got %zu", n->op == FPN_IS ? "is" : "as", l.len);
             break;
         }
-        int k = fp_item_is(&l.items[0], &n->type);
+        int k = fp_item_is(&l.items[0], &n->type, n->op == FPN_AS);
         if (k < 0) {
             rc = fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown type '" FL_STR_FMT "'", FL_STR_ARG(n->type.name));
             break;

@@ -315,7 +315,7 @@ FN(ofType)
     (void)s;
     fp_cb b = {0};
     for (size_t i = 0; i < in.len; i++) {
-        int k = fp_item_is(&in.items[i], &n->type);
+        int k = fp_item_is(&in.items[i], &n->type, true);
         if (k < 0) return fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown type '" FL_STR_FMT "'", FL_STR_ARG(n->type.name));
         if (k == 1) {
             fl_rc rc = fhirpath_cb_push(c, &b, &in.items[i]);
@@ -325,7 +325,7 @@ FN(ofType)
     if (in.len == 0 && !fp_type_id(n->type.name)) {
         fp_typespec t = n->type;
         fl_fp_item probe = fl_fp_item_bool(true);
-        if (fp_item_is(&probe, &t) < 0) return fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown type '" FL_STR_FMT "'", FL_STR_ARG(n->type.name));
+        if (fp_item_is(&probe, &t, true) < 0) return fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown type '" FL_STR_FMT "'", FL_STR_ARG(n->type.name));
     }
     *out = fhirpath_cb_coll(&b);
     return FL_OK;
@@ -336,7 +336,7 @@ static fl_rc is_as(fp_ctx *c, const fp_node *n, fl_fp_coll in, bool is, fl_fp_co
     const fl_fp_item *it;
     fl_rc rc = one_input(c, n, in, &it);
     if (rc || !it) return rc;
-    int k = fp_item_is(it, &n->type);
+    int k = fp_item_is(it, &n->type, !is);
     if (k < 0) return fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown type '" FL_STR_FMT "'", FL_STR_ARG(n->type.name));
     if (is) return fhirpath_out_bool(c, k == 1, out);
     if (k == 1) *out = in;
@@ -1479,9 +1479,8 @@ FN(not)
     (void)s;
     if (in.len == 0) return FL_OK;
     if (in.len > 1) return fhirpath_fail(c, n, FL_E_FP_EVAL, "not() on %zu items", in.len);
-    bool v;
-    if (in.items[0].kind == FL_FP_BOOL) v = in.items[0].v.b;
-    else if (!conv_bool(&in.items[0], &v)) v = true;
+    /* a single non-boolean item counts as true (singleton evaluation) */
+    bool v = in.items[0].kind == FL_FP_BOOL ? in.items[0].v.b : true;
     return fhirpath_out_bool(c, !v, out);
 }
 
@@ -1647,7 +1646,7 @@ static int sort_cmp_keys(const fp_node *n, const sort_key *a, const sort_key *b)
         bool desc = n->nargs && n->args[k]->op == FPN_NEG;
         fl_fp_coll x = a->keys[k], y = b->keys[k];
         int r = 0;
-        if (x.len == 0 || y.len == 0) r = (x.len == 0 && y.len == 0) ? 0 : (x.len == 0 ? -1 : 1);
+        if (x.len == 0 || y.len == 0) r = (x.len == 0 && y.len == 0) ? 0 : (x.len == 0 ? 1 : -1); /* empty sorts last */
         else if (fp_item_cmp(&x.items[0], &y.items[0], &r) != 1) r = 0;
         if (r) return desc ? -r : r;
     }
@@ -1691,6 +1690,27 @@ FN(sort)
     if (!items) return nomem(c);
     for (size_t i = 0; i < in.len; i++) items[i] = in.items[ks[i].idx];
     *out = (fl_fp_coll){items, in.len};
+    return FL_OK;
+}
+
+/* conformsTo(url): only the core profiles (".../StructureDefinition/<Type>") are known. */
+FN(conformsTo)
+{
+    bool h;
+    fl_str url;
+    fl_rc rc = str_arg(c, n, 0, s, &h, &url);
+    if (rc || !h) return rc;
+    fl_str pre = FL_STR("http://hl7.org/fhir/StructureDefinition/");
+    uint16_t want = fl_str_starts_with(url, pre) ? fp_type_id(fl_str_make(url.ptr + pre.len, url.len - pre.len)) : 0;
+    if (!want) return fhirpath_fail(c, n, FL_E_FP_EVAL, "conformsTo(): unknown profile '" FL_STR_FMT "'", FL_STR_ARG(url));
+    fp_cb b = {0};
+    for (size_t i = 0; i < in.len; i++) {
+        uint16_t t = in.items[i].ftype;
+        if (!t && in.items[i].kind == FL_FP_NODE) t = fp_type_of_resource(in.items[i].v.node);
+        fl_fp_item it = fl_fp_item_bool(t && fp_type_derives(t, want));
+        if ((rc = fhirpath_cb_push(c, &b, &it))) return rc;
+    }
+    *out = fhirpath_cb_coll(&b);
     return FL_OK;
 }
 
@@ -1747,6 +1767,7 @@ static const fp_fninfo fn_table[] = {
     E(children, 0, 0, 0),
     E(combine, 1, 1, 0),
     E(comparable, 1, 1, 0),
+    E(conformsTo, 1, 1, 0),
     E(contains, 1, 1, 0),
     E(convertsToBoolean, 0, 0, 0),
     E(convertsToDate, 0, 0, 0),

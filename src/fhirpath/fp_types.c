@@ -197,7 +197,7 @@ static bool sys_kind_named(fl_str n, uint8_t *kind)
     return false;
 }
 
-int fp_item_is(const fl_fp_item *it, const fp_typespec *t)
+int fp_item_is(const fl_fp_item *it, const fp_typespec *t, bool exact)
 {
     bool ns_sys = fl_str_eq_c(t->ns, "System");
     bool ns_fhir = fl_str_eq_c(t->ns, "FHIR");
@@ -213,6 +213,8 @@ int fp_item_is(const fl_fp_item *it, const fp_typespec *t)
     uint16_t ft = it->ftype;
     if (it->kind == FL_FP_NODE && !ft) ft = fp_type_of_resource(it->v.node);
     if (ft && !ns_sys) {
+        /* as()/ofType() on primitives match the exact type (code is not string there) */
+        if (fid && exact && fp_type_kind(ft)) return ft == fid;
         if (fid && fp_type_derives(ft, fid)) return 1;
         if (fid && fl_str_eq_c(t->name, "Resource")) return fp_type_is_resource(ft);
         return 0;

@@ -689,8 +689,10 @@ bool fp_qty_canon(fl_arena *a, fp_dec v, fl_str unit, fp_dec *cv, fl_str *cunit)
     }
     for (size_t k = 0; k < np; k++) {
         if (parts[k].ex == 0 || fl_str_eq_c(parts[k].base, "1")) continue;
-        int w = snprintf(buf + bl, sizeof buf - bl, "%s%.*s%d", bl ? "." : "", (int)parts[k].base.len,
-                         parts[k].base.ptr, parts[k].ex);
+        int w = parts[k].ex == 1 ? snprintf(buf + bl, sizeof buf - bl, "%s%.*s", bl ? "." : "", (int)parts[k].base.len,
+                                            parts[k].base.ptr)
+                                 : snprintf(buf + bl, sizeof buf - bl, "%s%.*s%d", bl ? "." : "", (int)parts[k].base.len,
+                                            parts[k].base.ptr, parts[k].ex);
         if (w < 0 || (size_t)w >= sizeof buf - bl) return false;
         bl += (size_t)w;
     }
@@ -799,6 +801,7 @@ int fp_item_eq(const fl_fp_item *a, const fl_fp_item *b)
         fl_fp_kind kx, ky;
         fl_fp_kind want = is_temporal(a->kind) ? (fl_fp_kind)a->kind : (fl_fp_kind)b->kind;
         if (!fp_item_temporal(a, want, &x, &kx) || !fp_item_temporal(b, want, &y, &ky)) return 0;
+        if (x.is_time != y.is_time) return 0;
         int r = fp_dt_cmp(&x, &y);
         if (r == 2) return -1;
         return r == 0;
