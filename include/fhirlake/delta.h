@@ -1,0 +1,301 @@
+/* fhirlake/delta.h - Delta Lake tables: log replay, snapshots, time travel, optimistic
+ * commits with txn idempotency, data files through the Parquet writer (module delta).
+ *
+ * A table is opened over an fl_store rooted at the table directory. Reading gives an
+ * immutable fl_delta_snapshot (protocol, metadata, schema, live files, txn versions).
+ * Writing goes through an fl_delta_txn: add data files (written with an fl_pq_writer the
+ * txn hands out, stats computed for you) or already-written files, remove files, change
+ * schema (add nullable columns), then commit: put-if-absent of _delta_log/<v>.json; on a
+ * lost race the winners are read, checked for logical conflicts, and the commit retried
+ * at the next version with backoff. See docs/internals/DELTA.md.
+ *
+ * Lifetimes: everything a snapshot returns (strings, arrays, types) is owned by the
+ * snapshot and valid until fl_delta_snapshot_free. A snapshot is read-only and may be
+ * shared by threads; a table handle and a txn are used by one thread at a time. */
+#ifndef FHIRLAKE_DELTA_H
+#define FHIRLAKE_DELTA_H
+
+#include "fhirlake/base.h"
+#include "fhirlake/parquet.h"
+#include "fhirlake/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fl_delta_table fl_delta_table;
+typedef struct fl_delta_snapshot fl_delta_snapshot;
+typedef struct fl_delta_txn fl_delta_txn;
+typedef struct fl_delta_schema fl_delta_schema;
+
+/* Limits (named so input cannot decide memory use). */
+#define FL_DELTA_MAX_COMMIT_BYTES ((size_t)256 << 20) /* one _delta_log/<v>.json */
+#define FL_DELTA_MAX_SCHEMA_DEPTH 64u                  /* nesting of schemaString types */
+#define FL_DELTA_MAX_ACTION_DEPTH 64u                  /* JSON nesting of one action line */
+#define FL_DELTA_STATS_MAX_COLUMNS 32u                 /* default dataSkippingNumIndexedCols */
+#define FL_DELTA_STATS_STRING_PREFIX 32u               /* chars kept of string min/max */
+
+/* ------------------------------------------------------------------ actions */
+
+/* One string map entry (partitionValues, configuration, format options). has_val false =
+ * JSON null. */
+typedef struct fl_delta_kv {
+    fl_str key;
+    fl_str val;
+    bool has_val;
+} fl_delta_kv;
+
+typedef struct fl_delta_protocol {
+    int32_t min_reader, min_writer;
+    const fl_str *reader_features; /* present only when min_reader >= 3 */
+    size_t n_reader_features;
+    const fl_str *writer_features; /* present only when min_writer >= 7 */
+    size_t n_writer_features;
+} fl_delta_protocol;
+
+typedef struct fl_delta_metadata {
+    fl_str id;
+    fl_str name, description; /* empty when absent */
+    fl_str provider;          /* format.provider, "parquet" */
+    fl_str schema_string;     /* Spark JSON schema text */
+    const fl_str *partition_columns;
+    size_t n_partition_columns;
+    const fl_delta_kv *configuration;
+    size_t n_configuration;
+    int64_t created_time; /* ms; -1 when absent */
+} fl_delta_metadata;
+
+/* A live data file (an `add` action that no later `remove` cancelled). */
+typedef struct fl_delta_file {
+    fl_str path; /* as stored in the log: relative to the table root, URI-encoded (or an
+                    absolute URI) */
+    const fl_delta_kv *partition_values;
+    size_t n_partition_values;
+    int64_t size;
+    int64_t modification_time; /* ms */
+    bool data_change;
+    fl_str stats;    /* JSON text of the stats object; empty when absent */
+    fl_str dv;       /* deletionVector object as JSON text; empty when none */
+    fl_str tags;     /* tags object as JSON text; empty when none */
+    int64_t base_row_id;                /* -1 when absent */
+    int64_t default_row_commit_version; /* -1 when absent */
+} fl_delta_file;
+
+/* Latest txn version of one application (idempotent writers). */
+typedef struct fl_delta_app_txn {
+    fl_str app_id;
+    int64_t version;
+    int64_t last_updated; /* ms; -1 when absent */
+} fl_delta_app_txn;
+
+/* A domainMetadata entry (kept and passed through, never interpreted). */
+typedef struct fl_delta_domain {
+    fl_str domain;
+    fl_str configuration; /* JSON string value */
+    bool removed;
+} fl_delta_domain;
+
+/* ------------------------------------------------------------------ schema */
+
+typedef enum fl_delta_kind {
+    FL_DELTA_T_STRING = 0,
+    FL_DELTA_T_LONG,
+    FL_DELTA_T_INTEGER,
+    FL_DELTA_T_SHORT,
+    FL_DELTA_T_BYTE,
+    FL_DELTA_T_FLOAT,
+    FL_DELTA_T_DOUBLE,
+    FL_DELTA_T_BOOLEAN,
+    FL_DELTA_T_BINARY,
+    FL_DELTA_T_DATE,
+    FL_DELTA_T_TIMESTAMP,
+    FL_DELTA_T_TIMESTAMP_NTZ,
+    FL_DELTA_T_DECIMAL,
+    FL_DELTA_T_ARRAY,
+    FL_DELTA_T_MAP,
+    FL_DELTA_T_STRUCT,
+    FL_DELTA_T_OTHER /* a type this version does not know (name kept in `other`) */
+} fl_delta_kind;
+
+typedef struct fl_delta_type fl_delta_type;
+
+typedef struct fl_delta_field {
+    fl_str name;
+    const fl_delta_type *type;
+    bool nullable;
+    fl_str metadata; /* field metadata object as JSON text ("{}" when empty) */
+} fl_delta_field;
+
+struct fl_delta_type {
+    fl_delta_kind kind;
+    int32_t precision, scale;          /* DECIMAL */
+    const fl_delta_type *element;      /* ARRAY */
+    bool contains_null;                /* ARRAY */
+    const fl_delta_type *key, *value;  /* MAP */
+    bool value_contains_null;          /* MAP */
+    const fl_delta_field *fields;      /* STRUCT */
+    size_t n_fields;                   /* STRUCT */
+    fl_str other;                      /* OTHER: the type's JSON text */
+};
+
+/* Parse a Spark/Delta schema JSON (a struct type). The caller owns *out (free with
+ * fl_delta_schema_free). FL_E_DELTA_SCHEMA with the field path on malformed input. */
+FL_API fl_rc fl_delta_schema_parse(fl_str json, fl_delta_schema **out, fl_err *err);
+/* An empty struct schema to fill with fl_delta_schema_add*. */
+FL_API fl_rc fl_delta_schema_new(fl_delta_schema **out, fl_err *err);
+FL_API void fl_delta_schema_free(fl_delta_schema *s);
+/* Root struct type (borrowed; valid until the schema is freed). */
+FL_API const fl_delta_type *fl_delta_schema_root(const fl_delta_schema *s);
+/* Builders: types are owned by the schema. `parent` is a STRUCT type made by this schema
+ * (NULL = the root). Return NULL on OOM, bad arguments or a duplicate name (sticky error
+ * reported by fl_delta_schema_check). */
+FL_API const fl_delta_type *fl_delta_schema_prim(fl_delta_schema *s, fl_delta_kind kind);
+FL_API const fl_delta_type *fl_delta_schema_decimal(fl_delta_schema *s, int32_t precision, int32_t scale);
+FL_API const fl_delta_type *fl_delta_schema_array(fl_delta_schema *s, const fl_delta_type *elem, bool contains_null);
+FL_API const fl_delta_type *fl_delta_schema_map(fl_delta_schema *s, const fl_delta_type *key,
+                                                const fl_delta_type *value, bool value_contains_null);
+FL_API const fl_delta_type *fl_delta_schema_struct(fl_delta_schema *s);
+FL_API bool fl_delta_schema_add(fl_delta_schema *s, const fl_delta_type *parent, const char *name,
+                                const fl_delta_type *type, bool nullable);
+FL_API fl_rc fl_delta_schema_check(const fl_delta_schema *s, fl_err *err);
+/* Append the schema's JSON (compact, Spark spelling, "metadata":{} always) to out. */
+FL_API fl_rc fl_delta_type_to_json(const fl_delta_type *t, fl_buf *out);
+/* Top-level field by name (case-insensitive, like Spark), or NULL. */
+FL_API const fl_delta_field *fl_delta_type_find(const fl_delta_type *st, fl_str name);
+
+/* ------------------------------------------------------------------ table and snapshot */
+
+typedef struct fl_delta_opts {
+    const fl_logger *log;          /* borrowed, NULL = silent */
+    uint32_t max_commit_attempts;  /* commit tries before giving up on conflicts; 0 = 50 */
+    uint32_t retry_base_ms;        /* commit-conflict backoff base; 0 = 10 ms */
+    uint32_t retry_cap_ms;         /* backoff cap; 0 = 1000 ms */
+    size_t max_commit_bytes;       /* 0 = FL_DELTA_MAX_COMMIT_BYTES */
+    size_t max_files;              /* live files a snapshot may hold; 0 = 50,000,000 */
+    const char *engine_info;       /* commitInfo.engineInfo; NULL = "fhirlake/<version>" */
+    bool no_checkpoints;           /* never write checkpoints */
+} fl_delta_opts;
+
+static inline void fl_delta_opts_default(fl_delta_opts *o) { memset(o, 0, sizeof *o); }
+
+/* Open a table handle over st (borrowed; must outlive the table). Does no I/O; opts may be
+ * NULL and is copied. Free with fl_delta_table_close. */
+FL_API fl_rc fl_delta_table_open(fl_store *st, const fl_delta_opts *opts, fl_delta_table **out, fl_err *err);
+FL_API void fl_delta_table_close(fl_delta_table *t);
+
+/* Load the snapshot at `version` (-1 = latest). FL_E_DELTA_NOT_TABLE when there is no
+ * _delta_log; FL_E_NOT_FOUND when the version does not exist; FL_E_DELTA_LOG for a
+ * malformed or non-contiguous log (naming file and line); FL_E_DELTA_PROTOCOL naming
+ * reader features this version cannot honour. The caller owns *out. */
+FL_API fl_rc fl_delta_snapshot_load(fl_delta_table *t, int64_t version, fl_delta_snapshot **out, fl_err *err);
+/* Time travel by time: the latest version whose commit timestamp (inCommitTimestamp when
+ * enabled, else the commit file's modification time) is <= ts_ms. FL_E_NOT_FOUND when
+ * ts_ms is before the first commit. */
+FL_API fl_rc fl_delta_snapshot_load_at(fl_delta_table *t, int64_t ts_ms, fl_delta_snapshot **out, fl_err *err);
+FL_API void fl_delta_snapshot_free(fl_delta_snapshot *s);
+
+FL_API int64_t fl_delta_snapshot_version(const fl_delta_snapshot *s);
+/* Commit timestamp (ms) of the snapshot's version. */
+FL_API int64_t fl_delta_snapshot_timestamp(const fl_delta_snapshot *s);
+FL_API const fl_delta_protocol *fl_delta_snapshot_get_protocol(const fl_delta_snapshot *s);
+FL_API const fl_delta_metadata *fl_delta_snapshot_get_metadata(const fl_delta_snapshot *s);
+/* Parsed schemaString (root STRUCT). */
+FL_API const fl_delta_type *fl_delta_snapshot_get_schema(const fl_delta_snapshot *s);
+/* Value of a table property, or def when unset. */
+FL_API fl_str fl_delta_snapshot_get_config(const fl_delta_snapshot *s, const char *key, fl_str def);
+/* Live files, sorted by path. */
+FL_API size_t fl_delta_snapshot_num_files(const fl_delta_snapshot *s);
+FL_API const fl_delta_file *fl_delta_snapshot_get_file(const fl_delta_snapshot *s, size_t i);
+/* Latest txn version of app_id; false when the app never committed. */
+FL_API bool fl_delta_snapshot_get_app_version(const fl_delta_snapshot *s, fl_str app_id, int64_t *version);
+FL_API size_t fl_delta_snapshot_num_app_txns(const fl_delta_snapshot *s);
+FL_API const fl_delta_app_txn *fl_delta_snapshot_get_app_txn(const fl_delta_snapshot *s, size_t i);
+FL_API size_t fl_delta_snapshot_num_domains(const fl_delta_snapshot *s);
+FL_API const fl_delta_domain *fl_delta_snapshot_get_domain(const fl_delta_snapshot *s, size_t i);
+/* Sum of numRecords over live files (from stats); -1 if some file has no numRecords. */
+FL_API int64_t fl_delta_snapshot_num_records(const fl_delta_snapshot *s);
+
+/* ------------------------------------------------------------------ creating */
+
+typedef struct fl_delta_create_opts {
+    const fl_delta_type *schema;      /* root STRUCT (borrowed for the call) */
+    const char *const *partition_columns;
+    size_t n_partition_columns;
+    const fl_delta_kv *configuration; /* table properties (borrowed) */
+    size_t n_configuration;
+    const char *name, *description;   /* optional */
+    bool if_not_exists;               /* an existing table is fine (no new version) */
+} fl_delta_create_opts;
+
+/* Result of a commit. */
+typedef struct fl_delta_commit_result {
+    int64_t version;      /* the version written (or, for a duplicate, the table's latest) */
+    bool duplicate;       /* the txn's (appId, version) was already in the table */
+    uint32_t attempts;    /* put-if-absent tries (1 = no conflict) */
+    int64_t files_added, files_removed, records_added;
+    bool checkpointed;    /* a checkpoint was written after the commit */
+} fl_delta_commit_result;
+
+/* Create the table (version 0: protocol 1/2 unless the schema needs a feature, metaData,
+ * commitInfo). FL_E_EXISTS if a table is there (unless if_not_exists). res optional. */
+FL_API fl_rc fl_delta_table_create(fl_delta_table *t, const fl_delta_create_opts *o,
+                                   fl_delta_commit_result *res, fl_err *err);
+
+/* ------------------------------------------------------------------ writing */
+
+/* Start a write transaction on the latest snapshot. FL_E_DELTA_PROTOCOL naming writer
+ * features this version cannot honour. The caller owns *out (fl_delta_txn_free). */
+FL_API fl_rc fl_delta_txn_begin(fl_delta_table *t, fl_delta_txn **out, fl_err *err);
+/* Discard an uncommitted txn (data files it wrote stay as orphans for VACUUM). */
+FL_API void fl_delta_txn_free(fl_delta_txn *txn);
+/* The snapshot the txn reads (borrowed; valid until the txn is freed). */
+FL_API const fl_delta_snapshot *fl_delta_txn_get_snapshot(const fl_delta_txn *txn);
+
+/* Idempotency: record txn{app_id, version}. Returns FL_E_DELTA_DUPLICATE right away when
+ * the snapshot already holds app_id at >= version (nothing to do). app_id is copied. */
+FL_API fl_rc fl_delta_txn_set_app(fl_delta_txn *txn, fl_str app_id, int64_t version, fl_err *err);
+/* commitInfo.operation ("WRITE" default) and operationParameters.mode ("Append" default). */
+FL_API void fl_delta_txn_set_operation(fl_delta_txn *txn, const char *operation, const char *mode);
+
+/* Add a data file written elsewhere (everything copied). */
+FL_API fl_rc fl_delta_txn_add_file(fl_delta_txn *txn, const fl_delta_file *f, fl_err *err);
+/* Remove a live file by its log path (FL_E_NOT_FOUND if it is not live in the snapshot). */
+FL_API fl_rc fl_delta_txn_remove_file(fl_delta_txn *txn, fl_str path, fl_err *err);
+/* Remove every live file (overwrite); conflicts with any concurrent add. */
+FL_API fl_rc fl_delta_txn_remove_all(fl_delta_txn *txn, fl_err *err);
+/* Replace the schema. Allowed: the same fields plus new nullable fields (also inside
+ * structs). Drops, renames, type changes and nullability tightening are refused with
+ * FL_E_DELTA_SCHEMA saying what to do instead. new_root is copied. */
+FL_API fl_rc fl_delta_txn_set_schema(fl_delta_txn *txn, const fl_delta_type *new_root, fl_err *err);
+
+/* Data files through the Parquet writer. file_open returns a writer whose schema is the
+ * table schema minus partition columns (leaf order = schema order); fill it with the
+ * fl_pq_writer_* row or batch calls, then file_close finishes it, uploads it under a
+ * unique name (part-<n>-<uuid>.<codec>.parquet, inside Hive-style partition directories)
+ * and records the `add` with stats. One file open per txn at a time. pvals: one value per
+ * partition column (has_val false = null). o may be NULL (ZSTD default, as the protocol
+ * recommends). The writer is owned by the txn (do not free it). */
+FL_API fl_rc fl_delta_txn_file_open(fl_delta_txn *txn, const fl_delta_kv *pvals, size_t n_pvals,
+                                    const fl_pq_write_opts *o, fl_pq_writer **w, fl_err *err);
+FL_API fl_rc fl_delta_txn_file_close(fl_delta_txn *txn, fl_err *err);
+/* Abandon the open file (nothing is uploaded). */
+FL_API void fl_delta_txn_file_abort(fl_delta_txn *txn);
+
+/* Commit. On success res->version is the new version. FL_E_DELTA_DUPLICATE (with
+ * res->duplicate) when a concurrent or earlier commit already holds this txn's (appId,
+ * version): nothing was committed. FL_E_DELTA_CONFLICT when a winner changed the
+ * protocol/metadata or removed files this txn read/removed, or after max_commit_attempts
+ * tries (retriable via fl_err_is_retriable only in the latter case). The txn cannot be
+ * committed twice; free it afterwards. */
+FL_API fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err *err);
+
+/* ------------------------------------------------------------------ helpers */
+
+/* Name of the commit file of version v ("_delta_log/00000000000000000042.json") into out
+ * (>= 48 bytes). */
+FL_API void fl_delta_commit_key(int64_t v, char out[48]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
