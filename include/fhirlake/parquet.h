@@ -466,6 +466,19 @@ FL_API fl_rc fl_pq_reader_select(fl_pq_reader *r, const char *const *paths, size
  * opts.rg_filter. Returns FL_E_EOF after the last row. */
 FL_API fl_rc fl_pq_reader_next_row(fl_pq_reader *r, fl_arena *a, fl_pq_val **out, fl_err *err);
 
+/* ---------------------------------------------------------------- tools */
+
+/* Append a row (from fl_pq_reader_next_row, or built by the caller with the same shape)
+ * as one line of canonical JSON (no newline) to out: an object of the root's children;
+ * null; booleans; integers as numbers (DATE days, TIMESTAMP/TIME raw units, INT96 ns,
+ * unsigned INT as unsigned); DECIMAL as a string with the scale applied ("-1.50");
+ * FLOAT/DOUBLE as numbers (%.17g) or "NaN"/"Infinity"/"-Infinity"; STRING/JSON/ENUM as
+ * JSON strings (invalid UTF-8 replaced by U+FFFD); other bytes as "0x<hex>"; lists as
+ * arrays; maps as arrays of [key, value]; skipped nodes are omitted. Returns out->rc. */
+FL_API fl_rc fl_pq_format_row(const fl_pq_schema *s, const fl_pq_val *row, fl_buf *out);
+/* The same for the value of one node (node id in s). */
+FL_API fl_rc fl_pq_format_value(const fl_pq_schema *s, int node, const fl_pq_val *v, fl_buf *out);
+
 #ifdef __cplusplus
 }
 #endif
