@@ -5,7 +5,7 @@
  * per line) and by jansson (json_loadb + json_decref); best of --reps runs is reported as
  * MB/s and resources/s, plus the ratio. Also times fhirlake's NDJSON reader + parse over
  * the same buffer ("reader+parse").
- * usage: bench_json_parse [--bulk DIR] [--patients N] [--reps R] */
+ * usage: bench_json_parse [--bulk DIR] [--patients N] [--reps R] [--no-jansson] */
 #include "fhirlake/json.h"
 #include "fhirlake/os.h"
 
@@ -236,6 +236,8 @@ static double run_jansson(const dataset *d, size_t *bad)
 }
 #endif
 
+static bool skip_jansson;
+
 static void bench(const dataset *d, int reps)
 {
     double mb = (double)d->text.len / 1e6;
@@ -255,6 +257,7 @@ static void bench(const dataset *d, int reps)
     printf("  %-22s %8.1f MB/s %12.0f resources/s\n", "fhirlake reader+parse", mb / best_rd,
            (double)d->count / best_rd);
 #ifdef HAVE_JANSSON
+    if (skip_jansson) return;
     for (int r = 0; r < reps; r++) {
         double t = run_jansson(d, &bad);
         if (t < best_js) best_js = t;
@@ -280,8 +283,10 @@ int main(int argc, char **argv)
             patients = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-jansson"))
+            skip_jansson = true;
         else {
-            fprintf(stderr, "usage: bench_json_parse [--bulk DIR] [--patients N] [--reps R]\n");
+            fprintf(stderr, "usage: bench_json_parse [--bulk DIR] [--patients N] [--reps R] [--no-jansson]\n");
             return 2;
         }
     }
