@@ -1,0 +1,92 @@
+/* server_int.h - private declarations of the server module (FHIR REST over fhirdb).
+ * A request flows: transport (server_core.c, libmicrohttpd) -> fl_server_handle
+ * (server_route.c: target/query parsing, auth, dispatch) -> interactions (server_rest.c)
+ * or Bundles (server_bundle.c); helpers for OperationOutcome, URLs, dates and the list of
+ * resource types live in server_util.c. Every request has its own arena. */
+#ifndef FL_SERVER_INT_H
+#define FL_SERVER_INT_H
+
+#include "fhirlake/fhirdb.h"
+#include "fhirlake/json.h"
+#include "fhirlake/os.h"
+#include "fhirlake/server.h"
+
+struct MHD_Daemon;
+
+struct fl_server {
+    fl_server_opts opts; /* string fields point at the owned copies below */
+    char *listen, *db_url, *base, *auth_file;
+    char host[256];
+    uint16_t port_req;
+    fl_fhirdb *db;
+    char **creds; /* basic: "user:password"; bearer: tokens */
+    size_t ncreds;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    int64_t start_us;
+};
+
+typedef struct srv_param {
+    fl_str name, value; /* percent-decoded, in the request arena */
+} srv_param;
+
+/* One request being handled. */
+typedef struct srv_req {
+    fl_server *srv;
+    fl_arena *a;
+    const fl_server_req *req;
+    fl_server_resp *resp;
+    fl_fhirdb_conn *c;   /* acquired lazily by srv_conn() */
+    fl_str base_url;     /* "http://host:port/fhir" for fullUrl and links */
+    srv_param params[FL_SERVER_MAX_QUERY_PARAMS];
+    size_t nparams;
+    int prefer;          /* SRV_PREFER_* */
+    bool strict;         /* Prefer: handling=strict (unknown parameters are errors) */
+} srv_req;
+
+enum { SRV_PREFER_DEFAULT = 0, SRV_PREFER_MINIMAL, SRV_PREFER_REPRESENTATION, SRV_PREFER_OUTCOME };
+
+/* server_util.c */
+bool srv_known_type(fl_str type);
+size_t srv_known_type_count(void);
+const char *srv_known_type_at(size_t i);
+fl_str srv_header(const fl_server_req *req, const char *name);
+void srv_add_header(srv_req *r, const char *name, fl_str value);
+void srv_add_header_c(srv_req *r, const char *name, const char *value);
+/* Set status and an OperationOutcome body (issue code derived from the status). */
+void srv_outcome(srv_req *r, int status, const char *fmt, ...) FL_PRINTF(3, 4);
+/* Write an OperationOutcome object into a JSON writer (for Bundle entries). */
+void srv_outcome_json(fl_jw *w, int status, const char *severity, const char *msg);
+const char *srv_issue_code(int status);
+const char *srv_reason(int status);
+/* HTTP status for a failed store call. */
+int srv_status_for(fl_rc rc, const fl_err *err);
+/* "Sun, 06 Nov 1994 08:49:37 GMT" into out (>= 32 bytes). */
+size_t srv_http_date(int64_t us, char *out, size_t cap);
+fl_str srv_pct_decode(fl_arena *a, fl_str s, bool plus_is_space);
+void srv_pct_encode(fl_buf *out, fl_str s);
+fl_rc srv_conn(srv_req *r, fl_err *err);
+/* Parse a request body as JSON; on failure sets a 400 OperationOutcome with line/column. */
+const fl_json_val *srv_parse_body(srv_req *r, fl_str body, const char *what);
+/* Set ETag, Last-Modified and (when loc) Location for a stored version. */
+void srv_version_headers(srv_req *r, const fl_fhirdb_rec *rec, bool loc);
+void srv_set_json_body(srv_req *r, int status, fl_str json);
+
+/* server_route.c: parse a query string (or form body) into r->params. */
+bool srv_parse_query(srv_req *r, fl_str q);
+
+/* server_rest.c */
+void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hist, fl_str vid,
+                    int nseg);
+void srv_history(srv_req *r, fl_str type, fl_str id);
+void srv_capability(srv_req *r);
+/* Validate a resource body for `type` (and `id` for PUT). Returns a message or NULL. */
+const char *srv_check_resource(srv_req *r, const fl_json_val *res, fl_str type, fl_str id,
+                               bool is_put);
+/* If-Match: W/"3" -> 3; 0 when absent; -1 when malformed. */
+int64_t srv_if_match(fl_str v);
+
+/* server_bundle.c */
+void srv_bundle(srv_req *r);
+
+#endif
