@@ -4,9 +4,11 @@
 #include "store/store_int.h"
 
 extern const fl_store_driver store_file_drv;
+extern const fl_store_driver store_s3_drv; /* store_s3.c */
 
 static const fl_store_driver *const store_drivers[] = {
     &store_file_drv,
+    &store_s3_drv,
 };
 
 const fl_store_driver *store_driver_find(fl_str scheme)

@@ -1,0 +1,552 @@
+/* test_s3_driver.c - the S3 driver (src/store/store_s3.c) through the public fl_store API.
+ * Offline part (always): options, URL and addressing checks, error mapping and retries
+ * against an in-process fake S3 on 127.0.0.1 (503/SlowDown then success, 412, 403
+ * SignatureDoesNotMatch, 200-with-<Error> on CompleteMultipartUpload).
+ * Online part (when S3_ENDPOINT, S3_BUCKET and AWS keys are set, as tests/run/s3_driver.sh
+ * does with tools/s3server.sh): put/get/range/head/list pagination/delete batch, a
+ * put-if-absent race between processes, a 12 MiB multipart upload, and a wrong secret. */
+#include "testhelp.h"
+
+#include "fhirlake/os.h"
+#include "fhirlake/store.h"
+#include "store/s3_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ fake S3 (scripted replies) */
+
+#define MAXSCRIPT 32
+typedef struct reply {
+    int status;
+    char headers[512];
+    char body[2048];
+} reply;
+
+typedef struct fake {
+    int fd, port;
+    pthread_t th;
+    pthread_mutex_t mu;
+    reply script[MAXSCRIPT]; /* replies in order; the last one repeats */
+    int nscript, next;
+    char req[MAXSCRIPT][1024]; /* request lines + Host seen */
+    int nreq;
+    volatile int stop;
+} fake;
+
+static fake F;
+
+static const char *ci_find(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0) return hay;
+    return NULL;
+}
+
+static void *fake_main(void *arg)
+{
+    (void)arg;
+    static char buf[1 << 20];
+    for (;;) {
+        int c = accept(F.fd, NULL, NULL);
+        if (c < 0 || F.stop) {
+            if (c >= 0) close(c);
+            break;
+        }
+        size_t n = 0;
+        char *eoh = NULL;
+        while (n < sizeof buf - 1) {
+            ssize_t r = read(c, buf + n, sizeof buf - 1 - n);
+            if (r <= 0) break;
+            n += (size_t)r;
+            buf[n] = 0;
+            if (!eoh) eoh = strstr(buf, "\r\n\r\n");
+            if (eoh) {
+                const char *cl = ci_find(buf, "content-length:");
+                size_t want = cl && cl < eoh ? (size_t)strtoul(cl + 15, NULL, 10) : 0;
+                if (n >= (size_t)(eoh + 4 - buf) + want) break;
+            }
+        }
+        pthread_mutex_lock(&F.mu);
+        reply *rp = &F.script[F.next < F.nscript ? F.next : F.nscript - 1];
+        if (F.next < F.nscript) F.next++;
+        if (F.nreq < MAXSCRIPT) {
+            const char *host = ci_find(buf, "\r\nhost:");
+            const char *eol = strstr(buf, "\r\n");
+            snprintf(F.req[F.nreq++], 1024, "%.*s|%.*s", (int)(eol ? eol - buf : 0), buf,
+                     host ? (int)(strstr(host + 2, "\r\n") - host - 2) : 0, host ? host + 2 : "");
+        }
+        char resp[4096];
+        int len = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                           rp->status, rp->headers, strlen(rp->body), rp->body);
+        pthread_mutex_unlock(&F.mu);
+        if (write(c, resp, (size_t)len) < 0) { /* ignore */
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void fake_start(void)
+{
+    memset(&F, 0, sizeof F);
+    pthread_mutex_init(&F.mu, NULL);
+    F.fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(F.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(F.fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(F.fd, 16) != 0) exit(1);
+    socklen_t al = sizeof a;
+    getsockname(F.fd, (struct sockaddr *)&a, &al);
+    F.port = ntohs(a.sin_port);
+    pthread_create(&F.th, NULL, fake_main, NULL);
+}
+
+static void fake_stop(void)
+{
+    F.stop = 1;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connect(s, (struct sockaddr *)&a, sizeof a);
+    close(s);
+    pthread_join(F.th, NULL);
+    close(F.fd);
+}
+
+static void fake_script(int n, const reply *r)
+{
+    pthread_mutex_lock(&F.mu);
+    for (int i = 0; i < n; i++) F.script[i] = r[i];
+    F.nscript = n;
+    F.next = 0;
+    F.nreq = 0;
+    pthread_mutex_unlock(&F.mu);
+}
+
+static fl_store *open_fake(const char *url, const char *extra_k, const char *extra_v)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", F.port);
+    fl_store_prop p[] = {{"s3.endpoint", ep},
+                         {"awsAccessKeyId", "AKIDFAKE"},
+                         {"awsSecretAccessKey", "fake-secret-never-shown"},
+                         {"s3.region", "eu-west-1"},
+                         {extra_k ? extra_k : "x.none", extra_v ? extra_v : ""}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = p;
+    o.nprops = 5;
+    o.retry_base_ms = 1;
+    o.retry_cap_ms = 5;
+    fl_store *st = NULL;
+    fl_err err;
+    if (fl_store_open(url, &o, &st, &err) != FL_OK) {
+        fprintf(stderr, "open %s: %s\n", url, err.msg);
+        return NULL;
+    }
+    return st;
+}
+
+/* ------------------------------------------------------------------ offline tests */
+
+static void test_open_options(void)
+{
+    fl_store *st = NULL;
+    fl_err err;
+    fl_store_prop bad[] = {{"s3.nonsense", "1"}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = bad;
+    o.nprops = 1;
+    CHECK_EQ_INT(fl_store_open("s3://bucket/x", &o, &st, &err), FL_E_CONFIG);
+    CHECK(strstr(err.msg, "s3.nonsense") != NULL);
+    fl_store_prop small[] = {{"s3.partSize", "1024"}};
+    o.props = small;
+    CHECK_EQ_INT(fl_store_open("s3://bucket/x", &o, &st, &err), FL_E_CONFIG);
+    CHECK_EQ_INT(fl_store_open("s3://a/x", NULL, &st, &err), FL_E_ARG); /* bucket too short */
+    CHECK_EQ_INT(fl_store_open("s3a://my-bucket/tables/obs", NULL, &st, &err), FL_OK);
+    CHECK_EQ_STR(fl_store_get_scheme(st), "s3");
+    fl_store_close(st);
+}
+
+static void test_addressing(void)
+{
+    reply ok = {200, "", "x"};
+    fake_script(1, &ok);
+    fl_store *st = open_fake("s3://bkt-1/root/dir", NULL, NULL);
+    CHECK(st != NULL);
+    if (!st) return;
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_err err;
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("a b+c/\xc3\xa9.json"), &b, NULL, &err), FL_OK);
+    CHECK_EQ_STR(b.ptr, "x");
+    char want[256];
+    snprintf(want, sizeof want, "GET /bkt-1/root/dir/a%%20b%%2Bc/%%C3%%A9.json HTTP/1.1|Host: 127.0.0.1:%d", F.port);
+    CHECK_EQ_STR(F.req[0], want);
+
+    /* virtual-hosted when asked: the bucket goes into the host name (which does not
+     * resolve for an IP endpoint, so only the URL in the error is checked) */
+    fl_store_close(st);
+    st = open_fake("s3://bkt-1", "s3.pathStyle", "false");
+    fl_buf_clear(&b);
+    CHECK(fl_store_get(st, FL_STR("k"), &b, NULL, &err) != FL_OK);
+    snprintf(want, sizeof want, "http://bkt-1.127.0.0.1:%d/k", F.port);
+    CHECK_MSG(strstr(err.msg, want) != NULL, "%s", err.msg);
+    fl_store_close(st);
+    fl_buf_reset(&b);
+}
+
+static void test_retry_and_errors(void)
+{
+    fl_err err;
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_store *st = open_fake("s3://bkt-1/p", NULL, NULL);
+    if (!st) return;
+
+    /* 503 SlowDown, 500, then success: retried transparently */
+    reply r1[] = {{503, "", "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+                  {500, "", "<Error><Code>InternalError</Code></Error>"},
+                  {200, "", "hello"}};
+    fake_script(3, r1);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_OK);
+    CHECK_EQ_STR(b.ptr, "hello");
+    CHECK_EQ_INT(F.nreq, 3);
+
+    /* 412 on put-if-absent: FL_E_EXISTS, no retry */
+    reply r2[] = {{412, "", "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you "
+                            "specified did not hold</Message></Error>"}};
+    fake_script(1, r2);
+    CHECK_EQ_INT(fl_store_put(st, FL_STR("_delta_log/00000000000000000001.json"), "{}", 2, FL_STORE_IF_ABSENT, &err),
+                 FL_E_EXISTS);
+    CHECK_EQ_INT(F.nreq, 1);
+    CHECK(strstr(F.req[0], "PUT /bkt-1/p/_delta_log/00000000000000000001.json") != NULL);
+
+    /* 409 ConditionalRequestConflict is retried */
+    reply r3[] = {{409, "", "<Error><Code>ConditionalRequestConflict</Code></Error>"}, {200, "ETag: \"e\"\r\n", ""}};
+    fake_script(2, r3);
+    CHECK_EQ_INT(fl_store_put(st, FL_STR("k"), "v", 1, FL_STORE_IF_ABSENT, &err), FL_OK);
+    CHECK_EQ_INT(F.nreq, 2);
+
+    /* 403 SignatureDoesNotMatch: not retried, message says what to check, no secret */
+    reply r4[] = {{403, "x-amz-request-id: RID123\r\n",
+                   "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not "
+                   "match the signature you provided.</Message></Error>"}};
+    fake_script(1, r4);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_E_STORE_AUTH);
+    CHECK_EQ_INT(F.nreq, 1);
+    CHECK_EQ_INT(err.status, 403);
+    CHECK(strstr(err.msg, "s3://bkt-1/p/k") != NULL);
+    CHECK(strstr(err.msg, "secret access key") != NULL);
+    CHECK(strstr(err.msg, "AKIDFAKE") != NULL);
+    CHECK(strstr(err.msg, "RID123") != NULL);
+    CHECK(strstr(err.msg, "fake-secret-never-shown") == NULL);
+
+    /* 404 -> not found; HEAD 404 without body */
+    reply r5[] = {{404, "", ""}};
+    fake_script(1, r5);
+    fl_store_meta m;
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("nope"), &m, &err), FL_E_NOT_FOUND);
+    reply r6[] = {{400, "", "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'eu-west-1' is "
+                            "wrong; expecting 'us-west-2'</Message><Region>us-west-2</Region></Error>"}};
+    fake_script(1, r6);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_E_CONFIG);
+    CHECK(strstr(err.msg, "s3.region=us-west-2") != NULL);
+
+    /* 416: a range past the end appends nothing */
+    reply r7[] = {{416, "Content-Range: bytes */5\r\n", "<Error><Code>InvalidRange</Code></Error>"}};
+    fake_script(1, r7);
+    fl_buf_clear(&b);
+    CHECK_EQ_INT(fl_store_get_range(st, FL_STR("k"), 10, 5, &b, &err), FL_OK);
+    CHECK_EQ_INT(b.len, 0);
+
+    /* connection refused is retriable and then reported */
+    fl_store_close(st);
+    fl_buf_reset(&b);
+}
+
+static void test_multipart_error_in_200(void)
+{
+    fl_err err;
+    fl_store *st = open_fake("s3://bkt-1/p", "s3.partSize", "5242880");
+    if (!st) return;
+    reply r[] = {
+        {200, "", "<InitiateMultipartUploadResult><UploadId>UP1</UploadId></InitiateMultipartUploadResult>"},
+        {200, "ETag: \"p1\"\r\n", ""},
+        {200, "ETag: \"p2\"\r\n", ""},
+        {200, "", "<Error><Code>InternalError</Code><Message>failed late</Message></Error>"},
+        {200, "", "<Error><Code>InternalError</Code><Message>failed late</Message></Error>"},
+        {200, "", "<Error><Code>InternalError</Code><Message>failed late</Message></Error>"},
+        {200, "", "<Error><Code>InternalError</Code><Message>failed late</Message></Error>"},
+        {200, "", "<Error><Code>InternalError</Code><Message>failed late</Message></Error>"},
+        {200, "", "<Error><Code>InternalError</Code><Message>failed late</Message></Error>"},
+        {204, "", ""}, /* abort */
+    };
+    fake_script(10, r);
+    fl_store_writer *w = NULL;
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big.bin"), 0, &w, &err), FL_OK);
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    for (int i = 0; i < 6; i++) CHECK_EQ_INT(fl_store_writer_write(w, chunk, sizeof chunk, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_writer_commit(w, NULL, &err), FL_E_STORE_RETRY);
+    CHECK(strstr(err.msg, "failed late") != NULL);
+    CHECK(strstr(F.req[F.nreq - 1], "DELETE /bkt-1/p/big.bin?uploadId=UP1") != NULL); /* aborted */
+    fl_store_close(st);
+}
+
+/* ------------------------------------------------------------------ online tests (real server) */
+
+static fl_store *open_real(const char *prefix, const char *secret, const char *maxkeys)
+{
+    const char *ep = getenv("S3_ENDPOINT"), *bucket = getenv("S3_BUCKET");
+    char url[512];
+    snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+    fl_store_prop p[] = {{"s3.endpoint", ep},
+                         {"awsSecretAccessKey", secret},
+                         {"awsAccessKeyId", getenv("AWS_ACCESS_KEY_ID")},
+                         {"s3.listMaxKeys", maxkeys ? maxkeys : "1000"},
+                         {"s3.partSize", "5242880"}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = p;
+    o.nprops = secret ? 5 : 0;
+    if (!secret) {
+        p[1] = p[3];
+        p[2] = p[4];
+        o.nprops = 3;
+    }
+    o.retry_base_ms = 10;
+    fl_store *st = NULL;
+    fl_err err;
+    if (fl_store_open(url, &o, &st, &err) != FL_OK) fprintf(stderr, "open %s: %s\n", url, err.msg);
+    return st;
+}
+
+static char run_prefix[64];
+
+static void test_real_basic(void)
+{
+    fl_store *st = open_real(run_prefix, NULL, "2");
+    CHECK(st != NULL);
+    if (!st) return;
+    fl_err err;
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    const char *keys[] = {"a.txt", "dir/b c+d.json", "dir/sub/\xc3\xa9t\xc3\xa9.bin", "dir/sub/z", "e&<x>.txt"};
+    for (int i = 0; i < 5; i++)
+        CHECK_MSG(fl_store_put(st, fl_str_c(keys[i]), keys[i], strlen(keys[i]), 0, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("dir/b c+d.json"), &b, NULL, &err), FL_OK);
+    CHECK_EQ_STR(b.ptr, "dir/b c+d.json");
+    fl_buf_clear(&b);
+    CHECK_EQ_INT(fl_store_get_range(st, FL_STR("dir/b c+d.json"), 4, 3, &b, &err), FL_OK);
+    CHECK_EQ_STR(b.ptr, "b c");
+    fl_buf_clear(&b);
+    CHECK_EQ_INT(fl_store_get_range(st, FL_STR("a.txt"), 2, 100, &b, &err), FL_OK); /* clipped */
+    CHECK_EQ_STR(b.ptr, "txt");
+    fl_buf_clear(&b);
+    CHECK_EQ_INT(fl_store_get_range(st, FL_STR("a.txt"), 50, 10, &b, &err), FL_OK); /* past the end */
+    CHECK_EQ_INT(b.len, 0);
+    fl_store_meta m;
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("a.txt"), &m, &err), FL_OK);
+    CHECK_EQ_INT(m.size, 5);
+    CHECK(m.mtime_ms > 0);
+    CHECK(m.etag[0] != 0);
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("missing"), &m, &err), FL_E_NOT_FOUND);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("missing"), &b, NULL, &err), FL_E_NOT_FOUND);
+
+    /* list with 2 keys per page: order, start-after, non-recursive */
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_store_entry *es;
+    size_t n;
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, 0, 100, &a, &es, &n, &err), FL_OK);
+    CHECK_EQ_INT(n, 5);
+    if (n == 5) {
+        CHECK_EQ_MEM(es[0].key.ptr, es[0].key.len, "a.txt");
+        CHECK_EQ_MEM(es[1].key.ptr, es[1].key.len, "dir/b c+d.json");
+        CHECK_EQ_MEM(es[4].key.ptr, es[4].key.len, "e&<x>.txt");
+        CHECK_EQ_INT(es[0].size, 5);
+    }
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR("dir/"), FL_STR("dir/b c+d.json"), 0, 100, &a, &es, &n, &err), FL_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, FL_STORE_LIST_NO_RECURSE, 100, &a, &es, &n, &err),
+                 FL_OK);
+    CHECK_EQ_INT(n, 3); /* a.txt, dir/, e&<x>.txt */
+    if (n == 3) {
+        CHECK_EQ_MEM(es[1].key.ptr, es[1].key.len, "dir/");
+        CHECK(es[1].is_prefix);
+    }
+
+    /* delete in a batch, including a missing key */
+    fl_str del[] = {FL_STR("a.txt"), FL_STR("dir/b c+d.json"), FL_STR("never-existed"), FL_STR("e&<x>.txt")};
+    CHECK_MSG(fl_store_delete(st, del, 4, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, 0, 100, &a, &es, &n, &err), FL_OK);
+    CHECK_EQ_INT(n, 2);
+    fl_arena_fini(&a);
+    fl_buf_reset(&b);
+    fl_store_close(st);
+}
+
+static void test_real_delete_many(void)
+{
+    fl_store *st = open_real(run_prefix, NULL, NULL);
+    if (!st) return;
+    fl_err err;
+    enum { N = 1105 }; /* two DeleteObjects batches */
+    static char names[N][32];
+    static fl_str keys[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "many/%05d", i);
+        keys[i] = fl_str_c(names[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < N; i += 50) bad += fl_store_put(st, keys[i], "x", 1, 0, &err) != FL_OK;
+    CHECK_EQ_INT(bad, 0);
+    CHECK_MSG(fl_store_delete(st, keys, N, &err) == FL_OK, "%s", err.msg);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_store_entry *es;
+    size_t n = 99;
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR("many/"), FL_STR_NULL, 0, 10, &a, &es, &n, &err), FL_OK);
+    CHECK_EQ_INT(n, 0);
+    fl_arena_fini(&a);
+    fl_store_close(st);
+}
+
+static void test_real_race(void)
+{
+    enum { NPROC = 8 };
+    char key[128];
+    snprintf(key, sizeof key, "_delta_log/00000000000000000007.json");
+    pid_t pids[NPROC];
+    for (int i = 0; i < NPROC; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            fl_store *st = open_real(run_prefix, NULL, NULL);
+            if (!st) _exit(3);
+            char body[64];
+            int bl = snprintf(body, sizeof body, "{\"writer\":%d}", i);
+            fl_err err;
+            fl_rc rc = fl_store_put(st, fl_str_c(key), body, (size_t)bl, FL_STORE_IF_ABSENT, &err);
+            fl_store_close(st);
+            _exit(rc == FL_OK ? 0 : rc == FL_E_EXISTS ? 1 : 2);
+        }
+    }
+    int won = 0, lost = 0, other = 0;
+    for (int i = 0; i < NPROC; i++) {
+        int stt = 0;
+        waitpid(pids[i], &stt, 0);
+        int code = WIFEXITED(stt) ? WEXITSTATUS(stt) : 9;
+        won += code == 0;
+        lost += code == 1;
+        other += code > 1;
+    }
+    CHECK_EQ_INT(won, 1);
+    CHECK_EQ_INT(lost, NPROC - 1);
+    CHECK_EQ_INT(other, 0);
+    fprintf(stderr, "race: %d processes, %d won, %d got FL_E_EXISTS\n", NPROC, won, lost);
+}
+
+static void test_real_multipart(void)
+{
+    fl_store *st = open_real(run_prefix, NULL, NULL);
+    if (!st) return;
+    fl_err err;
+    size_t total = (size_t)12 << 20;
+    char *data = fl_malloc(total);
+    for (size_t i = 0; i < total; i++) data[i] = (char)(i * 2654435761u >> 13);
+    fl_store_writer *w = NULL;
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big/part.bin"), FL_STORE_IF_ABSENT, &w, &err), FL_OK);
+    size_t off = 0, step = 777777;
+    while (off < total) {
+        size_t n = total - off < step ? total - off : step;
+        CHECK_EQ_INT(fl_store_writer_write(w, data + off, n, &err), FL_OK);
+        off += n;
+    }
+    CHECK_EQ_INT(fl_store_writer_size(w), total);
+    fl_store_meta m;
+    CHECK_MSG(fl_store_writer_commit(w, &m, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(m.size, total);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("big/part.bin"), &b, NULL, &err), FL_OK);
+    CHECK(b.len == total && memcmp(b.ptr, data, total) == 0);
+    fl_buf_clear(&b);
+    CHECK_EQ_INT(fl_store_get_range(st, FL_STR("big/part.bin"), 5u << 20, 10, &b, &err), FL_OK);
+    CHECK(b.len == 10 && memcmp(b.ptr, data + (5u << 20), 10) == 0);
+
+    /* a second multipart put-if-absent on the same key: exists, upload aborted */
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big/part.bin"), FL_STORE_IF_ABSENT, &w, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_writer_write(w, data, (size_t)6 << 20, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_writer_commit(w, NULL, &err), FL_E_EXISTS);
+
+    /* abort leaves nothing behind */
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big/aborted.bin"), 0, &w, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_writer_write(w, data, (size_t)6 << 20, &err), FL_OK);
+    fl_store_writer_abort(w);
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("big/aborted.bin"), &m, &err), FL_E_NOT_FOUND);
+
+    /* small writer object goes through one PUT */
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big/small.bin"), 0, &w, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_writer_write(w, "tiny", 4, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_writer_commit(w, NULL, &err), FL_OK);
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("big/small.bin"), &m, &err), FL_OK);
+    CHECK_EQ_INT(m.size, 4);
+    fl_buf_reset(&b);
+    fl_free(data);
+    fl_store_close(st);
+}
+
+static void test_real_wrong_secret(void)
+{
+    const char *secret = "wrong-secret-must-not-leak-42";
+    fl_store *st = open_real(run_prefix, secret, NULL);
+    if (!st) return;
+    fl_err err;
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    uint64_t t0 = fl_clock_mono_ns();
+    fl_rc rc = fl_store_get(st, FL_STR("a.txt"), &b, NULL, &err);
+    uint64_t ms = (fl_clock_mono_ns() - t0) / 1000000;
+    CHECK_EQ_INT(rc, FL_E_STORE_AUTH);
+    CHECK(!fl_err_is_retriable(&err));
+    CHECK(strstr(err.msg, secret) == NULL);
+    CHECK(strstr(err.msg, "SignatureDoesNotMatch") != NULL);
+    CHECK(strstr(err.msg, "check the secret access key") != NULL);
+    CHECK(ms < 2000); /* no retries with backoff */
+    fprintf(stderr, "wrong secret -> %s (%llu ms)\n", err.msg, (unsigned long long)ms);
+    fl_buf_reset(&b);
+    fl_store_close(st);
+}
+
+int main(void)
+{
+    fake_start();
+    RUN(test_open_options);
+    RUN(test_addressing);
+    RUN(test_retry_and_errors);
+    RUN(test_multipart_error_in_200);
+    fake_stop();
+    if (getenv("S3_ENDPOINT") && getenv("S3_BUCKET") && getenv("AWS_ACCESS_KEY_ID")) {
+        snprintf(run_prefix, sizeof run_prefix, "t%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
+        RUN(test_real_basic);
+        RUN(test_real_delete_many);
+        RUN(test_real_race);
+        RUN(test_real_multipart);
+        RUN(test_real_wrong_secret);
+    } else {
+        fprintf(stderr, "no S3_ENDPOINT: real-server tests run in tests/run/s3_driver.sh\n");
+    }
+    return testhelp_done();
+}
