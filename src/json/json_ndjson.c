@@ -99,6 +99,8 @@ static fl_rc nd_src_read(fl_ndjson_reader *r, char *dst, size_t cap, size_t *got
             r->z_member_done = true;
         } else if (zr == Z_BUF_ERROR) {
             if (r->zs.avail_in != 0) break; /* output full */
+        } else if (zr == Z_MEM_ERROR) {
+            return fl_err_set(err, FL_E_NOMEM, "out of memory");
         } else if (zr != Z_OK) {
             return fl_err_set(err, FL_E_COMPRESS, "%s: gzip data error: %s", r->path,
                               r->zs.msg ? r->zs.msg : "inflate failed");
@@ -107,6 +109,21 @@ static fl_rc nd_src_read(fl_ndjson_reader *r, char *dst, size_t cap, size_t *got
     }
     *got = cap - r->zs.avail_out;
     return FL_OK;
+}
+
+/* zlib allocates through fl_malloc too, so allocation budgets and fault injection see it. */
+static voidpf nd_zalloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    size_t n;
+    if (fl_mul_overflows(items, size, &n)) return Z_NULL;
+    return fl_malloc(n);
+}
+
+static void nd_zfree(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    fl_free(p);
 }
 
 /* ------------------------------------------------------------------ open/close */
@@ -142,8 +159,11 @@ static fl_rc nd_start(fl_ndjson_reader *r, fl_err *err)
     if (n >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
         r->gz = true;
         memset(&r->zs, 0, sizeof r->zs);
-        if (inflateInit2(&r->zs, 15 + 16) != Z_OK)
-            return fl_err_set(err, FL_E_COMPRESS, "%s: inflateInit failed", r->path);
+        r->zs.zalloc = nd_zalloc;
+        r->zs.zfree = nd_zfree;
+        int zr = inflateInit2(&r->zs, 15 + 16);
+        if (zr == Z_MEM_ERROR) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        if (zr != Z_OK) return fl_err_set(err, FL_E_COMPRESS, "%s: inflateInit failed", r->path);
         r->z_ready = true;
         r->zs.next_in = r->in;
         r->zs.avail_in = (uInt)n;

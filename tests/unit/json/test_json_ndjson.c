@@ -326,6 +326,66 @@ static void test_bulk_sample(void)
     fl_arena_fini(&names);
 }
 
+static long alloc_count, alloc_fail_at;
+static void *t_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    if (++alloc_count == alloc_fail_at) return NULL;
+    return malloc(n);
+}
+static void *t_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    if (++alloc_count == alloc_fail_at) return NULL;
+    return realloc(p, n);
+}
+static void t_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+/* Every allocation of open + reading (gzip and plain file) may fail: clean error, no leak. */
+static void test_alloc_failures(void)
+{
+    const char *text = "{\"a\":1}\n{\"b\":2}\n";
+    fl_buf gz;
+    fl_buf_init(&gz, 0);
+    gz_member(text, strlen(text), &gz);
+    write_file(tmp_path("af.ndjson"), text, strlen(text));
+    fl_alloc alc = {t_malloc, t_realloc, t_free, NULL};
+    for (int mode = 0; mode < 2; mode++) {
+        bool done = false;
+        int failures = 0;
+        for (long n = 1; n < 100 && !done; n++) {
+            fl_set_allocator(&alc);
+            alloc_count = 0;
+            alloc_fail_at = n;
+            fl_ndjson_reader *r = NULL;
+            fl_err err;
+            fl_rc rc = mode ? fl_ndjson_open(tmp_path("af.ndjson"), NULL, &r, &err)
+                            : fl_ndjson_open_mem(gz.ptr, gz.len, NULL, &r, &err);
+            int lines = 0;
+            if (rc == FL_OK) {
+                fl_ndjson_line l;
+                while ((rc = fl_ndjson_next(r, &l, &err)) == FL_OK) lines++;
+                fl_ndjson_close(r);
+            }
+            fl_set_allocator(NULL);
+            if (rc == FL_E_EOF) {
+                CHECK_EQ_INT(lines, 2);
+                done = alloc_count < n;
+            } else {
+                CHECK_MSG(rc == FL_E_NOMEM, "mode %d fail at %ld: %s", mode, n, fl_rc_name(rc));
+                failures++;
+            }
+        }
+        CHECK(done);
+        CHECK(failures >= (mode ? 2 : 4)); /* gzip: reader, path, input chunk, zlib state, window */
+    }
+    fl_buf_reset(&gz);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fl_test_ndjson_%d", (int)getpid());
@@ -338,6 +398,7 @@ int main(void)
     RUN(test_gzip_errors);
     RUN(test_read_file);
     RUN(test_bulk_sample);
+    RUN(test_alloc_failures);
     fl_rm_rf(tmpdir, &err);
     return testhelp_done();
 }

@@ -383,6 +383,70 @@ static void test_equal(void)
     fl_arena_reset(&A);
 }
 
+/* ---- allocation failures: every allocation the parser makes may fail, cleanly */
+
+static long alloc_count, alloc_fail_at;
+static void *t_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    if (++alloc_count == alloc_fail_at) return NULL;
+    return malloc(n);
+}
+static void *t_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    if (++alloc_count == alloc_fail_at) return NULL;
+    return realloc(p, n);
+}
+static void t_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+static void test_alloc_failures(void)
+{
+    /* a document that needs heap slots (>512 children), heap frames (>64 levels), the
+     * duplicate-key hash (>24 members), escaped strings and several arena blocks */
+    fl_buf doc;
+    fl_buf_init(&doc, 0);
+    fl_buf_append_c(&doc, "{\"big\":[");
+    for (int i = 0; i < 700; i++) fl_buf_printf(&doc, "%s\"s\\n%d\"", i ? "," : "", i);
+    fl_buf_append_c(&doc, "],\"obj\":{");
+    for (int i = 0; i < 40; i++) fl_buf_printf(&doc, "%s\"k%d\":%d", i ? "," : "", i, i);
+    fl_buf_append_c(&doc, "},\"deep\":");
+    for (int i = 0; i < 100; i++) fl_buf_putc(&doc, '[');
+    for (int i = 0; i < 100; i++) fl_buf_putc(&doc, ']');
+    fl_buf_putc(&doc, '}');
+    fl_alloc alc = {t_malloc, t_realloc, t_free, NULL};
+    fl_json_opts o = {.max_depth = 500};
+    int failures = 0;
+    bool done = false;
+    for (long n = 1; n < 1000 && !done; n++) {
+        fl_set_allocator(&alc);
+        alloc_count = 0;
+        alloc_fail_at = n;
+        fl_arena a;
+        fl_arena_init(&a, 4096, 0);
+        fl_json_val *v = NULL;
+        fl_err err;
+        fl_rc rc = fl_json_parse(doc.ptr, doc.len, &o, &a, &v, NULL, &err);
+        if (rc == FL_OK) {
+            CHECK(fl_json_is_obj(v) && v->len == 3);
+            done = alloc_count < n; /* no allocation left to fail */
+        } else {
+            CHECK_MSG(rc == FL_E_NOMEM, "fail at %ld: %s", n, fl_rc_name(rc));
+            CHECK(v == NULL);
+            failures++;
+        }
+        fl_arena_fini(&a);
+        fl_set_allocator(NULL);
+    }
+    CHECK(done);
+    CHECK(failures >= 5); /* the heap paths really were exercised */
+    fl_buf_reset(&doc);
+}
+
 int main(void)
 {
     fl_arena_init(&A, 0, 0);
@@ -396,6 +460,7 @@ int main(void)
     RUN(test_dupkeys);
     RUN(test_numbers);
     RUN(test_equal);
+    RUN(test_alloc_failures);
     fl_arena_fini(&A);
     return testhelp_done();
 }
