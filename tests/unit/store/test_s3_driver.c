@@ -544,7 +544,11 @@ int main(void)
         RUN(test_real_delete_many);
         RUN(test_real_race);
         RUN(test_real_multipart);
-        RUN(test_real_wrong_secret);
+        const char *kind = getenv("S3_SERVER");
+        if (kind && !strcmp(kind, "moto")) /* moto's server does not verify signatures */
+            fprintf(stderr, "skip test_real_wrong_secret: %s does not check SigV4\n", kind);
+        else
+            RUN(test_real_wrong_secret);
     } else {
         fprintf(stderr, "no S3_ENDPOINT: real-server tests run in tests/run/s3_driver.sh\n");
     }
