@@ -1,0 +1,534 @@
+/* test_delta_write.c - writing Delta tables: create (protocol choice, schema JSON),
+ * appends with data files from the Parquet writer and their stats, txn idempotency,
+ * optimistic-commit conflicts between two transactions, overwrite, schema evolution
+ * rules, refusal of writer features, time travel by version and timestamp. */
+#include "fhirlake/delta.h"
+#include "fhirlake/json.h"
+#include "fhirlake/os.h"
+#include "testhelp.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static fl_store *fresh(const char *name)
+{
+    snprintf(dir, sizeof dir, "/tmp/fl_dw_%s_%d", name, (int)getpid());
+    fl_rm_rf(dir, NULL);
+    fl_store *st = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_store_open(dir, NULL, &st, &err), FL_OK);
+    return st;
+}
+
+/* id STRING NOT NULL, n LONG, d DATE, ts TIMESTAMP, x DOUBLE, ok BOOLEAN, amt DECIMAL(10,2),
+ * tags ARRAY<STRING>, addr STRUCT<city STRING, zip INT>, day STRING (partition column when asked) */
+static fl_delta_schema *test_schema(void)
+{
+    fl_delta_schema *s = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_delta_schema_new(&s, &err), FL_OK);
+    fl_delta_schema_add(s, NULL, "id", fl_delta_schema_prim(s, FL_DELTA_T_STRING), false);
+    fl_delta_schema_add(s, NULL, "n", fl_delta_schema_prim(s, FL_DELTA_T_LONG), true);
+    fl_delta_schema_add(s, NULL, "d", fl_delta_schema_prim(s, FL_DELTA_T_DATE), true);
+    fl_delta_schema_add(s, NULL, "ts", fl_delta_schema_prim(s, FL_DELTA_T_TIMESTAMP), true);
+    fl_delta_schema_add(s, NULL, "x", fl_delta_schema_prim(s, FL_DELTA_T_DOUBLE), true);
+    fl_delta_schema_add(s, NULL, "ok", fl_delta_schema_prim(s, FL_DELTA_T_BOOLEAN), true);
+    fl_delta_schema_add(s, NULL, "amt", fl_delta_schema_decimal(s, 10, 2), true);
+    fl_delta_schema_add(s, NULL, "tags", fl_delta_schema_array(s, fl_delta_schema_prim(s, FL_DELTA_T_STRING), true), true);
+    const fl_delta_type *addr = fl_delta_schema_struct(s);
+    fl_delta_schema_add(s, addr, "city", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(s, addr, "zip", fl_delta_schema_prim(s, FL_DELTA_T_INTEGER), true);
+    fl_delta_schema_add(s, NULL, "addr", addr, true);
+    fl_delta_schema_add(s, NULL, "day", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    CHECK_EQ_INT(fl_delta_schema_check(s, &err), FL_OK);
+    return s;
+}
+
+static fl_delta_table *create(fl_store *st, bool partitioned, const fl_delta_kv *conf, size_t nconf)
+{
+    fl_delta_table *t = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t, &err), FL_OK);
+    fl_delta_schema *s = test_schema();
+    const char *pcs[] = {"day"};
+    fl_delta_create_opts co = {.schema = fl_delta_schema_root(s), .partition_columns = pcs,
+                               .n_partition_columns = partitioned ? 1 : 0, .configuration = conf, .n_configuration = nconf};
+    fl_delta_commit_result res;
+    fl_rc rc = fl_delta_table_create(t, &co, &res, &err);
+    CHECK_MSG(rc == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(res.version, 0);
+    fl_delta_schema_free(s);
+    return t;
+}
+
+/* Write one data file with rows [first, first+n) through the txn's Parquet writer. */
+static void write_rows(fl_delta_txn *txn, int first, int n, const char *day)
+{
+    fl_err err;
+    fl_pq_writer *w = NULL;
+    fl_delta_kv pv = {FL_STR("day"), fl_str_c(day), day != NULL};
+    bool part = fl_delta_snapshot_get_metadata(fl_delta_txn_get_snapshot(txn))->n_partition_columns > 0;
+    fl_rc rc = fl_delta_txn_file_open(txn, part ? &pv : NULL, part ? 1 : 0, NULL, &w, &err);
+    CHECK_MSG(rc == FL_OK, "%s", err.msg);
+    if (rc) return;
+    for (int i = first; i < first + n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "id-%05d", i);
+        fl_pq_writer_put_str(w, fl_str_c(id));
+        if (i % 5 == 0) fl_pq_writer_put_null(w);
+        else fl_pq_writer_put_i64(w, (int64_t)i * 10);
+        fl_pq_writer_put_i32(w, 19000 + i);                              /* date */
+        fl_pq_writer_put_i64(w, 1700000000000000LL + (int64_t)i * 1001); /* ts, sub-ms part */
+        fl_pq_writer_put_f64(w, i * 0.5);
+        fl_pq_writer_put_bool(w, i % 2 == 0);
+        fl_pq_writer_put_i64(w, (int64_t)i * 100 + 5); /* decimal(10,2) unscaled */
+        fl_pq_writer_begin_list(w);
+        fl_pq_writer_put_str(w, FL_STR("a"));
+        fl_pq_writer_end(w);
+        fl_pq_writer_begin_struct(w);
+        fl_pq_writer_put_str(w, i == first ? FL_STR("Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") : FL_STR("Berlin"));
+        fl_pq_writer_put_i32(w, 10000 + i);
+        fl_pq_writer_end(w);
+        if (!part) fl_pq_writer_put_str(w, fl_str_c(day ? day : "none"));
+        rc = fl_pq_writer_end_row(w);
+        if (rc) break;
+    }
+    CHECK_MSG(rc == FL_OK, "%s", fl_pq_writer_err(w)->msg);
+    rc = fl_delta_txn_file_close(txn, &err);
+    CHECK_MSG(rc == FL_OK, "%s", err.msg);
+}
+
+static const fl_json_val *jget(const fl_json_val *o, const char *path)
+{
+    /* dotted path lookup */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    const fl_json_val *v = o;
+    for (char *p = buf, *dot; v && p; p = dot ? dot + 1 : NULL) {
+        dot = strchr(p, '.');
+        if (dot) *dot = 0;
+        v = fl_json_get_c(v, p);
+    }
+    return v;
+}
+
+static void test_create_and_append(void)
+{
+    fl_store *st = fresh("append");
+    fl_delta_table *t = create(st, true, NULL, 0);
+    fl_err err;
+    /* first commit is protocol 1/2 without feature lists, with metaData */
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("_delta_log/00000000000000000000.json"), &b, NULL, &err), FL_OK);
+    CHECK(strstr(b.ptr, "{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}") != NULL);
+    CHECK(strstr(b.ptr, "\"partitionColumns\":[\"day\"]") != NULL);
+    CHECK(strstr(b.ptr, "readerFeatures") == NULL);
+    fl_buf_reset(&b);
+    /* creating again fails, if_not_exists is fine */
+    fl_delta_create_opts co = {0};
+    fl_delta_schema *s = test_schema();
+    co.schema = fl_delta_schema_root(s);
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_E_EXISTS);
+    co.if_not_exists = true;
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_OK);
+    fl_delta_schema_free(s);
+
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    if (!txn) return;
+    write_rows(txn, 0, 100, "2024-01-01");
+    write_rows(txn, 100, 50, "2024-01:02 x"); /* needs escaping */
+    fl_delta_commit_result res;
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_OK);
+    CHECK_EQ_INT(res.version, 1);
+    CHECK_EQ_INT(res.files_added, 2);
+    CHECK_EQ_INT(res.records_added, 150);
+    CHECK_EQ_INT(res.attempts, 1);
+    fl_delta_txn_free(txn);
+
+    fl_delta_snapshot *snap = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &snap, &err), FL_OK);
+    if (!snap) return;
+    CHECK_EQ_INT(fl_delta_snapshot_version(snap), 1);
+    CHECK_EQ_INT(fl_delta_snapshot_num_files(snap), 2);
+    CHECK_EQ_INT(fl_delta_snapshot_num_records(snap), 150);
+    for (size_t i = 0; i < fl_delta_snapshot_num_files(snap); i++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(snap, i);
+        /* the file exists with the recorded size: the log path URI-decodes to the key */
+        char key[512];
+        size_t k = 0;
+        for (size_t j = 0; j < f->path.len && k + 1 < sizeof key; j++) {
+            if (f->path.ptr[j] == '%' && j + 2 < f->path.len && f->path.ptr[j + 1] == '2' && f->path.ptr[j + 2] == '5') {
+                key[k++] = '%';
+                j += 2;
+            } else {
+                key[k++] = f->path.ptr[j];
+            }
+        }
+        key[k] = 0;
+        fl_store_meta m;
+        CHECK_EQ_INT(fl_store_head(st, fl_str_c(key), &m, &err), FL_OK);
+        CHECK_EQ_INT((int64_t)m.size, f->size);
+        CHECK_EQ_INT(f->n_partition_values, 1);
+        CHECK(f->data_change);
+        /* stats */
+        fl_arena a;
+        fl_arena_init(&a, 0, 0);
+        fl_json_val *js = NULL;
+        CHECK_EQ_INT(fl_json_parse(f->stats.ptr, f->stats.len, NULL, &a, &js, NULL, &err), FL_OK);
+        int64_t nrec = 0;
+        CHECK(fl_json_as_i64(jget(js, "numRecords"), &nrec));
+        bool first = fl_str_eq_c(f->partition_values[0].val, "2024-01-01");
+        CHECK_EQ_INT(nrec, first ? 100 : 50);
+        if (first) {
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "minValues.id")), "id-00000"));
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "maxValues.id")), "id-00099"));
+            int64_t v;
+            CHECK(fl_json_as_i64(jget(js, "minValues.n"), &v) && v == 10);
+            CHECK(fl_json_as_i64(jget(js, "maxValues.n"), &v) && v == 990);
+            CHECK(fl_json_as_i64(jget(js, "nullCount.n"), &v) && v == 20);
+            CHECK(fl_json_as_i64(jget(js, "nullCount.id"), &v) && v == 0);
+            /* dates as YYYY-MM-DD: 19000 days = 2022-01-08 */
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "minValues.d")), "2022-01-08"));
+            /* timestamps to ms: min rounded down, max rounded up */
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "minValues.ts")), "2023-11-14T22:13:20.000Z"));
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "maxValues.ts")), "2023-11-14T22:13:20.100Z"));
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "minValues.amt")), "0.05"));
+            CHECK(fl_str_eq_c(fl_json_str(jget(js, "maxValues.amt")), "99.05"));
+            /* booleans and arrays: no min/max */
+            CHECK(jget(js, "minValues.ok") == NULL);
+            CHECK(jget(js, "minValues.tags") == NULL);
+            CHECK(fl_json_as_i64(jget(js, "nullCount.ok"), &v) && v == 0);
+            /* nested struct; a long string is cut to 32 chars, the max gets a tie-breaker */
+            fl_str mn = fl_json_str(jget(js, "minValues.addr.city"));
+            fl_str mx = fl_json_str(jget(js, "maxValues.addr.city"));
+            CHECK_EQ_INT(mn.len, 32);
+            CHECK(fl_str_eq_c(mx, "Berlin"));
+            CHECK(fl_json_as_i64(jget(js, "maxValues.addr.zip"), &v) && v == 10099);
+            /* partition column: no stats */
+            CHECK(jget(js, "nullCount.day") == NULL);
+        } else {
+            CHECK(fl_str_eq_c(f->partition_values[0].val, "2024-01:02 x"));
+            CHECK(strstr(key, "day=2024-01%3A02%20x/") == key);
+        }
+        fl_arena_fini(&a);
+    }
+    fl_delta_snapshot_free(snap);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static fl_delta_file fake_file(const char *path, int64_t records, char *stats_buf, size_t cap)
+{
+    snprintf(stats_buf, cap, "{\"numRecords\":%lld}", (long long)records);
+    fl_delta_file f = {.path = fl_str_c(path), .size = 100, .modification_time = 1, .data_change = true,
+                       .stats = fl_str_c(stats_buf), .base_row_id = -1, .default_row_commit_version = -1};
+    return f;
+}
+
+static void test_txn_idempotency(void)
+{
+    fl_store *st = fresh("idem");
+    fl_delta_table *t = create(st, false, NULL, 0);
+    fl_err err;
+    char sb[64];
+    for (int round = 0; round < 2; round++) {
+        /* the same batch (app "exp", version 7) twice: second time it is a duplicate */
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        fl_rc rc = fl_delta_txn_set_app(txn, FL_STR("exp"), 7, &err);
+        if (round == 0) {
+            CHECK_EQ_INT(rc, FL_OK);
+            fl_delta_file f = fake_file("a.parquet", 5, sb, sizeof sb);
+            CHECK_EQ_INT(fl_delta_txn_add_file(txn, &f, &err), FL_OK);
+            fl_delta_commit_result res;
+            CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_OK);
+            CHECK(!res.duplicate);
+            /* a second commit of the same txn object is refused */
+            CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_E_STATE);
+        } else {
+            CHECK_EQ_INT(rc, FL_E_DELTA_DUPLICATE);
+            CHECK(strstr(err.msg, "exp") != NULL);
+        }
+        fl_delta_txn_free(txn);
+    }
+    /* lower versions are duplicates too; a higher one goes through */
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_set_app(txn, FL_STR("exp"), 3, &err), FL_E_DELTA_DUPLICATE);
+    CHECK_EQ_INT(fl_delta_txn_set_app(txn, FL_STR("exp"), 8, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+    fl_delta_txn_free(txn);
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    int64_t v = 0;
+    CHECK(s && fl_delta_snapshot_get_app_version(s, FL_STR("exp"), &v));
+    CHECK_EQ_INT(v, 8);
+    CHECK_EQ_INT(fl_delta_snapshot_num_records(s), 5);
+    fl_delta_snapshot_free(s);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_conflicts(void)
+{
+    fl_store *st = fresh("conflict");
+    fl_delta_table *t1 = create(st, false, NULL, 0);
+    fl_delta_table *t2 = NULL;
+    fl_err err;
+    char sb[64];
+    CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t2, &err), FL_OK);
+    /* v1: one file */
+    fl_delta_txn *a = NULL, *b = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t1, &a, &err), FL_OK);
+    fl_delta_file f = fake_file("base.parquet", 1, sb, sizeof sb);
+    fl_delta_txn_add_file(a, &f, &err);
+    CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err), FL_OK);
+    fl_delta_txn_free(a);
+
+    /* two blind appends from the same read version: both land, at v2 and v3 */
+    CHECK_EQ_INT(fl_delta_txn_begin(t1, &a, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_begin(t2, &b, &err), FL_OK);
+    f = fake_file("a.parquet", 1, sb, sizeof sb);
+    fl_delta_txn_add_file(a, &f, &err);
+    f = fake_file("b.parquet", 1, sb, sizeof sb);
+    fl_delta_txn_add_file(b, &f, &err);
+    fl_delta_commit_result ra, rb;
+    CHECK_EQ_INT(fl_delta_txn_commit(a, &ra, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(b, &rb, &err), FL_OK);
+    CHECK_EQ_INT(ra.version, 2);
+    CHECK_EQ_INT(rb.version, 3);
+    CHECK_EQ_INT(rb.attempts, 2);
+    fl_delta_txn_free(a);
+    fl_delta_txn_free(b);
+
+    /* two removes of the same file: the second conflicts */
+    CHECK_EQ_INT(fl_delta_txn_begin(t1, &a, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_begin(t2, &b, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_remove_file(a, FL_STR("base.parquet"), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_remove_file(b, FL_STR("base.parquet"), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_remove_file(b, FL_STR("nope.parquet"), &err), FL_E_NOT_FOUND);
+    CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(b, NULL, &err), FL_E_DELTA_CONFLICT);
+    CHECK_MSG(strstr(err.msg, "base.parquet") != NULL, "%s", err.msg);
+    fl_delta_txn_free(a);
+    fl_delta_txn_free(b);
+
+    /* overwrite vs concurrent append: conflict */
+    CHECK_EQ_INT(fl_delta_txn_begin(t1, &a, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_begin(t2, &b, &err), FL_OK);
+    f = fake_file("c.parquet", 1, sb, sizeof sb);
+    fl_delta_txn_add_file(a, &f, &err);
+    CHECK_EQ_INT(fl_delta_txn_remove_all(b, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(b, NULL, &err), FL_E_DELTA_CONFLICT);
+    fl_delta_txn_free(a);
+    fl_delta_txn_free(b);
+
+    /* the same txn (appId, version) racing: the loser reports a duplicate */
+    CHECK_EQ_INT(fl_delta_txn_begin(t1, &a, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_begin(t2, &b, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_set_app(a, FL_STR("q"), 1, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_set_app(b, FL_STR("q"), 1, &err), FL_OK);
+    f = fake_file("d.parquet", 1, sb, sizeof sb);
+    fl_delta_txn_add_file(a, &f, &err);
+    fl_delta_txn_add_file(b, &f, &err);
+    CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(b, &rb, &err), FL_E_DELTA_DUPLICATE);
+    CHECK(rb.duplicate);
+    fl_delta_txn_free(a);
+    fl_delta_txn_free(b);
+
+    /* metadata change by a winner: conflict */
+    CHECK_EQ_INT(fl_delta_txn_begin(t1, &a, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_begin(t2, &b, &err), FL_OK);
+    fl_delta_schema *s = test_schema();
+    fl_delta_schema_add(s, NULL, "extra", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    CHECK_EQ_INT(fl_delta_txn_set_schema(a, fl_delta_schema_root(s), &err), FL_OK);
+    fl_delta_schema_free(s);
+    CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err), FL_OK);
+    f = fake_file("e.parquet", 1, sb, sizeof sb);
+    fl_delta_txn_add_file(b, &f, &err);
+    CHECK_EQ_INT(fl_delta_txn_commit(b, NULL, &err), FL_E_DELTA_CONFLICT);
+    CHECK_MSG(strstr(err.msg, "metadata") != NULL, "%s", err.msg);
+    fl_delta_txn_free(a);
+    fl_delta_txn_free(b);
+
+    fl_delta_snapshot *snap = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t1, -1, &snap, &err), FL_OK);
+    if (snap) {
+        /* a, b, c, d live; base removed; e never committed */
+        CHECK_EQ_INT(fl_delta_snapshot_num_files(snap), 4);
+        CHECK(fl_delta_type_find(fl_delta_snapshot_get_schema(snap), FL_STR("extra")) != NULL);
+        fl_delta_snapshot_free(snap);
+    }
+    fl_delta_table_close(t1);
+    fl_delta_table_close(t2);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_schema_evolution(void)
+{
+    fl_store *st = fresh("evolve");
+    fl_delta_table *t = create(st, false, NULL, 0);
+    fl_err err;
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    /* drop a column */
+    fl_delta_schema *s = NULL;
+    fl_delta_schema_new(&s, &err);
+    fl_delta_schema_add(s, NULL, "id", fl_delta_schema_prim(s, FL_DELTA_T_STRING), false);
+    CHECK_EQ_INT(fl_delta_txn_set_schema(txn, fl_delta_schema_root(s), &err), FL_E_DELTA_SCHEMA);
+    CHECK_MSG(strstr(err.msg, "drops or renames column n") != NULL, "%s", err.msg);
+    fl_delta_schema_free(s);
+    /* narrow a type */
+    s = test_schema();
+    ((fl_delta_type *)fl_delta_schema_root(s)->fields[1].type)->kind = FL_DELTA_T_INTEGER;
+    CHECK_EQ_INT(fl_delta_txn_set_schema(txn, fl_delta_schema_root(s), &err), FL_E_DELTA_SCHEMA);
+    CHECK_MSG(strstr(err.msg, "from long into integer") != NULL, "%s", err.msg);
+    fl_delta_schema_free(s);
+    /* new NOT NULL column */
+    s = test_schema();
+    fl_delta_schema_add(s, NULL, "req", fl_delta_schema_prim(s, FL_DELTA_T_STRING), false);
+    CHECK_EQ_INT(fl_delta_txn_set_schema(txn, fl_delta_schema_root(s), &err), FL_E_DELTA_SCHEMA);
+    CHECK_MSG(strstr(err.msg, "must be nullable") != NULL, "%s", err.msg);
+    fl_delta_schema_free(s);
+    /* a nullable column at the top and inside the struct: fine, data files get the new schema */
+    s = test_schema();
+    fl_delta_schema_add(s, fl_delta_schema_root(s)->fields[8].type, "country", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(s, NULL, "note", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    CHECK_EQ_INT(fl_delta_txn_set_schema(txn, fl_delta_schema_root(s), &err), FL_OK);
+    fl_delta_schema_free(s);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+    fl_delta_txn_free(txn);
+    fl_delta_snapshot *snap = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &snap, &err), FL_OK);
+    if (snap) {
+        const fl_delta_type *r = fl_delta_snapshot_get_schema(snap);
+        CHECK_EQ_INT(r->n_fields, 11);
+        CHECK(fl_delta_type_find(fl_delta_type_find(r, FL_STR("addr"))->type, FL_STR("country")) != NULL);
+        fl_delta_snapshot_free(snap);
+    }
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_refuse_features(void)
+{
+    /* hand-written tables whose protocol needs writer features we do not implement */
+    fl_store *st = fresh("refuse");
+    const char *c0 =
+        "{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7,\"readerFeatures\":[],\"writerFeatures\":["
+        "\"rowTracking\",\"domainMetadata\",\"icebergCompatV2\"]}}\n"
+        "{\"metaData\":{\"id\":\"x\",\"format\":{\"provider\":\"parquet\",\"options\":{}},\"schemaString\":\"{\\\"type\\\":"
+        "\\\"struct\\\",\\\"fields\\\":[{\\\"name\\\":\\\"a\\\",\\\"type\\\":\\\"long\\\",\\\"nullable\\\":true,"
+        "\\\"metadata\\\":{}}]}\",\"partitionColumns\":[],\"configuration\":{}}}\n";
+    fl_err err;
+    CHECK_EQ_INT(fl_store_put(st, FL_STR("_delta_log/00000000000000000000.json"), c0, strlen(c0), 0, &err), FL_OK);
+    fl_delta_table *t = NULL;
+    fl_delta_table_open(st, NULL, &t, &err);
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK); /* readable */
+    fl_delta_snapshot_free(s);
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_E_DELTA_PROTOCOL);
+    CHECK_MSG(strstr(err.msg, "rowTracking, icebergCompatV2") != NULL, "%s", err.msg);
+    CHECK(txn == NULL);
+    fl_delta_table_close(t);
+    /* appendOnly tables refuse removes */
+    fl_rm_rf(dir, NULL);
+    fl_delta_kv conf[] = {{FL_STR("delta.appendOnly"), FL_STR("true"), true}};
+    t = create(st, false, conf, 1);
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_remove_all(txn, &err), FL_E_DELTA_PROTOCOL);
+    CHECK(strstr(err.msg, "append-only") != NULL);
+    fl_delta_txn_free(txn);
+    fl_delta_table_close(t);
+    /* properties that need features we cannot write are refused at create */
+    fl_rm_rf(dir, NULL);
+    fl_delta_table_open(st, NULL, &t, &err);
+    fl_delta_schema *sc = test_schema();
+    fl_delta_kv dv[] = {{FL_STR("delta.enableDeletionVectors"), FL_STR("true"), true}};
+    fl_delta_create_opts co = {.schema = fl_delta_schema_root(sc), .configuration = dv, .n_configuration = 1};
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_E_DELTA_PROTOCOL);
+    CHECK(strstr(err.msg, "enableDeletionVectors") != NULL);
+    /* a TIMESTAMP_NTZ column raises the protocol to 3/7 with timestampNtz */
+    fl_delta_schema_add(sc, NULL, "local", fl_delta_schema_prim(sc, FL_DELTA_T_TIMESTAMP_NTZ), true);
+    co.configuration = NULL;
+    co.n_configuration = 0;
+    co.schema = fl_delta_schema_root(sc);
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_OK);
+    fl_delta_schema_free(sc);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    if (s) {
+        const fl_delta_protocol *p = fl_delta_snapshot_get_protocol(s);
+        CHECK_EQ_INT(p->min_reader, 3);
+        CHECK_EQ_INT(p->min_writer, 7);
+        CHECK(p->n_reader_features == 1 && fl_str_eq_c(p->reader_features[0], "timestampNtz"));
+        fl_delta_snapshot_free(s);
+    }
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_time_travel(void)
+{
+    fl_store *st = fresh("tt");
+    fl_delta_table *t = create(st, false, NULL, 0);
+    fl_err err;
+    char sb[64];
+    for (int i = 0; i < 4; i++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        char p[32];
+        snprintf(p, sizeof p, "f%d.parquet", i);
+        fl_delta_file f = fake_file(p, 10, sb, sizeof sb);
+        fl_delta_txn_add_file(txn, &f, &err);
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+        fl_delta_txn_free(txn);
+    }
+    /* commit v at time 1000s + v*100s (file mtimes) */
+    for (int v = 0; v <= 4; v++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/_delta_log/%020d.json", dir, v);
+        struct timeval tv[2] = {{1000 + v * 100, 0}, {1000 + v * 100, 0}};
+        CHECK_EQ_INT(utimes(path, tv), 0);
+    }
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load_at(t, 1250 * 1000LL, &s, &err), FL_OK);
+    if (s) {
+        CHECK_EQ_INT(fl_delta_snapshot_version(s), 2);
+        CHECK_EQ_INT(fl_delta_snapshot_num_files(s), 2);
+        CHECK_EQ_INT(fl_delta_snapshot_timestamp(s), 1200 * 1000LL);
+        fl_delta_snapshot_free(s);
+    }
+    CHECK_EQ_INT(fl_delta_snapshot_load_at(t, 1300 * 1000LL, &s, &err), FL_OK);
+    CHECK(s && fl_delta_snapshot_version(s) == 3);
+    fl_delta_snapshot_free(s);
+    CHECK_EQ_INT(fl_delta_snapshot_load_at(t, 999 * 1000LL, &s, &err), FL_E_NOT_FOUND);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, 1, &s, &err), FL_OK);
+    CHECK(s && fl_delta_snapshot_num_records(s) == 10);
+    fl_delta_snapshot_free(s);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+int main(void)
+{
+    RUN(test_create_and_append);
+    RUN(test_txn_idempotency);
+    RUN(test_conflicts);
+    RUN(test_schema_evolution);
+    RUN(test_refuse_features);
+    RUN(test_time_travel);
+    return testhelp_done();
+}
