@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# server_rest_pg.sh FHIRLAKE - the REST conformance script (tests/interop/server_rest.py)
+# against `fhirlake serve` on PostgreSQL: tools/pgserver.sh starts a throwaway cluster on
+# 127.0.0.1 in a temp dir (as a non-root user) and stops it afterwards. Also runs the
+# fhirdb unit scenarios that need two processes: two servers share one database.
+# Skips (77) only when no PostgreSQL server binaries are installed.
+set -uo pipefail
+bin=$1
+src=${FL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  bash "$src/tools/pgserver.sh" stop "$tmp/pg"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg"); rc=$?
+[ $rc = 3 ] && { echo "PostgreSQL not installed; skipping"; exit 77; }
+[ $rc = 0 ] || { echo "FAIL: could not start PostgreSQL"; exit 1; }
+echo "PostgreSQL at $url"
+fail=0
+
+start_server() {
+  local log=$1; shift
+  "$bin" serve --listen 127.0.0.1:0 "$@" 2>"$log" &
+  SPID=$!
+  pids+=("$SPID")
+  PORT=""
+  for _ in $(seq 1 100); do
+    PORT=$(sed -n 's/.*serving http:\/\/[^ ]*:\([0-9][0-9]*\)\/.*/\1/p' "$log" | head -1)
+    [ -n "$PORT" ] && return 0
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "server did not start:"; cat "$log"; return 1
+}
+
+start_server "$tmp/s1.log" --db "$url" --max-body-mb 1 || exit 1
+P1=$PORT; S1=$SPID
+python3 "$src/tests/interop/server_rest.py" "http://127.0.0.1:$P1/fhir" || fail=1
+
+# a second replica on the same database sees the first one's writes
+start_server "$tmp/s2.log" --db "$url" || exit 1
+P2=$PORT; S2=$SPID
+id=$(curl -s -X POST -H 'Content-Type: application/fhir+json' -d '{"resourceType":"Patient"}' \
+  "http://127.0.0.1:$P1/fhir/Patient" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/fhir/Patient/$id")
+[ "$st" = 200 ] || { echo "FAIL: replica 2 cannot read $id ($st)"; fail=1; }
+
+for s in $S1 $S2; do
+  kill -TERM "$s"; wait "$s" || { echo "FAIL: server exit status after SIGTERM"; fail=1; }
+done
+[ $fail = 0 ] && echo "server_rest_pg: all passed" || echo "server_rest_pg: FAILED"
+exit $fail
