@@ -2,7 +2,8 @@
 # server_rest_pg.sh FHIRLAKE - the REST conformance script (tests/interop/server_rest.py)
 # against `fhirlake serve` on PostgreSQL: tools/pgserver.sh starts a throwaway cluster on
 # 127.0.0.1 in a temp dir (as a non-root user) and stops it afterwards. Also runs the
-# fhirdb unit scenarios that need two processes: two servers share one database.
+# fhirdb unit scenarios on PostgreSQL (FL_TEST_PG_URL) and checks that two server
+# replicas share one database.
 # Skips (77) only when no PostgreSQL server binaries are installed.
 set -uo pipefail
 bin=$1
@@ -37,6 +38,14 @@ start_server() {
   echo "server did not start:"; cat "$log"; return 1
 }
 
+unit=${FL_BUILD_DIR:-}/unit_fhirdb_test_fhirdb
+if [ -x "$unit" ]; then
+  echo "== fhirdb unit scenarios on PostgreSQL"
+  FL_TEST_PG_URL=$url "$unit" 2>&1 | tail -3
+  [ "${PIPESTATUS[0]}" = 0 ] || { echo "FAIL: fhirdb unit tests on PostgreSQL"; fail=1; }
+fi
+
+echo "== REST conformance on PostgreSQL"
 start_server "$tmp/s1.log" --db "$url" --max-body-mb 1 || exit 1
 P1=$PORT; S1=$SPID
 python3 "$src/tests/interop/server_rest.py" "http://127.0.0.1:$P1/fhir" || fail=1

@@ -1,6 +1,9 @@
-/* test_fhirdb.c - unit tests of the resource store (src/fhirdb) on SQLite: writes with
- * versions and meta, If-Match, reads, history and search paging, transactions, the write
- * hook + outbox atomicity, outbox claim/ack/nack, time parsing, concurrent writers. */
+/* test_fhirdb.c - unit tests of the resource store (src/fhirdb): writes with versions and
+ * meta, If-Match, reads, history and search paging, transactions, the write hook + outbox
+ * atomicity, outbox claim/ack/nack, concurrent claims, time parsing, concurrent writers.
+ * Runs on SQLite; with FL_TEST_PG_URL set (tests/run/server_rest_pg.sh does) the same
+ * scenarios run on that PostgreSQL database too (its fl_* tables are dropped first). */
+#include "fhirdb/fhirdb_int.h"
 #include "fhirlake/fhirdb.h"
 #include "fhirlake/os.h"
 #include "testhelp.h"
@@ -19,6 +22,9 @@ static const fl_json_val *J(const char *text)
     return v;
 }
 
+static const char *g_url = "sqlite::memory:"; /* or a PostgreSQL URL */
+
+/* A fresh, empty store at g_url. */
 static fl_fhirdb *open_mem(fl_fhirdb_hook_fn hook, void *ctx)
 {
     fl_fhirdb_opts o;
@@ -27,8 +33,18 @@ static fl_fhirdb *open_mem(fl_fhirdb_hook_fn hook, void *ctx)
     o.hook_ctx = ctx;
     fl_fhirdb *db = NULL;
     fl_err err;
-    fl_rc rc = fl_fhirdb_open("sqlite::memory:", &o, &db, &err);
+    fl_rc rc = fl_fhirdb_open(g_url, &o, &db, &err);
     CHECK_MSG(rc == FL_OK, "%s", err.msg);
+    if (rc == FL_OK && strncmp(g_url, "postgres", 8) == 0) {
+        fl_fhirdb_conn *c = NULL;
+        CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
+        CHECK(db_exec_script(c, "DROP TABLE IF EXISTS fl_resource, fl_history, fl_outbox, fl_meta", &err) == FL_OK);
+        fl_fhirdb_release(db, c);
+        fl_fhirdb_close(db);
+        db = NULL;
+        rc = fl_fhirdb_open(g_url, &o, &db, &err);
+        CHECK_MSG(rc == FL_OK, "%s", err.msg);
+    }
     return db;
 }
 
@@ -340,18 +356,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void test_concurrent_file_db(void)
+static void run_writers(fl_fhirdb *db)
 {
-    char dir[] = "/tmp/fl_fhirdb_XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    char url[256];
-    snprintf(url, sizeof url, "sqlite:%s/sub/x.db", dir);
-    fl_fhirdb *db = NULL;
-    fl_err err;
-    fl_rc rc = fl_fhirdb_open(url, NULL, &db, &err);
-    CHECK_MSG(rc == FL_OK, "%s", err.msg);
-    if (!db) return;
-    CHECK_EQ_STR(fl_fhirdb_backend(db), "sqlite");
     worker ws[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -364,6 +370,38 @@ static void test_concurrent_file_db(void)
         ok += ws[i].ok;
     }
     CHECK_EQ_INT(ok, 100);
+}
+
+static void test_concurrent_pg(void)
+{
+    fl_fhirdb *db = open_mem(NULL, NULL);
+    if (!db) return;
+    run_writers(db);
+    fl_fhirdb_conn *c = NULL;
+    fl_fhirdb_rec r;
+    fl_err err;
+    CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
+    CHECK(fl_fhirdb_read(c, FL_STR("Patient"), FL_STR("shared"), &A, &r, &err) == FL_OK);
+    CHECK_EQ_INT(r.version, 100);
+    CHECK_EQ_STR(fl_fhirdb_backend(db), "postgres");
+    fl_fhirdb_release(db, c);
+    fl_fhirdb_close(db);
+    fl_arena_reset(&A);
+}
+
+static void test_concurrent_file_db(void)
+{
+    char dir[] = "/tmp/fl_fhirdb_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char url[256];
+    snprintf(url, sizeof url, "sqlite:%s/sub/x.db", dir);
+    fl_fhirdb *db = NULL;
+    fl_err err;
+    fl_rc rc = fl_fhirdb_open(url, NULL, &db, &err);
+    CHECK_MSG(rc == FL_OK, "%s", err.msg);
+    if (!db) return;
+    CHECK_EQ_STR(fl_fhirdb_backend(db), "sqlite");
+    run_writers(db);
     fl_fhirdb_conn *c = NULL;
     fl_fhirdb_rec r;
     CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
@@ -383,14 +421,101 @@ static void test_concurrent_file_db(void)
     fl_arena_reset(&A);
 }
 
+/* Four workers claim from one queue at once: every row is delivered exactly once while
+ * leases hold (SKIP LOCKED on PostgreSQL, the write lock on SQLite). */
+typedef struct claimer {
+    fl_fhirdb *db;
+    int64_t got[200];
+    size_t n;
+} claimer;
+
+static void *claim_main(void *arg)
+{
+    claimer *w = arg;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_fhirdb_conn *c = NULL;
+    fl_err err;
+    if (fl_fhirdb_acquire(w->db, &c, &err) != FL_OK) return NULL;
+    for (int round = 0; round < 50; round++) {
+        fl_fhirdb_outbox_row *rows;
+        size_t n = 0;
+        if (fl_fhirdb_outbox_claim(c, FL_STR("q"), 7, 60000, &a, &rows, &n, &err) != FL_OK) break;
+        for (size_t i = 0; i < n && w->n < 200; i++) w->got[w->n++] = rows[i].seq;
+        fl_arena_reset(&a);
+        if (n == 0) break;
+    }
+    fl_fhirdb_release(w->db, c);
+    fl_arena_fini(&a);
+    return NULL;
+}
+
+static void test_outbox_concurrent_claims(void)
+{
+    fl_fhirdb *db = NULL;
+    fl_err err;
+    fl_fhirdb_conn *c = NULL;
+    if (strcmp(g_url, "sqlite::memory:") == 0) {
+        char dir[] = "/tmp/fl_fhirdb_q_XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        char url[256];
+        snprintf(url, sizeof url, "sqlite:%s/q.db", dir);
+        const char *saved = g_url;
+        g_url = url;
+        db = open_mem(NULL, NULL);
+        g_url = saved;
+        fl_rm_rf(dir, &err); /* unlinked files stay usable while open */
+    } else {
+        db = open_mem(NULL, NULL);
+    }
+    if (!db) return;
+    CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
+    fl_fhirdb_event ev = {.op = FL_FHIRDB_CREATE, .type = FL_STR("Patient"), .id = FL_STR("x"), .version = 1};
+    for (int i = 0; i < 100; i++) CHECK(fl_fhirdb_outbox_enqueue(c, FL_STR("q"), &ev, FL_STR("{}"), NULL, &err) == FL_OK);
+    fl_fhirdb_release(db, c);
+    claimer ws[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        memset(&ws[i], 0, sizeof ws[i]);
+        ws[i].db = db;
+        pthread_create(&th[i], NULL, claim_main, &ws[i]);
+    }
+    static int seen[4096];
+    memset(seen, 0, sizeof seen);
+    size_t total = 0;
+    int dups = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        for (size_t k = 0; k < ws[i].n; k++) {
+            int64_t s = ws[i].got[k];
+            if (s >= 0 && s < 4096 && seen[s]++) dups++;
+            total++;
+        }
+    }
+    CHECK_EQ_INT(total, 100);
+    CHECK_EQ_INT(dups, 0);
+    fl_fhirdb_close(db);
+}
+
 int main(void)
 {
     fl_arena_init(&A, 0, 0);
     RUN(test_crud);
     RUN(test_history_search);
     RUN(test_tx_hook_outbox);
+    RUN(test_outbox_concurrent_claims);
     RUN(test_time);
     RUN(test_concurrent_file_db);
+    const char *pg = getenv("FL_TEST_PG_URL");
+    if (pg && *pg) {
+        fprintf(stderr, "-- PostgreSQL: %s\n", pg);
+        g_url = pg;
+        RUN(test_crud);
+        RUN(test_history_search);
+        RUN(test_tx_hook_outbox);
+        RUN(test_outbox_concurrent_claims);
+        RUN(test_concurrent_pg);
+    }
     fl_arena_fini(&A);
     return testhelp_done();
 }
