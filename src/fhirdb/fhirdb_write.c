@@ -1,5 +1,6 @@
 /* fhirdb_write.c - create, update (create-on-update) and delete (module fhirdb).
- * Each write, inside one transaction: lock/read the current row, check If-Match, stamp
+ * Each write, inside one transaction: lock the (type, id) (PostgreSQL: an advisory
+ * transaction lock, SQLite: BEGIN IMMEDIATE), read the current row, check If-Match, stamp
  * id + meta.versionId + meta.lastUpdated into the JSON, upsert the current row, append a
  * history row, then call the write hook (which may enqueue outbox rows on the same
  * connection). Any failure rolls the whole write back.
@@ -122,6 +123,13 @@ static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id
         own = true;
     }
 
+    if (c->backend == DB_PG) {
+        /* Serialise writers of one (type, id), including two concurrent creates of an id
+         * that does not exist yet (FOR UPDATE cannot lock a missing row). */
+        db_val lk[2] = {db_t(type), db_t(id)};
+        FL_TRY(db_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended(? || '/' || ?, 0))", lk, 2, NULL,
+                       NULL, err));
+    }
     cur_row cur = {.a = a, .want_body = o->hook != NULL};
     const char *sel = c->backend == DB_PG
                           ? "SELECT version, deleted, body FROM fl_resource WHERE type=? AND id=? FOR UPDATE"
