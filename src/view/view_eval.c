@@ -1,0 +1,425 @@
+/* view_eval.c - runs a compiled plan over one resource (module view).
+ * Each select structure produces a set of full-width rows in the ctx arena: its own
+ * columns (one row per iteration item) cross-joined with each nested select and with the
+ * concatenation of its unionAll branches. forEachOrNull without items evaluates the
+ * structure once over an empty object with %rowIndex 0 (as the reference runner does).
+ * Rows are committed to the batch only when the whole resource succeeded.
+ * Memory per resource is bounded by opts.max_rows and opts.arena_limit. */
+#include "view/view_int.h"
+
+#include "fhirlake/os.h"
+
+typedef struct rowset {
+    view_cell *cells; /* n rows of plan->ncols cells */
+    size_t n, cap;
+} rowset;
+
+static fl_rc oom(fl_err *err) { return fl_err_set(err, FL_E_NOMEM, "out of evaluation memory (arena limit)"); }
+
+fl_rc fl_view_ctx_new(const fl_view_plan *plan, fl_view_ctx **out, fl_err *err)
+{
+    *out = NULL;
+    fl_view_ctx *ctx = fl_calloc(1, sizeof *ctx);
+    if (!ctx) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    ctx->plan = plan;
+    fl_arena_init(&ctx->arena, 0, plan->opts.arena_limit);
+    ctx->vars = fl_calloc(plan->nvars, sizeof *ctx->vars);
+    if (!ctx->vars) {
+        fl_free(ctx);
+        return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 1; i < plan->nvars; i++) ctx->vars[i] = plan->var_vals[i];
+    ctx->row_item = fl_fp_item_int(0);
+    ctx->vars[0] = fl_fp_coll_one(&ctx->row_item);
+    ctx->env.vars = ctx->vars;
+    ctx->env.nvars = plan->nvars;
+    ctx->empty_obj.type = FL_JSON_OBJECT;
+    ctx->empty_obj.len = 0;
+    ctx->empty_obj.u.members = NULL;
+    *out = ctx;
+    return FL_OK;
+}
+
+void fl_view_ctx_free(fl_view_ctx *ctx)
+{
+    if (!ctx) return;
+    fl_arena_fini(&ctx->arena);
+    fl_free(ctx->vars);
+    fl_free(ctx);
+}
+
+bool fl_view_ctx_last_skipped(const fl_view_ctx *ctx) { return ctx->skipped; }
+
+/* ------------------------------------------------------------------ rows */
+
+static fl_rc rows_reserve(fl_view_ctx *ctx, rowset *rs, size_t n, fl_err *err)
+{
+    size_t w = ctx->plan->ncols ? ctx->plan->ncols : 1;
+    if (n <= rs->cap) return FL_OK;
+    if (n > ctx->plan->opts.max_rows)
+        return fl_err_set(err, FL_E_LIMIT, "resource produces more than %zu rows (limit)",
+                          ctx->plan->opts.max_rows);
+    size_t cap = rs->cap ? rs->cap * 2 : 4;
+    if (cap < n) cap = n;
+    if (cap > ctx->plan->opts.max_rows) cap = ctx->plan->opts.max_rows;
+    size_t bytes;
+    if (fl_mul_overflows(cap, w * sizeof(view_cell), &bytes)) return oom(err);
+    view_cell *cells = fl_arena_alloc(&ctx->arena, bytes);
+    if (!cells) return oom(err);
+    if (rs->n) memcpy(cells, rs->cells, rs->n * w * sizeof(view_cell));
+    rs->cells = cells;
+    rs->cap = cap;
+    return FL_OK;
+}
+
+/* Append a fresh all-null row; returns it. */
+static view_cell *rows_add(fl_view_ctx *ctx, rowset *rs, fl_err *err)
+{
+    size_t w = ctx->plan->ncols;
+    if (rows_reserve(ctx, rs, rs->n + 1, err)) return NULL;
+    view_cell *r = rs->cells + rs->n * w;
+    memset(r, 0, w * sizeof *r);
+    rs->n++;
+    return r;
+}
+
+/* a := a x b, where b only fills columns [b0, b1). */
+static fl_rc rows_cross(fl_view_ctx *ctx, rowset *a, const rowset *b, uint32_t b0, uint32_t b1,
+                        fl_err *err)
+{
+    size_t w = ctx->plan->ncols;
+    if (b->n == 0 || a->n == 0) {
+        a->n = 0;
+        return FL_OK;
+    }
+    if (b->n == 1) {
+        for (size_t i = 0; i < a->n; i++)
+            memcpy(a->cells + i * w + b0, b->cells + b0, (b1 - b0) * sizeof(view_cell));
+        return FL_OK;
+    }
+    size_t n;
+    if (fl_mul_overflows(a->n, b->n, &n) || n > ctx->plan->opts.max_rows)
+        return fl_err_set(err, FL_E_LIMIT, "resource produces more than %zu rows (limit)",
+                          ctx->plan->opts.max_rows);
+    rowset out = {0};
+    fl_rc rc = rows_reserve(ctx, &out, n, err);
+    if (rc) return rc;
+    for (size_t i = 0; i < a->n; i++) {
+        for (size_t j = 0; j < b->n; j++) {
+            view_cell *r = out.cells + out.n * w;
+            memcpy(r, a->cells + i * w, w * sizeof *r);
+            memcpy(r + b0, b->cells + j * w + b0, (b1 - b0) * sizeof *r);
+            out.n++;
+        }
+    }
+    *a = out;
+    return FL_OK;
+}
+
+static fl_rc rows_concat(fl_view_ctx *ctx, rowset *a, const rowset *b, fl_err *err)
+{
+    size_t w = ctx->plan->ncols;
+    if (!b->n) return FL_OK;
+    if (!a->n) {
+        *a = *b;
+        return FL_OK;
+    }
+    fl_rc rc = rows_reserve(ctx, a, a->n + b->n, err);
+    if (rc) return rc;
+    memcpy(a->cells + a->n * w, b->cells, b->n * w * sizeof(view_cell));
+    a->n += b->n;
+    return FL_OK;
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+/* Member-chain fast path: navigate the JSON DOM directly. Returns false (and the caller
+ * runs the FHIRPath program) whenever the result could differ from FHIRPath's: input not
+ * an object, a member missing (choice types, extension-only primitives), nulls. */
+static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *input, fl_fp_coll *out)
+{
+    if (input->kind != FL_FP_NODE || !fl_json_is_obj(input->v.node)) return false;
+    const fl_json_val *one[1] = {input->v.node};
+    const fl_json_val *const *cur = one;
+    size_t ncur = 1;
+    for (uint32_t s = 0; s < f->nsegs; s++) {
+        bool last = s + 1 == f->nsegs;
+        size_t cap = 0;
+        for (size_t i = 0; i < ncur; i++) {
+            const fl_json_val *v = fl_json_is_obj(cur[i]) ? fl_json_get(cur[i], f->segs[s]) : NULL;
+            if (!v || fl_json_is_null(v)) return false;
+            cap += fl_json_is_arr(v) ? v->len : 1;
+        }
+        if (last) {
+            fl_fp_item *items = cap ? fl_arena_alloc(&ctx->arena, cap * sizeof *items) : NULL;
+            if (cap && !items) return false;
+            size_t n = 0;
+            for (size_t i = 0; i < ncur; i++) {
+                const fl_json_val *v = fl_json_get(cur[i], f->segs[s]);
+                uint32_t k = fl_json_is_arr(v) ? v->len : 1;
+                for (uint32_t j = 0; j < k; j++) {
+                    const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
+                    if (fl_json_is_null(x) || fl_json_is_arr(x)) return false;
+                    items[n] = fl_fp_item_from_json(x, f->fhir_type);
+                    if (!items[n].kind) return false;
+                    n++;
+                }
+            }
+            out->items = items;
+            out->len = n;
+            return true;
+        }
+        const fl_json_val **next = cap ? fl_arena_alloc(&ctx->arena, cap * sizeof *next) : NULL;
+        if (cap && !next) return false;
+        size_t n = 0;
+        for (size_t i = 0; i < ncur; i++) {
+            const fl_json_val *v = fl_json_get(cur[i], f->segs[s]);
+            if (fl_json_is_arr(v)) {
+                for (uint32_t j = 0; j < v->len; j++) {
+                    if (!fl_json_is_obj(&v->u.items[j])) return false;
+                    next[n++] = &v->u.items[j];
+                }
+            } else {
+                if (!fl_json_is_obj(v)) return false;
+                next[n++] = v;
+            }
+        }
+        cur = next;
+        ncur = n;
+        if (!ncur) return false;
+    }
+    return false;
+}
+
+static fl_rc eval_prog(fl_view_ctx *ctx, const fl_fp_prog *p, const fl_fp_item *input, int64_t row_index,
+                       fl_fp_coll *out, fl_err *err)
+{
+    ctx->row_item.v.i = row_index;
+    fl_fp_coll in = {(fl_fp_item *)input, 1};
+    return fl_fp_eval_coll(p, in, &ctx->env, &ctx->arena, out, err);
+}
+
+static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item *input,
+                         int64_t row_index, view_cell *cell, fl_err *err)
+{
+    const fl_view_plan *plan = ctx->plan;
+    const fl_view_col *col = &plan->cols[cr->out];
+    const view_colinfo *info = &plan->info[cr->out];
+    fl_fp_coll c;
+    fl_rc rc = FL_OK;
+    if (!cr->fast || !fast_eval(ctx, cr->fast, input, &c)) rc = eval_prog(ctx, cr->prog, input, row_index, &c, err);
+    if (rc) {
+        fl_err_prefix(err, "column '%s' (path '%s'): ", col->name, fl_fp_prog_expr(cr->prog));
+        return rc;
+    }
+    if (col->collection) {
+        cell->set = 1;
+        cell->n = (uint32_t)c.len;
+        if (c.len > UINT32_MAX) return fl_err_set(err, FL_E_LIMIT, "column '%s': too many values", col->name);
+        cell->v.items = c.len ? fl_arena_alloc(&ctx->arena, c.len * sizeof(view_val)) : NULL;
+        if (c.len && !cell->v.items) return oom(err);
+        for (size_t i = 0; i < c.len; i++)
+            if ((rc = view_convert(col, info, &c.items[i], &ctx->arena, &cell->v.items[i], err))) return rc;
+        return FL_OK;
+    }
+    if (c.len == 0) return FL_OK;
+    if (c.len > 1)
+        return fl_err_set(err, FL_E_VIEW_EVAL,
+                          "column '%s': path '%s' returned %zu values; a column that is not "
+                          "'collection: true' takes at most one",
+                          col->name, fl_fp_prog_expr(cr->prog), c.len);
+    cell->set = 1;
+    return view_convert(col, info, &c.items[0], &ctx->arena, &cell->v.one, err);
+}
+
+static fl_rc eval_sel(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *input, int64_t row_index,
+                      rowset *out, fl_err *err);
+
+/* One iteration of a structure: own columns x nested selects x unionAll. */
+static fl_rc eval_body(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *input, int64_t row_index,
+                       rowset *out, fl_err *err)
+{
+    fl_rc rc;
+    rowset rs = {0};
+    view_cell *row = rows_add(ctx, &rs, err);
+    if (!row) return err ? err->code : FL_E_NOMEM;
+    for (uint32_t i = 0; i < s->ncols; i++)
+        if ((rc = eval_column(ctx, &s->cols[i], input, row_index, &row[s->cols[i].out], err))) return rc;
+    for (uint32_t i = 0; i < s->nsubs && rs.n; i++) {
+        rowset sub = {0};
+        if ((rc = eval_sel(ctx, s->subs[i], input, row_index, &sub, err))) return rc;
+        if ((rc = rows_cross(ctx, &rs, &sub, s->subs[i]->col_begin, s->subs[i]->col_end, err))) return rc;
+    }
+    if (s->nunions && rs.n) {
+        rowset u = {0};
+        for (uint32_t i = 0; i < s->nunions; i++) {
+            rowset br = {0};
+            if ((rc = eval_sel(ctx, s->unions[i], input, row_index, &br, err))) return rc;
+            if ((rc = rows_concat(ctx, &u, &br, err))) return rc;
+        }
+        if ((rc = rows_cross(ctx, &rs, &u, s->unions[0]->col_begin, s->unions[0]->col_end, err))) return rc;
+    }
+    *out = rs;
+    return FL_OK;
+}
+
+typedef struct itemvec {
+    fl_fp_item *items;
+    size_t n, cap;
+} itemvec;
+
+static fl_rc itemvec_push(fl_view_ctx *ctx, itemvec *v, const fl_fp_item *it, fl_err *err)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        if (cap > ctx->plan->opts.max_rows) {
+            if (v->n >= ctx->plan->opts.max_rows)
+                return fl_err_set(err, FL_E_LIMIT, "repeat reaches more than %zu nodes (limit)",
+                                  ctx->plan->opts.max_rows);
+            cap = ctx->plan->opts.max_rows;
+        }
+        fl_fp_item *p = fl_arena_alloc(&ctx->arena, cap * sizeof *p);
+        if (!p) return oom(err);
+        if (v->n) memcpy(p, v->items, v->n * sizeof *p);
+        v->items = p;
+        v->cap = cap;
+    }
+    v->items[v->n++] = *it;
+    return FL_OK;
+}
+
+/* Pre-order walk: every object reached through any repeat path, at any depth. */
+static fl_rc repeat_walk(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *node, uint32_t depth,
+                         itemvec *acc, fl_err *err)
+{
+    if (depth > ctx->plan->opts.max_repeat_depth)
+        return fl_err_set(err, FL_E_LIMIT, "%s: repeat deeper than %u levels (limit)", s->where,
+                          ctx->plan->opts.max_repeat_depth);
+    for (uint32_t p = 0; p < s->niters; p++) {
+        fl_fp_coll c;
+        fl_rc rc = eval_prog(ctx, s->iters[p], node, 0, &c, err);
+        if (rc) {
+            fl_err_prefix(err, "%s: repeat path '%s': ", s->where, fl_fp_prog_expr(s->iters[p]));
+            return rc;
+        }
+        for (size_t i = 0; i < c.len; i++) {
+            if (c.items[i].kind != FL_FP_NODE) continue;
+            if ((rc = itemvec_push(ctx, acc, &c.items[i], err))) return rc;
+            if ((rc = repeat_walk(ctx, s, &c.items[i], depth + 1, acc, err))) return rc;
+        }
+    }
+    return FL_OK;
+}
+
+static fl_rc eval_sel(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *input, int64_t row_index,
+                      rowset *out, fl_err *err)
+{
+    fl_rc rc;
+    out->n = 0;
+    if (s->iter == VIEW_IT_NONE) return eval_body(ctx, s, input, row_index, out, err);
+    fl_fp_coll items;
+    if (s->iter == VIEW_IT_REPEAT) {
+        itemvec acc = {0};
+        if ((rc = repeat_walk(ctx, s, input, 1, &acc, err))) return rc;
+        items.items = acc.items;
+        items.len = acc.n;
+    } else {
+        if ((!s->iter_fast || !fast_eval(ctx, s->iter_fast, input, &items)) &&
+            (rc = eval_prog(ctx, s->iters[0], input, row_index, &items, err))) {
+            fl_err_prefix(err, "%s: %s '%s': ", s->where,
+                          s->iter == VIEW_IT_FOREACH ? "forEach" : "forEachOrNull",
+                          fl_fp_prog_expr(s->iters[0]));
+            return rc;
+        }
+    }
+    if (items.len == 0) {
+        if (s->iter != VIEW_IT_FOREACH_OR_NULL) return FL_OK;
+        fl_fp_item empty = fl_fp_item_from_json(&ctx->empty_obj, NULL);
+        return eval_body(ctx, s, &empty, 0, out, err);
+    }
+    for (size_t i = 0; i < items.len; i++) {
+        rowset one = {0};
+        if ((rc = eval_body(ctx, s, &items.items[i], (int64_t)i, &one, err))) return rc;
+        if ((rc = rows_concat(ctx, out, &one, err))) return rc;
+    }
+    return FL_OK;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+static fl_rc eval_where(fl_view_ctx *ctx, bool *keep, fl_err *err)
+{
+    const fl_view_plan *plan = ctx->plan;
+    *keep = true;
+    for (uint32_t i = 0; i < plan->nwheres && *keep; i++) {
+        fl_fp_coll c;
+        fl_rc rc = eval_prog(ctx, plan->wheres[i], &ctx->root_item, 0, &c, err);
+        if (rc) {
+            fl_err_prefix(err, "where[%u] (path '%s'): ", i, plan->where_paths[i]);
+            return rc;
+        }
+        if (c.len == 0) {
+            *keep = false;
+        } else if (c.len == 1 && c.items[0].kind == FL_FP_BOOL) {
+            *keep = c.items[0].v.b;
+        } else {
+            return fl_err_set(err, FL_E_VIEW_EVAL,
+                              "where[%u]: path '%s' returned %zu value(s) of type %s; a where path "
+                              "must return a single boolean",
+                              i, plan->where_paths[i], c.len, fl_fp_item_type_name(&c.items[0]));
+        }
+    }
+    return FL_OK;
+}
+
+static fl_rc eval_resource(fl_view_ctx *ctx, const fl_json_val *res, fl_view_batch *b, size_t *rows_added,
+                           fl_err *err)
+{
+    const fl_view_plan *plan = ctx->plan;
+    fl_rc rc;
+    ctx->skipped = true;
+    if (b->plan != plan) return fl_err_set(err, FL_E_ARG, "batch belongs to another view plan");
+    if (!fl_json_is_obj(res)) return fl_err_set(err, FL_E_FHIR_INVALID, "resource is not a JSON object");
+    fl_str rt = fl_json_str(fl_json_get_c(res, "resourceType"));
+    if (!fl_str_eq_c(rt, plan->resource)) return FL_OK;
+    ctx->skipped = false;
+    ctx->res = res;
+    ctx->res_id = fl_json_str(fl_json_get_c(res, "id"));
+    ctx->env.resource = res;
+    ctx->env.now_us = fl_clock_now_us(); /* now()/today() fixed for the whole resource */
+    ctx->root_item = fl_fp_item_from_json(res, plan->resource);
+    bool keep;
+    rowset rs = {0};
+    if ((rc = eval_where(ctx, &keep, err))) goto done;
+    if (!keep) goto done;
+    if ((rc = eval_sel(ctx, plan->root, &ctx->root_item, 0, &rs, err))) goto done;
+    if ((rc = view_batch_append(b, rs.cells, rs.n, err))) goto done;
+    if (rows_added) *rows_added = rs.n;
+done:
+    if (rc) fl_err_prefix(err, "%s/" FL_STR_FMT ": ", plan->resource, FL_STR_ARG(ctx->res_id));
+    return rc;
+}
+
+fl_rc fl_view_eval(fl_view_ctx *ctx, const fl_json_val *res, fl_view_batch *b, size_t *rows_added,
+                   fl_err *err)
+{
+    if (rows_added) *rows_added = 0;
+    fl_arena_reset(&ctx->arena);
+    return eval_resource(ctx, res, b, rows_added, err);
+}
+
+fl_rc fl_view_eval_text(fl_view_ctx *ctx, const char *text, size_t len, fl_view_batch *b,
+                        size_t *rows_added, fl_err *err)
+{
+    if (rows_added) *rows_added = 0;
+    fl_arena_reset(&ctx->arena);
+    ctx->skipped = false;
+    if (len > ctx->plan->opts.max_resource)
+        return fl_err_set(err, FL_E_LIMIT, "resource is larger than %zu bytes (limit)",
+                          ctx->plan->opts.max_resource);
+    fl_json_opts jo = {.flags = 0, .max_depth = 0, .max_size = ctx->plan->opts.max_resource};
+    fl_json_val *res = NULL;
+    fl_rc rc = fl_json_parse(text, len, &jo, &ctx->arena, &res, NULL, err);
+    if (rc) return rc;
+    return eval_resource(ctx, res, b, rows_added, err);
+}

@@ -1,0 +1,164 @@
+/* view_int.h - private structures of the view module (src/view only).
+ * A plan is a tree of compiled select structures (view_sel) whose columns write into a
+ * flat, ordered list of output columns. Everything a plan owns lives in its arena,
+ * except the FHIRPath programs, which are freed explicitly. */
+#ifndef FL_VIEW_INT_H
+#define FL_VIEW_INT_H
+
+#include "fhirlake/fhirpath.h"
+#include "fhirlake/json.h"
+#include "fhirlake/view.h"
+
+/* How a select structure iterates. */
+typedef enum view_iter {
+    VIEW_IT_NONE = 0,
+    VIEW_IT_FOREACH,
+    VIEW_IT_FOREACH_OR_NULL,
+    VIEW_IT_REPEAT
+} view_iter;
+
+/* One column occurrence inside a select: its program and the output slot it fills
+ * (unionAll branches fill the same slots). */
+/* A path that is a plain member chain ("address.city") whose FHIR type the FHIRPath
+ * compiler knows: evaluated directly on the JSON DOM (see view_fast_eval). */
+typedef struct view_fast {
+    fl_str *segs;
+    uint32_t nsegs;
+    const char *fhir_type;
+} view_fast;
+
+typedef struct view_cref {
+    uint32_t out;
+    fl_fp_prog *prog;
+    const view_fast *fast; /* NULL = always use prog */
+} view_cref;
+
+typedef struct view_sel view_sel;
+struct view_sel {
+    view_iter iter;
+    fl_fp_prog **iters; /* forEach/forEachOrNull: 1; repeat: one per path */
+    const view_fast *iter_fast; /* forEach/forEachOrNull fast path, or NULL */
+    uint32_t niters;
+    view_cref *cols;
+    uint32_t ncols;
+    view_sel **subs; /* nested select[] */
+    uint32_t nsubs;
+    view_sel **unions; /* unionAll[] */
+    uint32_t nunions;
+    uint32_t col_begin, col_end; /* output columns this structure fills */
+    const char *where; /* place in the view ("select[0].unionAll[1]") for messages */
+};
+
+/* Value storage class of an fl_view_type. */
+typedef enum view_store { VIEW_ST_STR, VIEW_ST_U8, VIEW_ST_I32, VIEW_ST_I64, VIEW_ST_F64 } view_store;
+
+static inline view_store view_type_store(fl_view_type t)
+{
+    switch (t) {
+    case FL_VIEW_BOOL: return VIEW_ST_U8;
+    case FL_VIEW_INT:
+    case FL_VIEW_DATE: return VIEW_ST_I32;
+    case FL_VIEW_LONG:
+    case FL_VIEW_TIMESTAMP:
+    case FL_VIEW_DECIMAL: return VIEW_ST_I64;
+    case FL_VIEW_DOUBLE: return VIEW_ST_F64;
+    case FL_VIEW_STRING:
+    default: return VIEW_ST_STR;
+    }
+}
+
+static inline size_t view_store_size(view_store s)
+{
+    switch (s) {
+    case VIEW_ST_U8: return 1;
+    case VIEW_ST_I32: return 4;
+    case VIEW_ST_I64: return 8;
+    case VIEW_ST_F64: return 8;
+    case VIEW_ST_STR:
+    default: return sizeof(fl_str);
+    }
+}
+
+/* Per-column conversion behaviour decided at compile time. */
+typedef struct view_colinfo {
+    bool json_ok;       /* complex (object) values are written as JSON text */
+    bool keep_text;     /* temporal/decimal values keep their lexical text */
+    fl_str json_key;    /* "name": pre-escaped, for the row writers */
+} view_colinfo;
+
+struct fl_view_plan {
+    fl_arena arena;
+    fl_view_opts opts;
+    const char *resource;
+    const char *name;
+    view_sel *root; /* synthetic structure whose subs are the view's select[] */
+    fl_fp_prog **wheres;
+    const char **where_paths;
+    uint32_t nwheres;
+    fl_view_col *cols;
+    view_colinfo *info;
+    uint32_t ncols;
+    /* FHIRPath variables: slot 0 = rowIndex, then the constants in order. */
+    const char **var_names;
+    fl_fp_coll *var_vals; /* constants' values (slot 0 unused here) */
+    uint32_t nvars;
+    fl_vec progs; /* every fl_fp_prog* compiled, for freeing */
+};
+
+/* ---- one converted value (evaluation scratch) */
+typedef union view_val {
+    int64_t i;
+    double d;
+    fl_str s;
+} view_val;
+
+typedef struct view_cell {
+    uint32_t set; /* 0 = null */
+    uint32_t n;   /* collection: item count */
+    union {
+        view_val one;
+        view_val *items; /* collection */
+    } v;
+} view_cell;
+
+struct fl_view_ctx {
+    const fl_view_plan *plan;
+    fl_arena arena;
+    fl_fp_coll *vars; /* nvars slots: [0] = %rowIndex, rest = constants */
+    fl_fp_item row_item;
+    fl_fp_env env;
+    fl_fp_item root_item;
+    fl_json_val empty_obj;
+    const fl_json_val *res;
+    fl_str res_id;
+    size_t rows_budget;
+    bool skipped;
+};
+
+struct fl_view_batch {
+    const fl_view_plan *plan;
+    size_t rows, cap;
+    fl_view_vec *vecs;
+    size_t *item_cap; /* per column: capacity of data for collections */
+    fl_arena strings;  /* string bytes of all rows */
+};
+
+/* view_types.c */
+/* Map a declared FHIR type name (or URI) to storage; false if unknown. json_ok is set
+ * for complex types. */
+bool view_type_from_fhir(const char *name, uint32_t flags, fl_view_type *out, view_colinfo *info);
+/* Map an `ansi/type` tag value; false if unsupported. */
+bool view_type_from_ansi(const char *val, fl_view_type *out, uint8_t *precision, uint8_t *scale);
+/* Convert one FHIRPath item to the column's storage. Strings may borrow from the item
+ * or be allocated in `a`. Returns FL_E_VIEW_EVAL with a message on mismatch. */
+fl_rc view_convert(const fl_view_col *col, const view_colinfo *info, const fl_fp_item *it,
+                   fl_arena *a, view_val *out, fl_err *err);
+
+/* view_compile.c: fast path for `expr` compiled as p, or NULL (also on OOM). */
+const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog *p);
+
+/* view_batch.c */
+/* Append the rows (each ncols cells wide) to b; all-or-nothing. */
+fl_rc view_batch_append(fl_view_batch *b, const view_cell *rows, size_t nrows, fl_err *err);
+
+#endif
