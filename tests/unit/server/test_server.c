@@ -1,0 +1,214 @@
+/* test_server.c - unit tests of the REST server (src/server) through the socket-free entry
+ * fl_server_handle(): routing, status codes, headers, OperationOutcome messages, Bundles,
+ * auth; plus configuration checks and one real start/stop with a raw-socket request. */
+#include "fhirlake/server.h"
+#include "testhelp.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static fl_server *S;
+static fl_arena A;
+static fl_server_resp R;
+
+static int call(const char *method, const char *target, const char *body, const char *h1n, const char *h1v)
+{
+    fl_server_hdr h[2] = {{FL_STR("Host"), FL_STR("fhir.test")}, {fl_str_c(h1n), fl_str_c(h1v)}};
+    fl_server_req req = {.method = fl_str_c(method),
+                         .target = fl_str_c(target),
+                         .headers = h,
+                         .nheaders = h1n ? 2 : 1,
+                         .body = fl_str_c(body)};
+    fl_buf_reset(&R.body);
+    fl_arena_reset(&A);
+    fl_server_handle(S, &req, &A, &R);
+    return R.status;
+}
+
+static bool body_has(const char *needle) { return R.body.ptr && strstr(R.body.ptr, needle) != NULL; }
+
+static const char *hdr(const char *name)
+{
+    for (size_t i = 0; i < R.nheaders; i++)
+        if (fl_str_eq_c(R.headers[i].name, name)) return fl_arena_strndup(&A, R.headers[i].value.ptr, R.headers[i].value.len);
+    return "";
+}
+
+static void test_crud_routes(void)
+{
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/p1", "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", NULL, NULL), 201);
+    CHECK_EQ_STR(hdr("ETag"), "W/\"1\"");
+    CHECK_EQ_STR(hdr("Location"), "http://fhir.test/fhir/Patient/p1/_history/1");
+    CHECK(strstr(hdr("Content-Type"), "application/fhir+json") != NULL);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/p1", "", NULL, NULL), 200);
+    CHECK(body_has("\"versionId\":\"1\""));
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/p1", "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", "If-Match", "W/\"5\""),
+                 412);
+    CHECK(body_has("\"code\":\"conflict\""));
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/p1", "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", "If-Match", "\"1\""),
+                 200);
+    CHECK_EQ_STR(hdr("ETag"), "W/\"2\"");
+    /* percent-encoded path and query */
+    CHECK_EQ_INT(call("GET", "/fhir/Patient%2Fp1", "", NULL, NULL), 200);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient?_id=p1%2Cp2", "", NULL, NULL), 200);
+    CHECK(body_has("\"total\":1"));
+    CHECK_EQ_INT(call("DELETE", "/fhir/Patient/p1", "", NULL, NULL), 204);
+    CHECK_EQ_INT(R.body.len, 0);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/p1", "", NULL, NULL), 410);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/p1/_history/2", "", NULL, NULL), 200);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/p1/_history", "", NULL, NULL), 200);
+    CHECK(body_has("\"method\":\"DELETE\""));
+    CHECK_EQ_INT(call("POST", "/fhir/Patient", "{\"resourceType\":\"Patient\"}", "Prefer", "return=minimal"), 201);
+    CHECK_EQ_INT(R.body.len, 0);
+}
+
+static void test_errors(void)
+{
+    CHECK_EQ_INT(call("POST", "/fhir/Patient", "{\"resourceType\":\"Patient\",\n\"a\":}", NULL, NULL), 400);
+    CHECK(body_has("invalid JSON at line 2, column 5"));
+    CHECK_EQ_INT(call("POST", "/fhir/Patient", "[1]", NULL, NULL), 400);
+    CHECK(body_has("must be a JSON object"));
+    CHECK_EQ_INT(call("POST", "/fhir/Patient", "{\"resourceType\":\"Observation\"}", NULL, NULL), 400);
+    CHECK(body_has("does not match"));
+    CHECK_EQ_INT(call("POST", "/fhir/Patient", "{\"resourceType\":\"Patient\",\"meta\":3}", NULL, NULL), 400);
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/a", "{\"resourceType\":\"Patient\",\"id\":\"b\"}", NULL, NULL), 400);
+    CHECK_EQ_INT(call("GET", "/fhir/Unicorn", "", NULL, NULL), 404);
+    CHECK(body_has("unknown resource type 'Unicorn'"));
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/$validate", "", NULL, NULL), 404);
+    CHECK(body_has("unknown operation"));
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/missing", "", NULL, NULL), 404);
+    CHECK(body_has("not-found"));
+    CHECK_EQ_INT(call("PATCH", "/fhir/Patient/x", "{}", NULL, NULL), 405);
+    CHECK_EQ_INT(call("GET", "/elsewhere", "", NULL, NULL), 404);
+    CHECK_EQ_INT(call("GET", "/fhir", "", NULL, NULL), 400);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/a/b/c/d/e", "", NULL, NULL), 404);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/a%00b", "", NULL, NULL), 400);
+    CHECK_EQ_INT(call("POST", "/fhir/Patient", "<x/>", "Content-Type", "application/xml"), 415);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient?_lastUpdated=gt2024-13-01", "", NULL, NULL), 400);
+    CHECK(body_has("invalid _lastUpdated"));
+    char big[FL_SERVER_MAX_TARGET + 64];
+    memset(big, 'a', sizeof big - 1);
+    memcpy(big, "/fhir/Patient?x=", 16);
+    big[sizeof big - 1] = 0;
+    CHECK_EQ_INT(call("GET", big, "", NULL, NULL), 414);
+    fl_server_req req = {.method = FL_STR("POST"), .target = FL_STR("/fhir/Patient"), .body_too_large = true};
+    fl_buf_reset(&R.body);
+    fl_server_handle(S, &req, &A, &R);
+    CHECK_EQ_INT(R.status, 413);
+    CHECK_EQ_INT(call("GET", "/health", "", NULL, NULL), 200);
+    CHECK(body_has("\"status\":\"ok\""));
+    CHECK_EQ_INT(call("GET", "/fhir/metadata", "", NULL, NULL), 200);
+    CHECK(body_has("\"CapabilityStatement\""));
+}
+
+static void test_bundles(void)
+{
+    const char *tx =
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"fullUrl\":\"urn:uuid:11111111-1111-4111-8111-111111111111\",\"resource\":{\"resourceType\":\"Patient\"},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+        "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"ob1\",\"subject\":{\"reference\":"
+        "\"urn:uuid:11111111-1111-4111-8111-111111111111\"}},\"request\":{\"method\":\"PUT\",\"url\":\"Observation/ob1\"}}]}";
+    CHECK_EQ_INT(call("POST", "/fhir", tx, NULL, NULL), 200);
+    CHECK(body_has("transaction-response"));
+    CHECK_EQ_INT(call("GET", "/fhir/Observation/ob1", "", NULL, NULL), 200);
+    CHECK(body_has("\"reference\":\"Patient/"));
+    CHECK(!body_has("urn:uuid"));
+    const char *bad =
+        "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"ob2\"},\"request\":{\"method\":\"PUT\",\"url\":\"Observation/ob2\"}},"
+        "{\"request\":{\"method\":\"DELETE\",\"url\":\"Observation/ob1\",\"ifMatch\":\"W/\\\"9\\\"\"}}]}";
+    CHECK_EQ_INT(call("POST", "/fhir", bad, NULL, NULL), 412);
+    CHECK(body_has("entry[1]"));
+    CHECK_EQ_INT(call("GET", "/fhir/Observation/ob2", "", NULL, NULL), 404);
+    CHECK_EQ_INT(call("GET", "/fhir/Observation/ob1", "", NULL, NULL), 200);
+    const char *batch =
+        "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+        "{\"request\":{\"method\":\"GET\",\"url\":\"Observation/ob1\"}},"
+        "{\"request\":{\"method\":\"PATCH\",\"url\":\"Observation/ob1\"}},{}]}";
+    CHECK_EQ_INT(call("POST", "/fhir", batch, NULL, NULL), 200);
+    CHECK(body_has("\"status\":\"200 OK\""));
+    CHECK(body_has("unsupported request.method 'PATCH'"));
+    CHECK(body_has("entry has no request"));
+    CHECK_EQ_INT(call("POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":{}}", NULL, NULL), 400);
+}
+
+static void test_config(void)
+{
+    fl_server_opts o;
+    fl_server *s = NULL;
+    fl_err err;
+    fl_server_opts_default(&o);
+    o.db_url = "sqlite::memory:";
+    o.listen = "10.1.2.3:80";
+    CHECK_EQ_INT(fl_server_new(&o, &s, &err), FL_E_CONFIG);
+    CHECK(strstr(err.msg, "non-loopback") != NULL);
+    o.listen = "nonsense";
+    CHECK_EQ_INT(fl_server_new(&o, &s, &err), FL_E_CONFIG);
+    o.listen = "127.0.0.1:99999";
+    CHECK_EQ_INT(fl_server_new(&o, &s, &err), FL_E_CONFIG);
+    o.listen = "127.0.0.1:0";
+    o.auth = FL_SERVER_AUTH_BEARER;
+    CHECK_EQ_INT(fl_server_new(&o, &s, &err), FL_E_CONFIG);
+    o.auth_file = "/nonexistent/tokens";
+    CHECK(fl_server_new(&o, &s, &err) != FL_OK);
+    CHECK(s == NULL);
+}
+
+/* Start on port 0 and fetch /health over a real socket. */
+static void test_start_stop(void)
+{
+    fl_server_opts o;
+    fl_server *s = NULL;
+    fl_err err;
+    fl_server_opts_default(&o);
+    o.db_url = "sqlite::memory:";
+    o.listen = "127.0.0.1:0";
+    o.threads = 2;
+    CHECK(fl_server_new(&o, &s, &err) == FL_OK);
+    if (!s) return;
+    CHECK(fl_server_start(s, &err) == FL_OK);
+    uint16_t port = fl_server_port(s);
+    CHECK(port != 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    const char *q = "GET /health HTTP/1.0\r\n\r\n";
+    CHECK(write(fd, q, strlen(q)) == (ssize_t)strlen(q));
+    char buf[2048] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+    close(fd);
+    CHECK(strncmp(buf, "HTTP/1.0 200", 12) == 0 || strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(buf, "\"status\":\"ok\"") != NULL);
+    fl_server_stop(s);
+    fl_server_stop(s); /* idempotent */
+    fl_server_free(s);
+}
+
+int main(void)
+{
+    fl_arena_init(&A, 0, 0);
+    fl_buf_init(&R.body, 0);
+    fl_server_opts o;
+    fl_server_opts_default(&o);
+    o.db_url = "sqlite::memory:";
+    fl_err err;
+    fl_rc rc = fl_server_new(&o, &S, &err);
+    CHECK_MSG(rc == FL_OK, "%s", err.msg);
+    if (S) {
+        RUN(test_crud_routes);
+        RUN(test_errors);
+        RUN(test_bundles);
+    }
+    RUN(test_config);
+    RUN(test_start_stop);
+    fl_buf_reset(&R.body);
+    fl_server_free(S);
+    fl_arena_fini(&A);
+    return testhelp_done();
+}
