@@ -16,11 +16,9 @@
 /* Objects up to this many members are checked for duplicate keys pairwise. */
 #define JP_DUP_LINEAR_MAX 24
 
-typedef struct jp_slot {
-    fl_str key;
-    fl_json_val val;
-    size_t key_off; /* byte offset of the key's opening quote (objects only) */
-} jp_slot;
+/* A child of an open container: exactly an object member, so closing an object is one
+ * memcpy (arrays copy the .val parts). Key offsets live in the parallel j->koff array. */
+typedef fl_json_member jp_slot;
 
 typedef struct jp_frame {
     size_t base;  /* first child slot; the container's own slot is base - 1 */
@@ -33,6 +31,7 @@ typedef struct jp {
     fl_err *err;
     uint32_t flags, max_depth;
     jp_slot *slots;
+    size_t *koff; /* koff[i]: byte offset of slot i's key quote (object members only) */
     size_t nslots, cap_slots;
     jp_frame *frames;
     uint32_t depth, cap_frames;
@@ -118,10 +117,20 @@ static fl_rc jp_grow_slots(jp *j)
 {
     size_t cap = j->cap_slots * 2;
     jp_slot *s = fl_malloc(cap * sizeof *s);
-    if (!s) return FL_E_NOMEM;
+    size_t *k = fl_malloc(cap * sizeof *k);
+    if (!s || !k) {
+        fl_free(s);
+        fl_free(k);
+        return FL_E_NOMEM;
+    }
     memcpy(s, j->slots, j->nslots * sizeof *s);
-    if (j->slots_heap) fl_free(j->slots);
+    memcpy(k, j->koff, j->nslots * sizeof *k);
+    if (j->slots_heap) {
+        fl_free(j->slots);
+        fl_free(j->koff);
+    }
     j->slots = s;
+    j->koff = k;
     j->cap_slots = cap;
     j->slots_heap = true;
     return FL_OK;
@@ -265,7 +274,7 @@ static fl_rc jp_string_escaped(jp *j, const char *start, const char *q, const ch
     if (!dst) return jp_fail(j, FL_E_NOMEM, start, "out of memory");
     size_t pre = (size_t)(q - start);
     memcpy(dst, start, pre);
-    size_t n;
+    size_t n = 0;
     fl_rc rc = jp_decode(j, q, p, dst + pre, &n);
     if (rc) return rc;
     n += pre;
@@ -415,19 +424,19 @@ static uint64_t jp_hash(fl_str s)
     return h ^ (h >> 29);
 }
 
-static fl_rc jp_dup_error(const jp *j, const jp_slot *m, size_t first, size_t dup)
+static fl_rc jp_dup_error(const jp *j, const jp_slot *m, const size_t *ko, size_t first, size_t dup)
 {
     fl_str k = m[dup].key;
     int kl = k.len > 60 ? 60 : (int)k.len;
     uint32_t line, col;
-    json_locate(j->buf, m[first].key_off, &line, &col);
-    return jp_fail(j, FL_E_JSON_DUPKEY, j->buf + m[dup].key_off,
+    json_locate(j->buf, ko[first], &line, &col);
+    return jp_fail(j, FL_E_JSON_DUPKEY, j->buf + ko[dup],
                    "duplicate object key \"%.*s%s\" (first at line %u, column %u)", kl,
                    k.ptr ? k.ptr : "", k.len > 60 ? "..." : "", line, col);
 }
 
 /* firsts[i] = index of the first member whose key equals m[i].key (i if none earlier). */
-static fl_rc jp_first_index(const jp *j, const jp_slot *m, size_t n, size_t *firsts)
+static fl_rc jp_first_index(const jp *j, const jp_slot *m, const size_t *ko, size_t n, size_t *firsts)
 {
     if (n <= JP_DUP_LINEAR_MAX) {
         for (size_t i = 0; i < n; i++) {
@@ -444,7 +453,7 @@ static fl_rc jp_first_index(const jp *j, const jp_slot *m, size_t n, size_t *fir
     size_t cap = 64;
     while (cap < n * 2) cap *= 2;
     uint32_t *tab = fl_malloc(cap * sizeof *tab);
-    if (!tab) return jp_fail(j, FL_E_NOMEM, j->buf + m[0].key_off, "out of memory");
+    if (!tab) return jp_fail(j, FL_E_NOMEM, j->buf + ko[0], "out of memory");
     memset(tab, 0xff, cap * sizeof *tab);
     size_t mask = cap - 1;
     for (size_t i = 0; i < n; i++) {
@@ -470,7 +479,7 @@ static fl_rc jp_first_index(const jp *j, const jp_slot *m, size_t n, size_t *fir
 /* Reject duplicate keys among the n members at m or, with FL_JSON_ALLOW_DUPKEYS, resolve
  * them: the member keeps its first position and takes the last value. *n_out receives
  * the member count afterwards. */
-static fl_rc jp_dupkeys(jp *j, jp_slot *m, size_t n, size_t *n_out)
+static fl_rc jp_dupkeys(jp *j, jp_slot *m, const size_t *ko, size_t n, size_t *n_out)
 {
     *n_out = n;
     if (n < 2) return FL_OK;
@@ -478,21 +487,22 @@ static fl_rc jp_dupkeys(jp *j, jp_slot *m, size_t n, size_t *n_out)
     if (!allow && n <= JP_DUP_LINEAR_MAX) { /* the hot path: small FHIR objects */
         for (size_t i = 1; i < n; i++) {
             for (size_t k = 0; k < i; k++) {
-                if (m[k].key.len == m[i].key.len && jp_key_eq(&m[k].key, &m[i].key))
-                    return jp_dup_error(j, m, k, i);
+                if (m[k].key.len == m[i].key.len && (m[i].key.len == 0 || m[k].key.ptr[0] == m[i].key.ptr[0]) &&
+                    jp_key_eq(&m[k].key, &m[i].key))
+                    return jp_dup_error(j, m, ko, k, i);
             }
         }
         return FL_OK;
     }
     size_t local[JP_DUP_LINEAR_MAX];
     size_t *firsts = n <= JP_DUP_LINEAR_MAX ? local : fl_malloc(n * sizeof *firsts);
-    if (!firsts) return jp_fail(j, FL_E_NOMEM, j->buf + m[0].key_off, "out of memory");
-    fl_rc rc = jp_first_index(j, m, n, firsts);
+    if (!firsts) return jp_fail(j, FL_E_NOMEM, j->buf + ko[0], "out of memory");
+    fl_rc rc = jp_first_index(j, m, ko, n, firsts);
     if (rc) goto done;
     if (!allow) {
         for (size_t i = 0; i < n; i++) {
             if (firsts[i] != i) {
-                rc = jp_dup_error(j, m, firsts[i], i);
+                rc = jp_dup_error(j, m, ko, firsts[i], i);
                 goto done;
             }
         }
@@ -518,16 +528,13 @@ static fl_rc jp_close(jp *j, const char *at)
     if (FL_UNLIKELY(n > JSON_MAX_LEN)) return jp_fail(j, FL_E_LIMIT, at, "container with more than 2^32 entries");
     fl_json_val v;
     if (f->type == FL_JSON_OBJECT) {
-        fl_rc rc = jp_dupkeys(j, kids, n, &n);
+        fl_rc rc = jp_dupkeys(j, kids, &j->koff[f->base], n, &n);
         if (rc) return rc;
         fl_json_member *mem = NULL;
         if (n) {
             mem = fl_arena_alloc(j->a, n * sizeof *mem);
             if (!mem) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
-            for (size_t i = 0; i < n; i++) {
-                mem[i].key = kids[i].key;
-                mem[i].val = kids[i].val;
-            }
+            memcpy(mem, kids, n * sizeof *mem);
         }
         v.type = FL_JSON_OBJECT;
         v.u.members = mem;
@@ -626,7 +633,7 @@ key: /* p is at the first non-blank byte where a member's key must start */
                        jp_what(j, p, tmp));
     slot = jp_push_slot(j);
     if (!slot) return jp_fail(j, FL_E_NOMEM, p, "out of memory");
-    slot->key_off = (size_t)(p - j->buf);
+    j->koff[j->nslots - 1] = (size_t)(p - j->buf);
     p++;
     if ((rc = jp_string(j, &p, &slot->key)) != FL_OK) return rc;
     if (FL_LIKELY(p < end && *p == ':')) {
@@ -681,6 +688,7 @@ fl_rc fl_json_parse(const char *buf, size_t len, const fl_json_opts *opts, fl_ar
     *out = NULL;
     if (!buf) buf = "";
     jp_slot local_slots[JP_LOCAL_SLOTS];
+    size_t local_koff[JP_LOCAL_SLOTS];
     jp_frame local_frames[JP_LOCAL_FRAMES];
     jp j;
     j.buf = buf;
@@ -690,6 +698,7 @@ fl_rc fl_json_parse(const char *buf, size_t len, const fl_json_opts *opts, fl_ar
     j.flags = opts ? opts->flags : 0;
     j.max_depth = opts && opts->max_depth ? opts->max_depth : FL_JSON_DEFAULT_MAX_DEPTH;
     j.slots = local_slots;
+    j.koff = local_koff;
     j.nslots = 0;
     j.cap_slots = JP_LOCAL_SLOTS;
     j.frames = local_frames;
@@ -720,7 +729,10 @@ fl_rc fl_json_parse(const char *buf, size_t len, const fl_json_opts *opts, fl_ar
     *out = root;
     if (consumed) *consumed = (size_t)(rest - buf);
 done:
-    if (j.slots_heap) fl_free(j.slots);
+    if (j.slots_heap) {
+        fl_free(j.slots);
+        fl_free(j.koff);
+    }
     if (j.frames_heap) fl_free(j.frames);
     return rc;
 }
