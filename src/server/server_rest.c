@@ -347,8 +347,16 @@ void srv_history(srv_req *r, fl_str type, fl_str id)
         return;
     }
     if (id.len && pg.n == 0 && !q.cursor.len) {
-        srv_outcome(r, 404, "%.*s/%.*s not found", FL_STR_ARG(type), FL_STR_ARG(id));
-        return;
+        fl_fhirdb_rec cur;
+        rc = fl_fhirdb_read(r->c, type, id, r->a, &cur, &err);
+        if (rc == FL_E_NOT_FOUND) {
+            srv_outcome(r, 404, "%.*s/%.*s not found", FL_STR_ARG(type), FL_STR_ARG(id));
+            return;
+        }
+        if (rc) {
+            store_fail(r, rc, &err, "history failed");
+            return;
+        }
     }
     char path[256];
     int pn = id.len ? snprintf(path, sizeof path, "/" FL_STR_FMT "/" FL_STR_FMT "/_history", FL_STR_ARG(type),

@@ -361,6 +361,11 @@ st, resp = raw_post("/Basic", big)
 check(st == 413 and b"too-long" in resp and b"max-body-mb" in resp, "body over limit -> 413", (st, resp[:300]))
 st, resp = raw_post("/Basic", big, chunked=True)
 check(st == 413 and b"too-long" in resp, "chunked body over limit -> 413", (st, resp[:300]))
+mid = {"resourceType": "Basic", "code": {"text": "y" * (600 * 1024)}}
+st, h, js = req("POST", "/Basic", mid)
+check(st == 201 and len(js["code"]["text"]) == 600 * 1024, "600 KiB body under the 1 MiB limit -> 201", st)
+st, h, js = req("GET", f"/Patient/{cid}/_history?_since=2999-01-01")
+check(st == 200 and not js.get("entry"), "instance history with _since in the future -> empty 200", st)
 st, resp = raw_post("/Basic", b'{"resourceType":"Basic"}', chunked=True)
 check(st == 201, "chunked body under limit -> 201", (st, resp[:300]))
 
