@@ -129,6 +129,8 @@ typedef struct pq_nest {
     bool is_map;
 } pq_nest;
 bool pq_schema_nest(const fl_pq_schema *s, int node, pq_nest *out);
+/* The same by annotation only (a LIST/MAP group that is itself repeated: legacy lists). */
+bool pq_schema_nest_annot(const fl_pq_schema *s, int node, pq_nest *out);
 /* Sort order of a leaf for statistics: 0 signed, 1 unsigned, 2 none. */
 int pq_sort_order(const fl_pq_type *t);
 int pq_bit_width(uint64_t max_value);

@@ -239,7 +239,7 @@ static void assemble(pq_asm *m, int node, bool as_elem, fl_pq_val *out)
     }
     pq_nest ns;
     if ((n->type.logical == FL_PQ_LT_LIST || n->type.logical == FL_PQ_LT_MAP || s->nodes[node].annot_ct == PQ_CT_MAP_KEY_VALUE) &&
-        n->rep != FL_PQ_REPEATED && pq_schema_nest(s, node, &ns)) {
+        pq_schema_nest_annot(s, node, &ns)) {
         if (!ns.is_map || m->r->sel[ns.key]) {
             repeated_value(m, &ns, out);
             return;

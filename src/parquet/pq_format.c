@@ -176,7 +176,7 @@ static void format_value(const fl_pq_schema *s, int node, const fl_pq_val *v, fl
             memset(&ns, 0, sizeof ns);
             ns.rep_node = ns.elem = node;
             ns.key = ns.value = -1;
-        } else if (!pq_schema_nest(s, node, &ns)) {
+        } else if (!pq_schema_nest_annot(s, node, &ns)) {
             fl_buf_append_c(out, "null");
             return;
         }

@@ -299,6 +299,14 @@ bool pq_schema_nest(const fl_pq_schema *s, int node, pq_nest *out)
         out->rep_node = out->elem = node;
         return true;
     }
+    return pq_schema_nest_annot(s, node, out);
+}
+
+bool pq_schema_nest_annot(const fl_pq_schema *s, int node, pq_nest *out)
+{
+    const fl_pq_node *n = &s->nodes[node].pub;
+    out->key = out->value = -1;
+    out->is_map = false;
     if (n->type.phys != FL_PQ_GROUP) return false;
     bool is_list = n->type.logical == FL_PQ_LT_LIST;
     bool is_map = n->type.logical == FL_PQ_LT_MAP ||
@@ -315,6 +323,10 @@ bool pq_schema_nest(const fl_pq_schema *s, int node, pq_nest *out)
         out->is_map = true;
         out->key = rn->children[0];
         out->value = rn->num_children == 2 ? rn->children[1] : -1;
+        if (out->value < 0) { /* a map without values reads as a list of its keys */
+            out->is_map = false;
+            out->elem = out->key;
+        }
         if (s->nodes[out->key].pub.rep == FL_PQ_REPEATED) return false;
         if (out->value >= 0 && s->nodes[out->value].pub.rep == FL_PQ_REPEATED) return false;
         return true;

@@ -162,7 +162,9 @@ static void tg_prim_value(tg_rng *r, fl_arena *a, const fl_pq_type *t, fl_pq_val
         v->kind = FL_PQ_V_I32;
         int bits = t->logical == FL_PQ_LT_INT ? t->bit_width : 32;
         bool sg = t->logical == FL_PQ_LT_INT ? t->is_signed : true;
-        if (t->logical == FL_PQ_LT_DECIMAL) {
+        if (t->logical == FL_PQ_LT_DATE) { /* years 1696..2243: every peer's date range */
+            v->v.i32 = (int32_t)tg_below(r, 200000) - 100000;
+        } else if (t->logical == FL_PQ_LT_DECIMAL) {
             int64_t m = 1;
             for (int i = 0; i < t->precision; i++) m *= 10;
             v->v.i32 = (int32_t)((int64_t)(tg_next(r) % (uint64_t)(2 * m - 1)) - (m - 1));
@@ -173,7 +175,9 @@ static void tg_prim_value(tg_rng *r, fl_arena *a, const fl_pq_type *t, fl_pq_val
     }
     case FL_PQ_INT64:
         v->kind = FL_PQ_V_I64;
-        if (t->logical == FL_PQ_LT_DECIMAL) {
+        if (t->logical == FL_PQ_LT_TIMESTAMP) { /* +-95 years around 1970, microseconds */
+            v->v.i64 = (int64_t)(tg_next(r) % 6000000000000000ull) - 3000000000000000;
+        } else if (t->logical == FL_PQ_LT_DECIMAL) {
             int64_t m = 1;
             for (int i = 0; i < t->precision; i++) m *= 10;
             v->v.i64 = (int64_t)(tg_next(r) % (uint64_t)(2 * m - 1)) - (m - 1);
