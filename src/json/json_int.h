@@ -7,7 +7,7 @@
 
 #include "fhirlake/json.h"
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(FL_JSON_NO_SIMD)
 #include <emmintrin.h>
 #endif
 
@@ -18,7 +18,7 @@
  * (>= 0x80); end if there is none. Everything before it can be copied verbatim. */
 static inline const char *json_scan_plain(const char *p, const char *end)
 {
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(FL_JSON_NO_SIMD)
     const __m128i q = _mm_set1_epi8('"');
     const __m128i bs = _mm_set1_epi8('\\');
     const __m128i sp = _mm_set1_epi8(0x20);
