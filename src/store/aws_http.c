@@ -29,6 +29,16 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
     return n;
 }
 
+/* libcurl rewinds the upload when it must resend on a fresh connection (the reused one had
+ * been closed by the server); the body is in memory, so any offset is fine. */
+static int on_seek(void *ud, curl_off_t off, int origin)
+{
+    http_ctx *c = ud;
+    if (origin != SEEK_SET || off < 0 || (uint64_t)off > c->rq->body_len) return CURL_SEEKFUNC_FAIL;
+    c->body_off = (size_t)off;
+    return CURL_SEEKFUNC_OK;
+}
+
 static size_t on_write(char *src, size_t size, size_t nitems, void *ud)
 {
     http_ctx *c = ud;
@@ -132,6 +142,7 @@ static fl_rc map_curl(CURLcode cc, const aws_http_req *rq, const char *ebuf, fl_
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
+    case CURLE_SEND_FAIL_REWIND:
     case CURLE_SSL_CONNECT_ERROR: break;
     default: retriable = false; break;
     }
@@ -177,11 +188,14 @@ fl_rc aws_http_do(CURL *h, const aws_http_req *rq, aws_http_resp *rs, fl_err *er
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->low_speed_time_s ? rq->low_speed_time_s : 60L);
     if (rq->total_timeout_ms) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->total_timeout_ms);
+    if (rq->fresh_connect) curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(h, CURLOPT_SEEKDATA, &c);
 
     if (!strcmp(rq->method, "GET")) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

@@ -89,6 +89,9 @@ typedef struct aws_http_req {
     long connect_timeout_ms;     /* 0 = 5000 */
     long low_speed_time_s;       /* abort when < 1 byte/s for this long; 0 = 60 */
     long total_timeout_ms;       /* 0 = none */
+    bool fresh_connect;          /* new connection: libcurl silently resends a request whose
+                                    reused connection died, which hides from the caller that a
+                                    non-idempotent request may have landed */
 } aws_http_req;
 
 typedef struct aws_http_resp {

@@ -75,6 +75,7 @@ typedef struct s3_req {
     size_t body_len;
     bool unsigned_payload;
     fl_buf *out;         /* 2xx body */
+    bool fresh_connect;  /* conditional / non-idempotent: see aws_http_req */
 } s3_req;
 
 #define S3_MAX_REQ_HEADERS 16u
@@ -154,7 +155,8 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
                        .out = r->out,
                        .errbody = errbody,
                        .connect_timeout_ms = s->connect_timeout_ms,
-                       .low_speed_time_s = s->low_speed_time_s};
+                       .low_speed_time_s = s->low_speed_time_s,
+                       .fresh_connect = r->fresh_connect};
     rc = aws_http_do(h, &hr, rs, err);
     if (rc) fl_err_prefix(err, "s3 %s s3://%s/" FL_STR_FMT ": ", r->op, s->bucket, FL_STR_ARG(r->key));
 done:
@@ -344,7 +346,7 @@ static fl_rc s3_put_full(s3 *s, fl_str fkey, const void *data, size_t len, uint3
     aws_kv hdr[1] = {{FL_STR("If-None-Match"), FL_STR("*")}};
     s3_req r = {.method = "PUT", .op = "PUT", .key = fkey, .headers = hdr,
                 .nheaders = (flags & FL_STORE_IF_ABSENT) ? 1 : 0, .body = data, .body_len = len,
-                .unsigned_payload = s->unsigned_payload};
+                .unsigned_payload = s->unsigned_payload, .fresh_connect = (flags & FL_STORE_IF_ABSENT) != 0};
     aws_http_resp rs;
     fl_rc rc = s3_call(s, &r, &rs, err);
     if (rc == FL_E_STORE_PRECOND && (flags & FL_STORE_IF_ABSENT)) {
@@ -682,7 +684,7 @@ static fl_rc step_complete(s3_writer *w, void *arg, bool retried, fl_err *err)
     aws_kv hdr[2] = {{FL_STR("Content-Type"), FL_STR("application/xml")}, {FL_STR("If-None-Match"), FL_STR("*")}};
     s3_req r = {.method = "POST", .op = "CompleteMultipartUpload", .key = fl_buf_str(&w->key), .query = q,
                 .nquery = 1, .headers = hdr, .nheaders = (w->flags & FL_STORE_IF_ABSENT) ? 2 : 1, .body = body.ptr,
-                .body_len = body.len, .out = &out};
+                .body_len = body.len, .out = &out, .fresh_connect = true};
     aws_http_resp rs;
     rc = s3_call(w->s, &r, &rs, err);
     if (rc == FL_E_NOT_FOUND && retried) {

@@ -530,6 +530,104 @@ static void test_real_wrong_secret(void)
     fl_store_close(st);
 }
 
+/* Under tests/run/s3_faults.sh: S3_ENDPOINT is a proxy that injects 503/500, dropped and
+ * lost connections, stalls and truncated bodies into a share of the requests. Every
+ * operation must still complete, with intact data, through the retries. */
+static void test_real_faults(void)
+{
+    const char *ep = getenv("S3_ENDPOINT"), *bucket = getenv("S3_BUCKET");
+    char url[512];
+    snprintf(url, sizeof url, "s3://%s/%s", bucket, run_prefix);
+    fl_store_prop p[] = {{"s3.endpoint", ep}, {"s3.listMaxKeys", "5"}, {"s3.partSize", "5242880"},
+                         {"s3.lowSpeedTimeS", "1"}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = p;
+    o.nprops = 4;
+    o.retry_max_attempts = 12;
+    o.retry_base_ms = 5;
+    o.retry_cap_ms = 200;
+    fl_store *st = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_store_open(url, &o, &st, &err), FL_OK);
+    if (!st) return;
+    enum { N = 30 };
+    char key[64], *data = fl_malloc(65536);
+    for (size_t i = 0; i < 65536; i++) data[i] = (char)(i * 31 + 7);
+    int bad = 0;
+    uint64_t t0 = fl_clock_mono_ns();
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "obj/%03d", i);
+        size_t len = (size_t)(i * 2111) % 65536 + 1;
+        if (fl_store_put(st, fl_str_c(key), data + i, len - (size_t)i % 2, 0, &err) != FL_OK) {
+            bad++;
+            fprintf(stderr, "put %s: %s\n", key, err.msg);
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "obj/%03d", i);
+        size_t len = (size_t)(i * 2111) % 65536 + 1 - (size_t)i % 2;
+        fl_buf_clear(&b);
+        fl_rc rc = fl_store_get(st, fl_str_c(key), &b, NULL, &err);
+        if (rc != FL_OK || b.len != len || memcmp(b.ptr, data + i, len) != 0) {
+            bad++;
+            fprintf(stderr, "get %s: rc %d len %zu/%zu %s\n", key, rc, b.len, len, rc ? err.msg : "");
+        }
+        fl_buf_clear(&b);
+        if (len > 10 && (fl_store_get_range(st, fl_str_c(key), 3, 7, &b, &err) != FL_OK || b.len != 7 ||
+                         memcmp(b.ptr, data + i + 3, 7) != 0))
+            bad++;
+        fl_store_meta m;
+        if (fl_store_head(st, fl_str_c(key), &m, &err) != FL_OK || m.size != len) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_store_entry *es;
+    size_t n = 0;
+    CHECK_MSG(fl_store_list_all(st, FL_STR("obj/"), FL_STR_NULL, 0, 1000, &a, &es, &n, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(n, N);
+    for (size_t i = 1; i < n; i++) CHECK(fl_str_cmp(es[i - 1].key, es[i].key) < 0);
+    /* commits: put-if-absent of 10 versions, each must land exactly once */
+    for (int v = 0; v < 10; v++) {
+        char body[64];
+        snprintf(key, sizeof key, "_delta_log/%020d.json", v);
+        int bl = snprintf(body, sizeof body, "{\"commitInfo\":{\"v\":%d}}", v);
+        fl_rc rc = fl_store_put(st, fl_str_c(key), body, (size_t)bl, FL_STORE_IF_ABSENT, &err);
+        CHECK_MSG(rc == FL_OK, "put-if-absent %s: %s", key, err.msg);
+    }
+    CHECK_EQ_INT(fl_store_put(st, FL_STR("_delta_log/00000000000000000003.json"), "{}", 2, FL_STORE_IF_ABSENT, &err),
+                 FL_E_EXISTS);
+    /* multipart 12 MiB */
+    size_t total = (size_t)12 << 20;
+    char *big = fl_malloc(total);
+    for (size_t i = 0; i < total; i++) big[i] = (char)(i * 2654435761u >> 11);
+    fl_store_writer *w = NULL;
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big.bin"), FL_STORE_IF_ABSENT, &w, &err), FL_OK);
+    for (size_t off = 0; off < total; off += 1u << 20) CHECK_EQ_INT(fl_store_writer_write(w, big + off, 1u << 20, &err), FL_OK);
+    CHECK_MSG(fl_store_writer_commit(w, NULL, &err) == FL_OK, "multipart: %s", err.msg);
+    fl_buf_clear(&b);
+    CHECK_MSG(fl_store_get(st, FL_STR("big.bin"), &b, NULL, &err) == FL_OK, "%s", err.msg);
+    CHECK(b.len == total && memcmp(b.ptr, big, total) == 0);
+    /* delete everything in one batch call */
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, 0, 1000, &a, &es, &n, &err), FL_OK);
+    fl_str *keys = fl_calloc(n + 1, sizeof *keys);
+    for (size_t i = 0; i < n; i++) keys[i] = es[i].key;
+    CHECK_MSG(fl_store_delete(st, keys, n, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, 0, 1000, &a, &es, &n, &err), FL_OK);
+    CHECK_EQ_INT(n, 0);
+    fprintf(stderr, "faults: all operations completed in %.1f s\n", (double)(fl_clock_mono_ns() - t0) / 1e9);
+    fl_free(keys);
+    fl_free(big);
+    fl_free(data);
+    fl_arena_fini(&a);
+    fl_buf_reset(&b);
+    fl_store_close(st);
+}
+
 int main(void)
 {
     fake_start();
@@ -538,7 +636,10 @@ int main(void)
     RUN(test_retry_and_errors);
     RUN(test_multipart_error_in_200);
     fake_stop();
-    if (getenv("S3_ENDPOINT") && getenv("S3_BUCKET") && getenv("AWS_ACCESS_KEY_ID")) {
+    if (getenv("S3_FAULTS") && getenv("S3_ENDPOINT") && getenv("S3_BUCKET")) {
+        snprintf(run_prefix, sizeof run_prefix, "f%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
+        RUN(test_real_faults);
+    } else if (getenv("S3_ENDPOINT") && getenv("S3_BUCKET") && getenv("AWS_ACCESS_KEY_ID")) {
         snprintf(run_prefix, sizeof run_prefix, "t%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
         RUN(test_real_basic);
         RUN(test_real_delete_many);
