@@ -136,31 +136,56 @@ static fl_rc rows_concat(fl_view_ctx *ctx, rowset *a, const rowset *b, fl_err *e
 /* Member-chain fast path: navigate the JSON DOM directly. Returns false (and the caller
  * runs the FHIRPath program) whenever the result could differ from FHIRPath's: input not
  * an object, a member missing (choice types, extension-only primitives), nulls. */
-static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *input, fl_fp_coll *out)
+/* The item a column needs from a JSON value. For a column only the value matters (its
+ * conversion reads the text, number or boolean), so strings stay plain strings and the
+ * FHIR type lookup is skipped; objects (JSON text) go through fl_fp_item_from_json. */
+static fl_fp_item column_item(const fl_json_val *x, const char *fhir_type)
+{
+    fl_fp_item it;
+    int64_t i;
+    switch (x->type) {
+    case FL_JSON_STRING: it = fl_fp_item_str(fl_json_str(x)); break;
+    case FL_JSON_TRUE:
+    case FL_JSON_FALSE: it = fl_fp_item_bool(x->type == FL_JSON_TRUE); break;
+    case FL_JSON_NUMBER:
+        it = (x->flags & FL_JSON_F_INT) && fl_json_as_i64(x, &i) ? fl_fp_item_int(i) : fl_fp_item_dec(fl_json_str(x));
+        break;
+    default: return fl_fp_item_from_json(x, fhir_type);
+    }
+    it.src = x;
+    return it;
+}
+
+static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *input, bool for_column,
+                      fl_fp_coll *out)
 {
     if (input->kind != FL_FP_NODE || !fl_json_is_obj(input->v.node)) return false;
-    const fl_json_val *one[1] = {input->v.node};
-    const fl_json_val *const *cur = one;
+    const fl_json_val *first = input->v.node;
+    const fl_json_val *const *cur = &first;
     size_t ncur = 1;
+    const fl_json_val *stack[16];
     for (uint32_t s = 0; s < f->nsegs; s++) {
-        bool last = s + 1 == f->nsegs;
+        /* one lookup per node; vals[i] is the member of cur[i] */
+        const fl_json_val **vals = ncur <= 16 ? stack : fl_arena_alloc(&ctx->arena, ncur * sizeof *vals);
+        if (!vals) return false;
         size_t cap = 0;
         for (size_t i = 0; i < ncur; i++) {
-            const fl_json_val *v = fl_json_is_obj(cur[i]) ? fl_json_get(cur[i], f->segs[s]) : NULL;
+            const fl_json_val *v = fl_json_get(cur[i], f->segs[s]);
             if (!v || fl_json_is_null(v)) return false;
+            vals[i] = v;
             cap += fl_json_is_arr(v) ? v->len : 1;
         }
-        if (last) {
+        if (s + 1 == f->nsegs) {
             fl_fp_item *items = cap ? fl_arena_alloc(&ctx->arena, cap * sizeof *items) : NULL;
             if (cap && !items) return false;
             size_t n = 0;
             for (size_t i = 0; i < ncur; i++) {
-                const fl_json_val *v = fl_json_get(cur[i], f->segs[s]);
+                const fl_json_val *v = vals[i];
                 uint32_t k = fl_json_is_arr(v) ? v->len : 1;
                 for (uint32_t j = 0; j < k; j++) {
                     const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
                     if (fl_json_is_null(x) || fl_json_is_arr(x)) return false;
-                    items[n] = fl_fp_item_from_json(x, f->fhir_type);
+                    items[n] = for_column ? column_item(x, f->fhir_type) : fl_fp_item_from_json(x, f->fhir_type);
                     if (!items[n].kind) return false;
                     n++;
                 }
@@ -169,24 +194,21 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
             out->len = n;
             return true;
         }
-        const fl_json_val **next = cap ? fl_arena_alloc(&ctx->arena, cap * sizeof *next) : NULL;
-        if (cap && !next) return false;
+        const fl_json_val **next = fl_arena_alloc(&ctx->arena, (cap ? cap : 1) * sizeof *next);
+        if (!next) return false;
         size_t n = 0;
         for (size_t i = 0; i < ncur; i++) {
-            const fl_json_val *v = fl_json_get(cur[i], f->segs[s]);
-            if (fl_json_is_arr(v)) {
-                for (uint32_t j = 0; j < v->len; j++) {
-                    if (!fl_json_is_obj(&v->u.items[j])) return false;
-                    next[n++] = &v->u.items[j];
-                }
-            } else {
-                if (!fl_json_is_obj(v)) return false;
-                next[n++] = v;
+            const fl_json_val *v = vals[i];
+            uint32_t k = fl_json_is_arr(v) ? v->len : 1;
+            for (uint32_t j = 0; j < k; j++) {
+                const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
+                if (!fl_json_is_obj(x)) return false;
+                next[n++] = x;
             }
         }
+        if (!n) return false;
         cur = next;
         ncur = n;
-        if (!ncur) return false;
     }
     return false;
 }
@@ -207,7 +229,7 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
     const view_colinfo *info = &plan->info[cr->out];
     fl_fp_coll c;
     fl_rc rc = FL_OK;
-    if (!cr->fast || !fast_eval(ctx, cr->fast, input, &c)) rc = eval_prog(ctx, cr->prog, input, row_index, &c, err);
+    if (!cr->fast || !fast_eval(ctx, cr->fast, input, true, &c)) rc = eval_prog(ctx, cr->prog, input, row_index, &c, err);
     if (rc) {
         fl_err_prefix(err, "column '%s' (path '%s'): ", col->name, fl_fp_prog_expr(cr->prog));
         return rc;
@@ -324,7 +346,7 @@ static fl_rc eval_sel(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *inp
         items.items = acc.items;
         items.len = acc.n;
     } else {
-        if ((!s->iter_fast || !fast_eval(ctx, s->iter_fast, input, &items)) &&
+        if ((!s->iter_fast || !fast_eval(ctx, s->iter_fast, input, false, &items)) &&
             (rc = eval_prog(ctx, s->iters[0], input, row_index, &items, err))) {
             fl_err_prefix(err, "%s: %s '%s': ", s->where,
                           s->iter == VIEW_IT_FOREACH ? "forEach" : "forEachOrNull",

@@ -35,9 +35,28 @@ static inline void put_raw(fl_buf *out, const char *p, size_t n)
 }
 
 /* A JSON string; strings without characters to escape are copied as they are. */
+/* True if any byte of the 8-byte word w is < 0x20, '"' or '\\' (SWAR test). */
+static inline bool word_needs_escape(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t lt20 = (w - ones * 0x20) & ~w & high;
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    uint64_t isq = (q - ones) & ~q & high, isbs = (bs - ones) & ~bs & high;
+    return (lt20 | isq | isbs) != 0;
+}
+
 static void put_json_str(fl_buf *out, fl_str s)
 {
-    for (size_t i = 0; i < s.len; i++) {
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s.ptr + i, 8);
+        if (word_needs_escape(w)) {
+            fl_json_write_str(out, s);
+            return;
+        }
+    }
+    for (; i < s.len; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
         if (c < 0x20 || c == '"' || c == '\\') {
             fl_json_write_str(out, s);

@@ -431,6 +431,17 @@ static void test_batch_and_writers(void)
     fl_view_ctx_free(ctx);
     fl_view_plan_free(p);
 
+    /* strings that need escaping, before and after the first 8 bytes */
+    static const char *const esc[] = {
+        "{\"resourceType\":\"Patient\",\"id\":\"0123456789abc\\\"def\\tX\\\\\"}",
+        "{\"resourceType\":\"Patient\",\"id\":\"\\u0001x\"}",
+        "{\"resourceType\":\"Patient\",\"id\":\"h\u00e9llo w\u00f6rld, 12345678\"}",
+    };
+    expect_rows("{\"resource\":\"Patient\",\"select\":[{\"column\":[{\"name\":\"id\",\"path\":\"id\"}]}]}", esc, 3,
+                "{\"id\":\"0123456789abc\\\"def\\tX\\\\\"}\n"
+                "{\"id\":\"\\u0001x\"}\n"
+                "{\"id\":\"h\u00e9llo w\u00f6rld, 12345678\"}\n");
+
     fl_view_format f;
     CHECK(fl_view_format_parse("csv", &f) && f == FL_VIEW_FMT_CSV);
     CHECK(!fl_view_format_parse("xml", &f));
