@@ -45,7 +45,7 @@ static void usage(FILE *out)
             "  --json            print the report as JSON on stdout\n"
             "  --fhir            also require every record to be an object with a string\n"
             "                    \"resourceType\" (FHIR resources, e.g. a bulk export)\n"
-            "  --max-errors N    print at most N error lines in total (counts stay exact)\n"
+            "  --max-errors N    print at most N record errors in total (counts stay exact)\n"
             "  --allow-dupkeys   accept duplicate object keys (FHIR forbids them)\n"
             "  --max-line BYTES  longest NDJSON line accepted (default 64 MiB)\n"
             "  -q, --quiet       print only the totals\n"
@@ -67,11 +67,12 @@ static bool ends_with_ci(const char *s, const char *suffix)
 static void report_error(check_state *st, const char *file, uint64_t line, uint32_t col, uint64_t offset,
                          fl_rc rc, const char *msg)
 {
-    if (st->o->max_errors && st->printed >= st->o->max_errors) {
+    /* --max-errors caps record errors; a file that cannot be read is always reported */
+    if (line && st->o->max_errors && st->printed >= st->o->max_errors) {
         st->suppressed++;
         return;
     }
-    st->printed++;
+    if (line) st->printed++;
     if (st->o->json) {
         fl_jw *w = &st->w;
         fl_jw_obj_begin(w);
