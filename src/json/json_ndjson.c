@@ -70,11 +70,7 @@ static fl_rc nd_raw_read(fl_ndjson_reader *r, void *dst, size_t cap, size_t *got
 static fl_rc nd_src_read(fl_ndjson_reader *r, char *dst, size_t cap, size_t *got, fl_err *err)
 {
     *got = 0;
-    if (!r->gz) {
-        /* loop: a pipe may return short reads before EOF */
-        fl_rc rc = nd_raw_read(r, dst, cap, got, err);
-        return rc;
-    }
+    if (!r->gz) return nd_raw_read(r, dst, cap, got, err); /* fread fills or hits EOF */
     r->zs.next_out = (unsigned char *)dst;
     r->zs.avail_out = cap > UINT32_MAX ? UINT32_MAX : (uInt)cap;
     while (r->zs.avail_out > 0) {
@@ -98,7 +94,9 @@ static fl_rc nd_src_read(fl_ndjson_reader *r, char *dst, size_t cap, size_t *got
         if (zr == Z_STREAM_END) {
             r->z_member_done = true;
         } else if (zr == Z_BUF_ERROR) {
-            if (r->zs.avail_in != 0) break; /* output full */
+            /* no progress although input and output space remain: never silently stop */
+            if (r->zs.avail_in != 0)
+                return fl_err_set(err, FL_E_COMPRESS, "%s: gzip stream stalled", r->path);
         } else if (zr == Z_MEM_ERROR) {
             return fl_err_set(err, FL_E_NOMEM, "out of memory");
         } else if (zr != Z_OK) {
