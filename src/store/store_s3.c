@@ -824,6 +824,29 @@ static fl_rc s3_writer_write(void *wp, const void *data, size_t len, fl_err *err
     return FL_OK;
 }
 
+/* After an ambiguous failure and then "exists": is the stored object exactly our bytes? */
+static bool same_bytes(s3_writer *w)
+{
+    fl_buf b;
+    fl_buf_init(&b, w->part.len + 1);
+    fl_err e;
+    size_t rl = strlen(w->s->root);
+    fl_str rel = fl_str_make(w->key.ptr + rl, w->key.len - rl);
+    bool same = false;
+    for (uint32_t attempt = 1; attempt <= 3 && !same; attempt++) {
+        fl_buf_clear(&b);
+        fl_rc rc = s3_get(w->s, rel, 0, UINT64_MAX, &b, NULL, &e);
+        if (rc == FL_OK) {
+            same = b.len == w->part.len && (b.len == 0 || memcmp(b.ptr, w->part.ptr, b.len) == 0);
+            break;
+        }
+        if (!fl_err_is_retriable(&e)) break;
+        fl_sleep_ms(fl_store_backoff_ms(&w->s->retry, attempt));
+    }
+    fl_buf_reset(&b);
+    return same;
+}
+
 static fl_rc s3_writer_commit(void *wp, fl_store_meta *meta, fl_err *err)
 {
     s3_writer *w = wp;
@@ -837,6 +860,10 @@ static fl_rc s3_writer_commit(void *wp, fl_store_meta *meta, fl_err *err)
         for (uint32_t attempt = 1;; attempt++) {
             if (err) fl_err_clear(err);
             rc = s3_put_full(w->s, fl_buf_str(&w->key), w->part.ptr, w->part.len, w->flags, meta, err);
+            if (rc == FL_E_EXISTS && attempt > 1 && same_bytes(w)) { /* our earlier try had landed */
+                if (err) fl_err_clear(err);
+                rc = FL_OK;
+            }
             if (rc == FL_OK || !fl_err_is_retriable(err) || attempt >= max) break;
             fl_sleep_ms(fl_store_backoff_ms(&w->s->retry, attempt));
         }
