@@ -4,7 +4,11 @@
 #include "fhirlake/server.h"
 #include "testhelp.h"
 
+#include "fhirlake/os.h"
+
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -190,6 +194,89 @@ static void test_start_stop(void)
     fl_server_free(s);
 }
 
+/* One HTTP/1.0 exchange over a fresh socket; returns the status code (0 on failure). */
+static int http_once(uint16_t port, const char *method, const char *path, const char *body, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return 0;
+    }
+    char req[1024];
+    int n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\nContent-Type: application/fhir+json\r\nContent-Length: %zu\r\n\r\n%s",
+                     method, path, strlen(body), body);
+    if (n <= 0 || write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return 0;
+    }
+    size_t got = 0;
+    ssize_t k;
+    while (got < cap - 1 && (k = read(fd, out + got, cap - 1 - got)) > 0) got += (size_t)k;
+    out[got] = 0;
+    close(fd);
+    int status = 0;
+    if (sscanf(out, "HTTP/1.%*d %d", &status) != 1) return 0;
+    return status;
+}
+
+typedef struct client {
+    uint16_t port;
+    int ok;
+} client;
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    char buf[4096];
+    for (int i = 0; i < 20; i++) {
+        if (http_once(c->port, "PUT", "/fhir/Patient/shared", "{\"resourceType\":\"Patient\",\"id\":\"shared\"}", buf,
+                      sizeof buf) / 100 != 2)
+            continue;
+        if (http_once(c->port, "GET", "/fhir/Patient/shared", "", buf, sizeof buf) == 200) c->ok++;
+    }
+    return NULL;
+}
+
+/* Four clients update and read one resource through the real server at once: every update
+ * gets its own version (run under -fsanitize=thread as well; see SERVER.md). */
+static void test_concurrent_clients(void)
+{
+    char dir[] = "/tmp/fl_srv_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char url[256];
+    snprintf(url, sizeof url, "sqlite:%s/x.db", dir);
+    fl_server_opts o;
+    fl_server *s = NULL;
+    fl_err err;
+    fl_server_opts_default(&o);
+    o.db_url = url;
+    o.listen = "127.0.0.1:0";
+    o.threads = 3;
+    CHECK(fl_server_new(&o, &s, &err) == FL_OK);
+    if (!s) return;
+    CHECK(fl_server_start(s, &err) == FL_OK);
+    client cs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        cs[i] = (client){fl_server_port(s), 0};
+        pthread_create(&th[i], NULL, client_main, &cs[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += cs[i].ok;
+    }
+    CHECK_EQ_INT(ok, 80);
+    char buf[4096];
+    CHECK_EQ_INT(http_once(fl_server_port(s), "GET", "/fhir/Patient/shared", "", buf, sizeof buf), 200);
+    CHECK(strstr(buf, "\"versionId\":\"80\"") != NULL);
+    fl_server_free(s);
+    fl_rm_rf(dir, &err);
+}
+
 int main(void)
 {
     fl_arena_init(&A, 0, 0);
@@ -207,6 +294,7 @@ int main(void)
     }
     RUN(test_config);
     RUN(test_start_stop);
+    RUN(test_concurrent_clients);
     fl_buf_reset(&R.body);
     fl_server_free(S);
     fl_arena_fini(&A);
