@@ -278,6 +278,62 @@ static void test_eval_basic(void)
                 pt, 1, "{\"f\":\"Smith\",\"same\":true,\"second\":\"Jones\"}\n");
 }
 
+static void test_decimal_and_constants(void)
+{
+    static const char *const obs[] = {
+        "{\"resourceType\":\"Observation\",\"id\":\"a\",\"valueQuantity\":{\"value\":1.005}}",
+        "{\"resourceType\":\"Observation\",\"id\":\"b\",\"valueQuantity\":{\"value\":-0.125}}",
+        "{\"resourceType\":\"Observation\",\"id\":\"c\",\"valueQuantity\":{\"value\":123}}",
+    };
+    expect_rows("{\"resource\":\"Observation\",\"select\":[{\"column\":[{\"name\":\"id\",\"path\":\"id\"},"
+                "{\"name\":\"v\",\"path\":\"value.ofType(Quantity).value\",\"type\":\"decimal\","
+                "\"tag\":[{\"name\":\"ansi/type\",\"value\":\"DECIMAL(10,2)\"}]},"
+                "{\"name\":\"d\",\"path\":\"value.ofType(Quantity).value\",\"type\":\"decimal\"}]}]}",
+                obs, 3,
+                "{\"id\":\"a\",\"v\":1.01,\"d\":1.005}\n{\"id\":\"b\",\"v\":-0.13,\"d\":-0.125}\n"
+                "{\"id\":\"c\",\"v\":123.00,\"d\":123}\n");
+    /* precision overflow is an evaluation error */
+    static const char *const big[] = {
+        "{\"resourceType\":\"Observation\",\"id\":\"x\",\"valueQuantity\":{\"value\":123456789.1}}"};
+    fl_view_plan *p = compile_ok("{\"resource\":\"Observation\",\"select\":[{\"column\":[{\"name\":\"v\","
+                                 "\"path\":\"value.ofType(Quantity).value\",\"tag\":[{\"name\":\"ansi/type\",\"value\":\"NUMERIC(10, 2)\"}]}]}]}",
+                                 0);
+    if (p) {
+        fl_buf out;
+        fl_buf_init(&out, 0);
+        fl_err err;
+        CHECK(run_rows(p, big, 1, &out, &err) == FL_E_VIEW_EVAL && strstr(err.msg, "precision"));
+        fl_buf_reset(&out);
+        fl_view_plan_free(p);
+    }
+    /* every constant value[x] type compiles and compares */
+    static const char *const pt1[] = {"{\"resourceType\":\"Patient\",\"id\":\"p\"}"};
+    expect_rows("{\"resource\":\"Patient\",\"constant\":["
+                "{\"name\":\"a\",\"valueBase64Binary\":\"aGk=\"},{\"name\":\"b\",\"valueBoolean\":true},"
+                "{\"name\":\"c\",\"valueCanonical\":\"http://x\"},{\"name\":\"d\",\"valueCode\":\"c\"},"
+                "{\"name\":\"e\",\"valueDate\":\"2020-01\"},{\"name\":\"f\",\"valueDateTime\":\"2020-01-02T03:04:05Z\"},"
+                "{\"name\":\"g\",\"valueDecimal\":1.50},{\"name\":\"h\",\"valueId\":\"i1\"},"
+                "{\"name\":\"i\",\"valueInstant\":\"2020-01-02T03:04:05.123Z\"},{\"name\":\"j\",\"valueInteger\":-3},"
+                "{\"name\":\"k\",\"valueInteger64\":\"9007199254740993\"},{\"name\":\"l\",\"valueOid\":\"urn:oid:1.2\"},"
+                "{\"name\":\"m\",\"valuePositiveInt\":4},{\"name\":\"n\",\"valueString\":\"s\"},"
+                "{\"name\":\"o\",\"valueTime\":\"10:11:12\"},{\"name\":\"q\",\"valueUnsignedInt\":0},"
+                "{\"name\":\"r\",\"valueUri\":\"urn:x\"},{\"name\":\"s\",\"valueUrl\":\"http://u\"},"
+                "{\"name\":\"t\",\"valueUuid\":\"urn:uuid:1\"}],"
+                "\"select\":[{\"column\":[{\"name\":\"a\",\"path\":\"%a\",\"type\":\"base64Binary\"},"
+                "{\"name\":\"b\",\"path\":\"%b\",\"type\":\"boolean\"},{\"name\":\"d\",\"path\":\"%d\",\"type\":\"code\"},"
+                "{\"name\":\"e\",\"path\":\"%e\",\"type\":\"date\"},{\"name\":\"f\",\"path\":\"%f\",\"type\":\"dateTime\"},"
+                "{\"name\":\"g\",\"path\":\"%g\",\"type\":\"decimal\"},{\"name\":\"i\",\"path\":\"%i\",\"type\":\"instant\"},"
+                "{\"name\":\"j\",\"path\":\"%j\",\"type\":\"integer\"},{\"name\":\"k\",\"path\":\"%k\",\"type\":\"integer64\"},"
+                "{\"name\":\"m\",\"path\":\"%m + 1\",\"type\":\"positiveInt\"},{\"name\":\"o\",\"path\":\"%o\",\"type\":\"time\"},"
+                "{\"name\":\"q\",\"path\":\"%q\",\"type\":\"unsignedInt\"},{\"name\":\"t\",\"path\":\"%t\",\"type\":\"uuid\"},"
+                "{\"name\":\"cmp\",\"path\":\"%i > %f and %l = 'urn:oid:1.2' and %c = 'http://x' and "
+                "%h = 'i1' and %n = 's' and %r = 'urn:x' and %s = 'http://u'\",\"type\":\"boolean\"}]}]}",
+                pt1, 1,
+                "{\"a\":\"aGk=\",\"b\":true,\"d\":\"c\",\"e\":\"2020-01-01\",\"f\":\"2020-01-02T03:04:05Z\",\"g\":1.5,"
+                "\"i\":\"2020-01-02T03:04:05.123Z\",\"j\":-3,\"k\":9007199254740993,\"m\":5,\"o\":\"10:11:12\",\"q\":0,"
+                "\"t\":\"urn:uuid:1\",\"cmp\":true}\n");
+}
+
 static void test_eval_errors(void)
 {
     fl_err err;
@@ -498,6 +554,7 @@ int main(void)
     RUN(test_validation);
     RUN(test_types);
     RUN(test_eval_basic);
+    RUN(test_decimal_and_constants);
     RUN(test_eval_errors);
     RUN(test_limits);
     RUN(test_batch_and_writers);
