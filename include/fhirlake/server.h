@@ -28,6 +28,7 @@ typedef struct fl_server fl_server;
 #define FL_SERVER_MAX_RESP_HEADERS 8
 #define FL_SERVER_MAX_JSON_DEPTH 128           /* nesting of a request body */
 #define FL_SERVER_MAX_AUTH_FILE (1u << 20)     /* bytes of --auth-file */
+#define FL_SERVER_MAX_REQUEST_MEMORY (768u << 20) /* scratch arena of one request */
 
 typedef enum fl_server_auth {
     FL_SERVER_AUTH_NONE = 0,

@@ -151,7 +151,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     (void)conn;
     conn_state *st = fl_calloc(1, sizeof *st);
     if (!st) return NULL;
-    fl_arena_init(&st->a, 16384, 0);
+    fl_arena_init(&st->a, 16384, FL_SERVER_MAX_REQUEST_MEMORY);
     fl_buf_init(&st->body, srv->opts.max_body);
     size_t n = strlen(uri);
     if (n > FL_SERVER_MAX_TARGET + 1) n = FL_SERVER_MAX_TARGET + 1; /* the router answers 414 */

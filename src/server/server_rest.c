@@ -313,6 +313,7 @@ void srv_history(srv_req *r, fl_str type, fl_str id)
 {
     fl_fhirdb_query q = {.type = type, .id = id};
     link_q lq = {.n = 0};
+    bool count_only = false;
     for (size_t i = 0; i < r->nparams; i++) {
         const srv_param *p = &r->params[i];
         if (fl_str_eq_c(p->name, "_since")) {
@@ -325,9 +326,8 @@ void srv_history(srv_req *r, fl_str type, fl_str id)
             q.lu_min_us = lo;
             link_add(&lq, "_since", p->value);
         } else if (fl_str_eq_c(p->name, "_count")) {
-            bool zero;
-            if (!parse_count(r, p->value, &q.count, &zero)) return;
-            if (zero) q.count = 1;
+            if (!parse_count(r, p->value, &q.count, &count_only)) return;
+            if (count_only) q.count = 1;
             link_add(&lq, "_count", p->value);
         } else if (fl_str_eq_c(p->name, "_cursor")) {
             q.cursor = p->value;
@@ -345,6 +345,10 @@ void srv_history(srv_req *r, fl_str type, fl_str id)
     if (rc) {
         store_fail(r, rc, &err, "history failed");
         return;
+    }
+    if (count_only) {
+        pg.n = 0;
+        pg.has_next = false;
     }
     if (id.len && pg.n == 0 && !q.cursor.len) {
         fl_fhirdb_rec cur;

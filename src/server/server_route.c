@@ -267,7 +267,8 @@ void fl_server_handle(fl_server *srv, const fl_server_req *req, fl_arena *a, fl_
     if (host_ok(host))
         fl_buf_printf(&bu, "http://" FL_STR_FMT "%s", FL_STR_ARG(host), srv->base);
     else
-        fl_buf_printf(&bu, "http://%s%s", srv->listen, srv->base);
+        fl_buf_printf(&bu, strchr(srv->host, ':') ? "http://[%s]:%u%s" : "http://%s:%u%s", srv->host,
+                      (unsigned)(srv->port ? srv->port : srv->port_req), srv->base);
     r->base_url = fl_arena_str_dup(a, fl_buf_str(&bu));
     fl_buf_reset(&bu);
 
