@@ -13,7 +13,7 @@ PKGS=(
   libsqlite3-dev libpq-dev librdkafka-dev libpcre2-dev
   libjansson-dev
   python3-venv
-  postgresql
+  postgresql curl
 )
 
 missing=()
