@@ -213,7 +213,10 @@ typedef struct fl_fp_env {
  * Thread-safe for a shared p with distinct arenas. */
 FL_API fl_rc fl_fp_eval(const fl_fp_prog *p, const fl_json_val *input, const fl_fp_env *env,
                         fl_arena *a, fl_fp_coll *out, fl_err *err);
-/* Same with an arbitrary input collection (e.g. an item produced by a forEach). */
+/* Same with an arbitrary input collection (e.g. an item produced by a forEach). When
+ * many expressions run over one resource, build its item once with
+ * fl_fp_item_from_json(resource, NULL) and pass fl_fp_coll_one(&item): this skips the
+ * per-call resourceType lookup. %resource is env->resource, else the single input node. */
 FL_API fl_rc fl_fp_eval_coll(const fl_fp_prog *p, fl_fp_coll input, const fl_fp_env *env,
                              fl_arena *a, fl_fp_coll *out, fl_err *err);
 

@@ -83,7 +83,14 @@ typedef enum fp_op {
 typedef struct fp_typespec {
     fl_str ns;   /* "FHIR", "System" or empty */
     fl_str name; /* "Patient", "Integer", "string" */
+    /* resolved once by fp_typespec_resolve() at compile time */
+    uint16_t fid;     /* FHIR type id (0 = none / System namespace) */
+    uint8_t sys_kind; /* fl_fp_kind when the name is a System type name, else 0 */
+    uint8_t resolved;
 } fp_typespec;
+
+/* Fill fid/sys_kind of a parsed type specifier (fp_types.c). */
+void fp_typespec_resolve(fp_typespec *t);
 
 typedef struct fp_node fp_node;
 

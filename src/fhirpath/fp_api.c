@@ -168,7 +168,7 @@ fl_rc fl_fp_eval_coll(const fl_fp_prog *p, fl_fp_coll input, const fl_fp_env *en
     c.context = input;
     c.resource = env ? env->resource : NULL;
     if (!c.resource && input.len == 1 && input.items[0].kind == FL_FP_NODE) c.resource = input.items[0].v.node;
-    c.now_us = env && env->now_us ? env->now_us : fl_clock_now_us();
+    c.now_us = env ? env->now_us : 0; /* 0: read the clock only if now()/today() runs */
     if (env && env->vars && env->nvars != p->nvars)
         return fl_err_set(err, FL_E_ARG, "fhirpath: %zu variable values given, program declares %zu", env->nvars, p->nvars);
     fp_scope s;
@@ -187,7 +187,7 @@ fl_rc fl_fp_eval(const fl_fp_prog *p, const fl_json_val *input, const fl_fp_env 
     if (input && input->type != FL_JSON_NULL) {
         it = fl_arena_alloc(a, sizeof *it);
         if (!it) return fl_err_set(err, FL_E_NOMEM, "fhirpath: evaluation arena exhausted");
-        *it = fp_item_from_json(input, 0);
+        *it = fl_fp_item_from_json(input, NULL);
         if (it->kind) in = (fl_fp_coll){it, 1};
     }
     return fl_fp_eval_coll(p, in, env, a, out, err);

@@ -90,9 +90,8 @@ fl_rc fhirpath_out_bool(fp_ctx *c, bool v, fl_fp_coll *out)
 
 static uint16_t item_ftype(const fl_fp_item *it)
 {
-    if (it->ftype) return it->ftype;
-    if (it->kind == FL_FP_NODE) return fp_type_of_resource(it->v.node);
-    return 0;
+    /* items from fp_item_from_json already carry the resource type when known */
+    return it->ftype;
 }
 
 static uint16_t choice_type(fl_str suffix)
@@ -149,19 +148,24 @@ fl_rc fhirpath_member(fp_ctx *c, const fl_fp_item *it, fl_str name, fp_cb *b)
     if (!obj || obj->type != FL_JSON_OBJECT) return FL_OK;
     const fl_json_val *val = NULL, *ext = NULL, *choice = NULL, *choice_ext = NULL;
     fl_str choice_suffix = FL_STR_NULL;
+    if (name.len == 0) return FL_OK;
+    const char first = name.ptr[0];
     for (uint32_t i = 0; i < obj->len; i++) {
         fl_str k = obj->u.members[i].key;
-        if (k.len == name.len && memcmp(k.ptr, name.ptr, name.len) == 0) {
-            val = &obj->u.members[i].val;
-        } else if (k.len == name.len + 1 && k.ptr[0] == '_' && memcmp(k.ptr + 1, name.ptr, name.len) == 0) {
-            ext = &obj->u.members[i].val;
-        } else if (k.len > name.len && memcmp(k.ptr, name.ptr, name.len) == 0 && k.ptr[name.len] >= 'A' &&
-                   k.ptr[name.len] <= 'Z') {
-            choice = &obj->u.members[i].val;
-            choice_suffix = fl_str_make(k.ptr + name.len, k.len - name.len);
-        } else if (k.len > name.len + 1 && k.ptr[0] == '_' && memcmp(k.ptr + 1, name.ptr, name.len) == 0 &&
-                   k.ptr[name.len + 1] >= 'A' && k.ptr[name.len + 1] <= 'Z') {
-            choice_ext = &obj->u.members[i].val;
+        if (k.len < name.len) continue;
+        /* cheap first-byte tests before any memcmp: most keys differ at once */
+        if (k.ptr[0] == first) {
+            if (memcmp(k.ptr, name.ptr, name.len) != 0) continue;
+            if (k.len == name.len) {
+                val = &obj->u.members[i].val;
+            } else if (k.ptr[name.len] >= 'A' && k.ptr[name.len] <= 'Z') {
+                choice = &obj->u.members[i].val;
+                choice_suffix = fl_str_make(k.ptr + name.len, k.len - name.len);
+            }
+        } else if (k.ptr[0] == '_' && k.len > name.len && k.ptr[1] == first &&
+                   memcmp(k.ptr + 1, name.ptr, name.len) == 0) {
+            if (k.len == name.len + 1) ext = &obj->u.members[i].val;
+            else if (k.ptr[name.len + 1] >= 'A' && k.ptr[name.len + 1] <= 'Z') choice_ext = &obj->u.members[i].val;
         }
     }
     if (val || ext) {
@@ -538,14 +542,14 @@ static fl_rc eval_member(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
     } else {
         in = s->this_;
         /* a leading type name ("Patient.name") filters the context by its type */
-        if (n->name.len && n->name.ptr[0] >= 'A' && n->name.ptr[0] <= 'Z') {
-            uint16_t tid = fp_type_id(n->name);
+        if (n->slot) {
+            uint16_t tid = (uint16_t)n->slot; /* resolved by the parser */
             if (tid && (fp_type_is_resource(tid) || !fp_type_kind(tid))) {
                 fp_cb b = {0};
                 bool any_res = false;
                 for (size_t i = 0; i < in.len; i++) {
                     uint16_t ft = item_ftype(&in.items[i]);
-                    if (in.items[i].kind == FL_FP_NODE && fp_type_of_resource(in.items[i].v.node)) any_res = true;
+                    if (fp_type_is_resource(ft)) any_res = true;
                     if (ft && fp_type_derives(ft, tid)) {
                         if ((rc = fhirpath_cb_push(c, &b, &in.items[i]))) return rc;
                     }
@@ -655,7 +659,7 @@ fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
         if (n->slot == 0 || !c->resource) {
             *out = c->context;
         } else {
-            fl_fp_item it = fp_item_from_json(c->resource, 0);
+            fl_fp_item it = fl_fp_item_from_json(c->resource, NULL);
             rc = fhirpath_out_item(c, &it, out);
         }
         break;

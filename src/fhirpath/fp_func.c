@@ -1432,7 +1432,7 @@ FN(trace)
 
 static fl_rc now_dt(fp_ctx *c, fp_dt *d)
 {
-    int64_t us = c->now_us + (int64_t)(c->env ? c->env->tz_offset_min : 0) * 60000000LL;
+    int64_t us = (c->now_us ? c->now_us : fl_clock_now_us()) + (int64_t)(c->env ? c->env->tz_offset_min : 0) * 60000000LL;
     int64_t ms = us / 1000;
     int64_t days = ms / 86400000LL - (ms % 86400000LL < 0);
     int64_t rem = ms - days * 86400000LL;

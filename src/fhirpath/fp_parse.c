@@ -443,6 +443,7 @@ static fl_rc parse_call(fp_parser *ps, fp_node *input, fl_str name, uint32_t pos
     if (fi->type_arg && nargs >= 1) {
         if (!node_to_typespec(args[0], &n->type))
             return perr(ps, args[0]->pos, FL_E_FP_COMPILE, "%s() needs a type name argument", fi->name);
+        fp_typespec_resolve(&n->type);
     }
     *out = n;
     return FL_OK;
@@ -603,6 +604,11 @@ static fl_rc parse_term(fp_parser *ps, fp_node **out)
         fp_node *n = node_new(ps, FPN_MEMBER, t.pos);
         if (!n) return FL_E_NOMEM;
         n->name = t.text;
+        /* a leading type name ("Patient.name") is resolved once here; slot = type id */
+        if (t.text.len && t.text.ptr[0] >= 'A' && t.text.ptr[0] <= 'Z') {
+            uint16_t tid = fp_type_id(t.text);
+            if (tid && (fp_type_is_resource(tid) || !fp_type_kind(tid))) n->slot = tid;
+        }
         *out = n;
         return FL_OK;
     }
@@ -715,6 +721,7 @@ static fl_rc parse_expr(fp_parser *ps, int level, fp_node **out)
         n->left = lhs;
         if (op == FPN_IS || op == FPN_AS) {
             if ((rc = parse_typespec(ps, &n->type))) return rc;
+            fp_typespec_resolve(&n->type);
             n->hint = op == FPN_IS ? FL_FP_HINT_BOOL : 0;
         } else {
             if ((rc = parse_expr(ps, level + 1, &n->right))) return rc;

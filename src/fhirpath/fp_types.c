@@ -9,15 +9,34 @@
 
 #include "fhirpath/fp_types_tab.h"
 
+/* Compare a NUL-terminated table name with a slice, in fl_str_cmp order (no strlen). */
+static int cmp_name(const char *c, fl_str s)
+{
+    size_t i = 0;
+    for (; i < s.len; i++) {
+        unsigned char a = (unsigned char)c[i], b = (unsigned char)s.ptr[i];
+        if (a == 0) return -1;
+        if (a != b) return a < b ? -1 : 1;
+    }
+    return c[i] ? 1 : 0;
+}
+
+/* FNV-1a over the name mixed with the parent id; must match tools/fhirpath_gentypes.py. */
+static uint32_t fp_elem_hash(uint16_t parent, fl_str name)
+{
+    uint32_t x = 2166136261u;
+    for (size_t i = 0; i < name.len; i++) x = (x ^ (unsigned char)name.ptr[i]) * 16777619u;
+    return x ^ (uint32_t)((uint64_t)parent * 2654435761u);
+}
+
 uint16_t fp_type_id(fl_str name)
 {
-    size_t lo = 0, hi = FP_NTYPES;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = fl_str_cmp(fl_str_c(fp_type_rows[mid].name), name);
-        if (c == 0) return (uint16_t)(mid + 1);
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
+    uint32_t i = fp_elem_hash(0, name) & (FP_TYPE_SLOTS - 1);
+    for (uint32_t probes = 0; probes < FP_TYPE_SLOTS; probes++) {
+        uint16_t id = fp_type_slots[i];
+        if (!id) return 0;
+        if (cmp_name(fp_type_rows[id - 1].name, name) == 0) return id;
+        i = (i + 1) & (FP_TYPE_SLOTS - 1);
     }
     return 0;
 }
@@ -28,27 +47,19 @@ const char *fl_fp_type_name(uint16_t ftype)
     return fp_type_rows[ftype - 1].name;
 }
 
-static uint16_t elem_lookup(uint16_t parent, fl_str name)
-{
-    size_t lo = 0, hi = FP_NELEMS;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct fp_elem_row *r = &fp_elem_rows[mid];
-        int c = r->parent < parent ? -1 : r->parent > parent ? 1 : fl_str_cmp(fl_str_c(r->name), name);
-        if (c == 0) return r->type;
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return 0;
-}
-
 uint16_t fp_type_child(uint16_t parent, fl_str name)
 {
-    for (uint16_t t = parent, guard = 0; t && guard < 8; t = fp_type_rows[t - 1].base, guard++) {
-        uint16_t r = elem_lookup(t, name);
-        if (r) return r;
+    if (parent) {
+        /* the table is flattened over base types, so one lookup answers */
+        uint32_t i = fp_elem_hash(parent, name) & (FP_ELEM_SLOTS - 1);
+        for (uint32_t probes = 0; probes < FP_ELEM_SLOTS; probes++) {
+            const struct fp_elem_row *r = &fp_elem_rows[i];
+            if (!r->parent) break;
+            if (r->parent == parent && cmp_name(r->name, name) == 0) return r->type;
+            i = (i + 1) & (FP_ELEM_SLOTS - 1);
+        }
     }
-    if (fl_str_eq_c(name, "extension") || fl_str_eq_c(name, "modifierExtension")) return FP_T_EXTENSION;
+    if (name.len >= 9 && (fl_str_eq_c(name, "extension") || fl_str_eq_c(name, "modifierExtension"))) return FP_T_EXTENSION;
     return 0;
 }
 
@@ -76,19 +87,8 @@ bool fp_type_derives(uint16_t t, uint16_t want)
 
 fl_fp_kind fp_type_kind(uint16_t t)
 {
-    if (!t || t > FP_NTYPES || !(fp_type_rows[t - 1].flags & FP_TF_PRIMITIVE)) return 0;
-    switch (t) {
-    case FP_T_BOOLEAN: return FL_FP_BOOL;
-    case FP_T_DECIMAL: return FL_FP_DEC;
-    case FP_T_DATE: return FL_FP_DATE;
-    case FP_T_DATETIME:
-    case FP_T_INSTANT: return FL_FP_DATETIME;
-    case FP_T_TIME: return FL_FP_TIME;
-    default: break;
-    }
-    if (fp_type_derives(t, FP_T_INTEGER) || fl_str_eq_c(fl_str_c(fp_type_rows[t - 1].name), "integer64"))
-        return FL_FP_INT;
-    return FL_FP_STR;
+    if (!t || t > FP_NTYPES) return 0;
+    return (fl_fp_kind)fp_type_rows[t - 1].kind;
 }
 
 fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype)
@@ -101,9 +101,16 @@ fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype)
     case FL_JSON_OBJECT:
         it.kind = FL_FP_NODE;
         it.v.node = v;
-        if (!ftype || (fp_type_rows[ftype - 1].flags & FP_TF_RESOURCE)) {
+        if (ftype && (fp_type_rows[ftype - 1].flags & FP_TF_RESOURCE)) {
+            /* a resource slot (contained, entry.resource, ...): look resourceType up */
             uint16_t rt = fp_type_of_resource(v);
             if (rt) it.ftype = rt;
+        } else if (!ftype && v->len && v->u.members[0].key.len == 12 &&
+                   memcmp(v->u.members[0].key.ptr, "resourceType", 12) == 0) {
+            /* untyped object: a resource when resourceType leads (as FHIR JSON writers
+             * emit it); checking only the first member keeps element navigation O(1) */
+            const fl_json_val *rtv = &v->u.members[0].val;
+            if (rtv->type == FL_JSON_STRING) it.ftype = fp_type_id(fl_json_str(rtv));
         }
         break;
     case FL_JSON_TRUE:
@@ -151,7 +158,10 @@ fl_fp_item fl_fp_item_from_json(const fl_json_val *v, const char *fhir_type)
         memset(&it, 0, sizeof it);
         return it;
     }
-    return fp_item_from_json(v, fhir_type ? fp_type_id(fl_str_c(fhir_type)) : 0);
+    fl_fp_item it = fp_item_from_json(v, fhir_type ? fp_type_id(fl_str_c(fhir_type)) : 0);
+    /* an input resource: find resourceType wherever it is */
+    if (it.kind == FL_FP_NODE && !it.ftype) it.ftype = fp_type_of_resource(v);
+    return it;
 }
 
 static const char *system_name(uint8_t kind)
@@ -197,13 +207,28 @@ static bool sys_kind_named(fl_str n, uint8_t *kind)
     return false;
 }
 
-int fp_item_is(const fl_fp_item *it, const fp_typespec *t, bool exact)
+void fp_typespec_resolve(fp_typespec *t)
 {
-    bool ns_sys = fl_str_eq_c(t->ns, "System");
-    bool ns_fhir = fl_str_eq_c(t->ns, "FHIR");
     uint8_t sk = 0;
-    bool is_sys_name = sys_kind_named(t->name, &sk);
-    uint16_t fid = ns_sys ? 0 : fp_type_id(t->name);
+    t->sys_kind = sys_kind_named(t->name, &sk) ? sk : 0;
+    t->fid = fl_str_eq_c(t->ns, "System") ? 0 : fp_type_id(t->name);
+    t->resolved = 1;
+}
+
+int fp_item_is(const fl_fp_item *it, const fp_typespec *t0, bool exact)
+{
+    fp_typespec tmp;
+    const fp_typespec *t = t0;
+    if (!t->resolved) {
+        tmp = *t0;
+        fp_typespec_resolve(&tmp);
+        t = &tmp;
+    }
+    bool ns_sys = t->ns.len == 6 && fl_str_eq_c(t->ns, "System");
+    bool ns_fhir = t->ns.len == 4 && fl_str_eq_c(t->ns, "FHIR");
+    uint8_t sk = t->sys_kind;
+    bool is_sys_name = sk != 0;
+    uint16_t fid = t->fid;
     if (ns_sys && !is_sys_name) return 0;
     if (!is_sys_name && !fid) {
         if (fl_str_eq_c(t->name, "Any") || fl_str_eq_c(t->name, "Element")) return 1;
