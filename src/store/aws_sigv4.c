@@ -70,13 +70,28 @@ void aws_md5_base64(const void *data, size_t len, char out[25])
     EVP_EncodeBlock((unsigned char *)out, md, 16); /* 24 chars + NUL */
 }
 
+static void put2(char *p, int v)
+{
+    p[0] = (char)('0' + (v / 10) % 10);
+    p[1] = (char)('0' + v % 10);
+}
+
 void aws_amz_date(int64_t t, char out[17])
 {
     time_t tt = (time_t)t;
     struct tm tm;
     if (!gmtime_r(&tt, &tm)) memset(&tm, 0, sizeof tm);
-    snprintf(out, 17, "%04d%02d%02dT%02d%02d%02dZ", (tm.tm_year + 1900) % 10000, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int y = (tm.tm_year + 1900) % 10000;
+    put2(out, y / 100);
+    put2(out + 2, y % 100);
+    put2(out + 4, tm.tm_mon + 1);
+    put2(out + 6, tm.tm_mday);
+    out[8] = 'T';
+    put2(out + 9, tm.tm_hour);
+    put2(out + 11, tm.tm_min);
+    put2(out + 13, tm.tm_sec);
+    out[15] = 'Z';
+    out[16] = 0;
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */

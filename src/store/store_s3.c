@@ -183,7 +183,8 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
     fl_rc rc = FL_E_STORE;
     bool retry = false;
     const char *hint = "";
-    char hintbuf[300];
+    char hintbuf[512];
+    int hn = 0; /* a truncated hint is acceptable */
 
     if (!code[0]) { /* HEAD and some proxies answer without a body */
         switch (st) {
@@ -215,18 +216,18 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
     } else if (st == 401 || st == 403) {
         rc = FL_E_STORE_AUTH;
         if (!strcmp(code, "SignatureDoesNotMatch")) {
-            snprintf(hintbuf, sizeof hintbuf,
+            hn = snprintf(hintbuf, sizeof hintbuf,
                      "; the signature did not match: check the secret access key for key id %s (credentials from %s)",
                      cr->akid, cr->source);
         } else if (!strcmp(code, "InvalidAccessKeyId")) {
-            snprintf(hintbuf, sizeof hintbuf, "; the server does not know access key id %s (credentials from %s)",
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the server does not know access key id %s (credentials from %s)",
                      cr->akid, cr->source);
         } else if (!strcmp(code, "RequestTimeTooSkewed")) {
-            snprintf(hintbuf, sizeof hintbuf, "; the local clock differs from the server's by over 15 minutes");
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the local clock differs from the server's by over 15 minutes");
         } else if (!strcmp(code, "InvalidToken")) {
-            snprintf(hintbuf, sizeof hintbuf, "; the session token is not valid (credentials from %s)", cr->source);
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the session token is not valid (credentials from %s)", cr->source);
         } else {
-            snprintf(hintbuf, sizeof hintbuf,
+            hn = snprintf(hintbuf, sizeof hintbuf,
                      "; check that the policy for key id %s (credentials from %s) allows this %s on bucket %s%s",
                      cr->akid, cr->source, r->op, s->bucket,
                      !strcmp(r->method, "HEAD") ? " (a missing key also answers 403 without s3:ListBucket)" : "");
@@ -236,7 +237,7 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
                !strcmp(code, "PermanentRedirect") || !strcmp(code, "IllegalLocationConstraintException")) {
         rc = FL_E_CONFIG;
         if (region[0]) {
-            snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s, not %s: set s3.region=%s or AWS_REGION",
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s, not %s: set s3.region=%s or AWS_REGION",
                      region, s->region, region);
             hint = hintbuf;
         } else {
@@ -251,6 +252,7 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
     } else if (st == 400) {
         rc = FL_E_STORE;
     }
+    (void)hn;
     fl_err_set(err, rc, "s3 %s s3://%s/" FL_STR_FMT ": HTTP %ld %s%s%s%s%s%s", r->op, s->bucket, FL_STR_ARG(r->key), st,
                code, msg[0] ? ": " : "", msg, rs->request_id[0] ? " (request id " : "", rs->request_id,
                rs->request_id[0] ? ")" : "");
@@ -1051,13 +1053,16 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
         snprintf(hostport, sizeof hostport, "s3.%s.amazonaws.com", s->region);
         if (strchr(s->bucket, '.') && !path_style_set) path_style = true; /* dotted names break the TLS wildcard */
     }
+    int n1, n2;
     if (path_style) {
-        snprintf(s->host, sizeof s->host, "%s", hostport);
-        snprintf(s->base_path, sizeof s->base_path, "%s/%s", epath, s->bucket);
+        n1 = snprintf(s->host, sizeof s->host, "%s", hostport);
+        n2 = snprintf(s->base_path, sizeof s->base_path, "%s/%s", epath, s->bucket);
     } else {
-        snprintf(s->host, sizeof s->host, "%s.%s", s->bucket, hostport);
-        snprintf(s->base_path, sizeof s->base_path, "%s", epath);
+        n1 = snprintf(s->host, sizeof s->host, "%s.%s", s->bucket, hostport);
+        n2 = snprintf(s->base_path, sizeof s->base_path, "%s", epath);
     }
+    if (n1 < 0 || (size_t)n1 >= sizeof s->host || n2 < 0 || (size_t)n2 >= sizeof s->base_path)
+        FL_FAIL(FL_E_CONFIG, "s3: endpoint host or path too long");
     snprintf(s->origin, sizeof s->origin, "%s://%s", scheme, s->host);
 
     aws_chain_cfg cc = {.access_key_id = prop(o, P_AKID),
