@@ -110,10 +110,14 @@ FL_API bool fl_json_equal(const fl_json_val *a, const fl_json_val *b);
 
 /* Append the compact serialisation of v to out (numbers from their source text). */
 FL_API fl_rc fl_json_write(const fl_json_val *v, fl_buf *out);
-/* Append s as a quoted, escaped JSON string (control chars as \u00XX, '/' unescaped). */
+/* Append s as a quoted, escaped JSON string: '"' '\\' and \b \f \n \r \t by their short
+ * escapes, other control chars as \u00XX, '/' unescaped; bytes that are not valid UTF-8
+ * become \ufffd, so the output is always valid JSON. */
 FL_API fl_rc fl_json_write_str(fl_buf *out, fl_str s);
 
-/* Streaming writer with automatic commas. Errors are sticky in out->rc. */
+/* Streaming writer with automatic commas. Errors are sticky in out->rc (FL_E_STATE for a
+ * misplaced key or end, FL_E_JSON_DEPTH past 63 nesting levels). Top-level values get no
+ * separator: the caller frames them (e.g. '\n' per NDJSON line, with fl_jw_init again). */
 typedef struct fl_jw {
     fl_buf *out;
     uint32_t depth;
@@ -159,7 +163,8 @@ typedef struct fl_ndjson_line {
     fl_str text;      /* line bytes without the LF/CRLF and without a leading BOM; valid
                          until the next fl_ndjson_next() or fl_ndjson_close() */
     uint64_t line_no; /* 1-based physical line number in the (decompressed) input */
-    uint64_t offset;  /* byte offset of the line start in the (decompressed) input */
+    uint64_t offset;  /* byte offset of text.ptr in the (decompressed) input (after a
+                         leading BOM, which is stripped on line 1 only) */
 } fl_ndjson_line;
 
 /* Next non-blank line. FL_E_EOF at the end; FL_E_LIMIT for a line over max_line (the
