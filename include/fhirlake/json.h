@@ -117,7 +117,7 @@ FL_API fl_rc fl_json_write_str(fl_buf *out, fl_str s);
 
 /* Streaming writer with automatic commas. Errors are sticky in out->rc (FL_E_STATE for a
  * misplaced key or end, FL_E_JSON_DEPTH past 63 nesting levels). Top-level values get no
- * separator: the caller frames them (e.g. '\n' per NDJSON line, with fl_jw_init again). */
+ * separator: the caller frames them (e.g. appends '\n' after each NDJSON record). */
 typedef struct fl_jw {
     fl_buf *out;
     uint32_t depth;
