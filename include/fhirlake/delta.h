@@ -212,6 +212,9 @@ FL_API size_t fl_delta_snapshot_num_app_txns(const fl_delta_snapshot *s);
 FL_API const fl_delta_app_txn *fl_delta_snapshot_get_app_txn(const fl_delta_snapshot *s, size_t i);
 FL_API size_t fl_delta_snapshot_num_domains(const fl_delta_snapshot *s);
 FL_API const fl_delta_domain *fl_delta_snapshot_get_domain(const fl_delta_snapshot *s, size_t i);
+/* Write a classic checkpoint of s (its version must exist in t's log) and update
+ * _last_checkpoint. Commits do this by themselves every delta.checkpointInterval. */
+FL_API fl_rc fl_delta_snapshot_write_checkpoint(fl_delta_table *t, const fl_delta_snapshot *s, fl_err *err);
 /* Sum of numRecords over live files (from stats); -1 if some file has no numRecords. */
 FL_API int64_t fl_delta_snapshot_num_records(const fl_delta_snapshot *s);
 

@@ -524,6 +524,25 @@ static fl_rc apply_own(fl_delta_txn *txn, int64_t v, const fl_buf *commit, fl_er
     return delta_snapshot_finish(txn->t, s, err);
 }
 
+/* Classic checkpoint every delta.checkpointInterval versions. A failure is logged, never
+ * reported: the commit itself is durable and readers fall back to the JSON log. */
+static void maybe_checkpoint(fl_delta_txn *txn, fl_delta_commit_result *res)
+{
+    fl_delta_table *t = txn->t;
+    fl_delta_snapshot *s = txn->snap;
+    if (t->o.no_checkpoints || s->version <= 0) return;
+    int64_t interval = 10;
+    fl_str iv = fl_delta_snapshot_get_config(s, "delta.checkpointInterval", FL_STR_NULL);
+    if (iv.len && (!fl_parse_i64(iv, &interval) || interval <= 0)) interval = 10;
+    if (s->version % interval != 0) return;
+    for (size_t i = 0; i < s->proto.n_writer_features; i++)
+        if (fl_str_eq_c(s->proto.writer_features[i], "v2Checkpoint")) return; /* classic not allowed */
+    fl_err e;
+    fl_err_clear(&e);
+    if (delta_checkpoint_write(t, s, &e) == FL_OK) res->checkpointed = true;
+    else fl_log(t->o.log, FL_LOG_WARN, "delta: %s", e.msg);
+}
+
 fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err *err)
 {
     fl_delta_commit_result local;
@@ -557,6 +576,8 @@ fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err
                 fl_delta_snapshot_free(txn->snap);
                 txn->snap = NULL;
                 fl_err_clear(err);
+            } else {
+                maybe_checkpoint(txn, res);
             }
             goto done;
         }

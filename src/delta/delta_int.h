@@ -127,6 +127,12 @@ typedef struct delta_snap_file {
     fl_str key;
 } delta_snap_file;
 
+/* A tombstone (remove) kept for checkpoints until it expires. */
+typedef struct delta_tomb {
+    fl_str path, dv, key;
+    int64_t deletion_ts;
+} delta_tomb;
+
 struct fl_delta_snapshot {
     fl_arena a;
     int64_t version;
@@ -140,6 +146,8 @@ struct fl_delta_snapshot {
     fl_vec txns;     /* fl_delta_app_txn */
     fl_map txn_idx;  /* app id -> (index + 1) */
     fl_vec domains;  /* fl_delta_domain */
+    fl_vec tombs;    /* delta_tomb */
+    fl_map tomb_idx; /* file key -> (index + 1) */
     size_t garbage;  /* arena bytes held by cancelled files */
     size_t max_files;
     int64_t num_records; /* -1 unknown */
@@ -162,6 +170,15 @@ fl_rc delta_snapshot_finish(fl_delta_table *t, fl_delta_snapshot *s, fl_err *err
 /* Reader/writer feature checks. */
 fl_rc delta_check_read_support(const fl_delta_snapshot *s, fl_err *err);
 fl_rc delta_check_write_support(const fl_delta_snapshot *s, fl_err *err);
+
+/* ------------------------------------------------------------------ checkpoints */
+
+/* Load checkpoint cp into the (empty) snapshot s; s->version becomes cp->version. */
+fl_rc delta_checkpoint_read(fl_delta_table *t, fl_delta_snapshot *s, const delta_checkpoint_ref *cp, fl_err *err);
+/* Write the classic checkpoint of s (at s->version) and _last_checkpoint. */
+fl_rc delta_checkpoint_write(fl_delta_table *t, const fl_delta_snapshot *s, fl_err *err);
+/* The version in _delta_log/_last_checkpoint, or -1 when absent or unreadable. */
+int64_t delta_last_checkpoint_version(fl_delta_table *t);
 
 /* ------------------------------------------------------------------ table */
 

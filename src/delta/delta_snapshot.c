@@ -22,6 +22,8 @@ fl_rc delta_snapshot_new(size_t max_files, fl_delta_snapshot **out, fl_err *err)
     fl_vec_init(&s->files, sizeof(delta_snap_file));
     fl_vec_init(&s->txns, sizeof(fl_delta_app_txn));
     fl_vec_init(&s->domains, sizeof(fl_delta_domain));
+    fl_vec_init(&s->tombs, sizeof(delta_tomb));
+    fl_map_init(&s->tomb_idx);
     fl_map_init(&s->file_idx);
     fl_map_init(&s->txn_idx);
     s->version = -1;
@@ -37,6 +39,8 @@ void fl_delta_snapshot_free(fl_delta_snapshot *s)
     fl_vec_reset(&s->files);
     fl_vec_reset(&s->txns);
     fl_vec_reset(&s->domains);
+    fl_vec_reset(&s->tombs);
+    fl_map_reset(&s->tomb_idx);
     fl_map_reset(&s->file_idx);
     fl_map_reset(&s->txn_idx);
     fl_arena_fini(&s->a);
@@ -64,6 +68,40 @@ static void drop_file(fl_delta_snapshot *s, size_t i)
         fl_map_put(&s->file_idx, sf->key, (void *)(uintptr_t)(i + 1), NULL);
     }
     s->files.len--;
+}
+
+static void drop_tomb(fl_delta_snapshot *s, fl_str key)
+{
+    bool found = false;
+    uintptr_t idx = (uintptr_t)fl_map_get(&s->tomb_idx, key, &found);
+    if (!found) return;
+    size_t i = idx - 1, last = s->tombs.len - 1;
+    delta_tomb *t = &FL_VEC_AT(&s->tombs, delta_tomb, i);
+    s->garbage += t->path.len + t->dv.len + t->key.len + sizeof *t;
+    fl_map_del(&s->tomb_idx, t->key);
+    if (i != last) {
+        *t = FL_VEC_AT(&s->tombs, delta_tomb, last);
+        fl_map_put(&s->tomb_idx, t->key, (void *)(uintptr_t)(i + 1), NULL);
+    }
+    s->tombs.len--;
+}
+
+static fl_rc add_tomb(fl_delta_snapshot *s, const delta_action *act, fl_str key, fl_err *err)
+{
+    bool found = false;
+    uintptr_t idx = (uintptr_t)fl_map_get(&s->tomb_idx, key, &found);
+    if (found) {
+        FL_VEC_AT(&s->tombs, delta_tomb, idx - 1).deletion_ts = act->u.remove.deletion_timestamp;
+        return FL_OK;
+    }
+    delta_tomb t = {.deletion_ts = act->u.remove.deletion_timestamp};
+    t.path = fl_arena_str_dup(&s->a, act->u.remove.path);
+    t.dv = act->u.remove.dv.len ? fl_arena_str_dup(&s->a, act->u.remove.dv) : FL_STR_NULL;
+    t.key = key.ptr == act->u.remove.path.ptr ? t.path : fl_arena_str_dup(&s->a, key);
+    if (!t.path.ptr || !t.key.ptr || fl_vec_push(&s->tombs, &t) ||
+        fl_map_put(&s->tomb_idx, t.key, (void *)(uintptr_t)s->tombs.len, NULL))
+        return fl_err_set(err, FL_E_NOMEM, "out of memory replaying the delta log");
+    return FL_OK;
 }
 
 fl_rc delta_snapshot_apply(fl_delta_snapshot *s, const delta_action *act, fl_err *err)
@@ -98,6 +136,7 @@ fl_rc delta_snapshot_apply(fl_delta_snapshot *s, const delta_action *act, fl_err
             return fl_err_set(err, FL_E_LIMIT, "table has more than %zu live files (max_files)", s->max_files);
         if (fl_vec_push(&s->files, &sf) || fl_map_put(&s->file_idx, sf.key, (void *)(uintptr_t)s->files.len, NULL))
             return oom(err);
+        if (s->tombs.len) drop_tomb(s, sf.key);
         return FL_OK;
     }
     case DA_REMOVE: {
@@ -106,9 +145,10 @@ fl_rc delta_snapshot_apply(fl_delta_snapshot *s, const delta_action *act, fl_err
         fl_str key = delta_file_key(&tmp, act->u.remove.path, act->dv_id);
         bool found = false;
         uintptr_t idx = key.ptr ? (uintptr_t)fl_map_get(&s->file_idx, key, &found) : 0;
-        fl_arena_fini(&tmp);
         if (found) drop_file(s, idx - 1);
-        return FL_OK;
+        fl_rc rc = key.ptr ? add_tomb(s, act, key, err) : oom(err);
+        fl_arena_fini(&tmp);
+        return rc;
     }
     case DA_TXN: {
         bool found = false;
@@ -228,6 +268,16 @@ static fl_rc compact(fl_delta_snapshot *s, fl_err *err)
         t->app_id = fl_arena_str_dup(&na, t->app_id);
         ok = fl_map_put(&s->txn_idx, t->app_id, (void *)(uintptr_t)(i + 1), NULL) == FL_OK;
     }
+    fl_map_reset(&s->tomb_idx);
+    fl_map_init(&s->tomb_idx);
+    for (size_t i = 0; ok && i < s->tombs.len; i++) {
+        delta_tomb *tb = &FL_VEC_AT(&s->tombs, delta_tomb, i);
+        bool plain = tb->key.len == tb->path.len;
+        tb->path = fl_arena_str_dup(&na, tb->path);
+        tb->dv = tb->dv.len ? fl_arena_str_dup(&na, tb->dv) : FL_STR_NULL;
+        tb->key = plain ? tb->path : fl_arena_str_dup(&na, tb->key);
+        ok = tb->path.ptr && tb->key.ptr && fl_map_put(&s->tomb_idx, tb->key, (void *)(uintptr_t)(i + 1), NULL) == FL_OK;
+    }
     for (size_t i = 0; ok && i < s->domains.len; i++) {
         fl_delta_domain *d = &FL_VEC_AT(&s->domains, fl_delta_domain, i);
         d->domain = fl_arena_str_dup(&na, d->domain);
@@ -337,20 +387,23 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
     delta_listing l;
     fl_rc rc = FL_OK;
     const char *url = fl_store_get_url(t->st);
-    FL_TRY(delta_list_log(t, 0, &a, &l, err));
-    if (l.n_commits == 0) {
-        if (l.n_cps > 0)
-            FL_FAIL(FL_E_UNSUPPORTED,
-                    "%s: the log has only checkpoints (commits cleaned up); reading checkpoints is not implemented yet",
-                    url);
+    /* _last_checkpoint lets us list from the newest checkpoint instead of version 0 */
+    int64_t hint = by_time ? -1 : delta_last_checkpoint_version(t);
+    if (version >= 0 && version < hint) hint = -1;
+    FL_TRY(delta_list_log(t, hint > 0 ? hint : 0, &a, &l, err));
+    if (hint > 0 && (l.n_cps == 0 || l.cps[0].version != hint)) { /* stale hint: list everything */
+        fl_arena_reset(&a);
+        FL_TRY(delta_list_log(t, 0, &a, &l, err));
+    }
+    if (l.n_commits == 0 && l.n_cps == 0) {
         rc = no_table(t, err);
         goto done;
     }
-    int64_t first = l.commits[0].version, latest = l.commits[l.n_commits - 1].version;
+    int64_t latest = l.n_commits ? l.commits[l.n_commits - 1].version : -1;
+    if (l.n_cps && l.cps[l.n_cps - 1].version > latest) latest = l.cps[l.n_cps - 1].version;
     int64_t target = version < 0 ? latest : version;
     if (by_time) {
-        /* commit times: file mtimes made monotonic (as readers do), picked by binary search
-         * would need ICT reads; a linear pass over the listing is cheap */
+        /* commit times: file mtimes made monotonic, as readers do */
         int64_t prev = INT64_MIN, best = -1;
         for (size_t i = 0; i < l.n_commits; i++) {
             int64_t ts = l.commits[i].mtime_ms;
@@ -365,14 +418,23 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
     if (target > latest)
         FL_FAIL(FL_E_NOT_FOUND, "%s: version %lld does not exist (latest is %lld)", url, (long long)target,
                 (long long)latest);
-    if (first != 0)
-        FL_FAIL(FL_E_UNSUPPORTED,
-                "%s: commits before version %lld were cleaned up; loading needs checkpoint reading, which is not "
-                "implemented yet",
-                url, (long long)first);
-    if (target < first) FL_FAIL(FL_E_NOT_FOUND, "%s: version %lld was cleaned up", url, (long long)target);
+    /* newest complete checkpoint at or before the target */
+    const delta_checkpoint_ref *cp = NULL;
+    for (size_t i = 0; i < l.n_cps; i++)
+        if (l.cps[i].version <= target) cp = &l.cps[i];
+    int64_t first = l.n_commits ? l.commits[0].version : -1;
     FL_TRY(delta_snapshot_new(t->o.max_files, &s, err));
-    FL_TRY(replay_range(t, s, &l, first, target, NULL, NULL, err));
+    if (cp) {
+        FL_TRY(delta_checkpoint_read(t, s, cp, err));
+        for (size_t i = 0; i < l.n_commits; i++)
+            if (l.commits[i].version == cp->version) s->timestamp_ms = l.commits[i].mtime_ms;
+        if (target > cp->version) FL_TRY(replay_range(t, s, &l, cp->version + 1, target, NULL, NULL, err));
+    } else {
+        if (first != 0)
+            FL_FAIL(FL_E_DELTA_LOG, "%s: no checkpoint at or before version %lld and commits start at version %lld",
+                    url, (long long)target, (long long)first);
+        FL_TRY(replay_range(t, s, &l, 0, target, NULL, NULL, err));
+    }
     FL_TRY(delta_snapshot_finish(t, s, err));
     *out = s;
     s = NULL;

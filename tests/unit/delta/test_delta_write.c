@@ -522,6 +522,74 @@ static void test_time_travel(void)
     fl_rm_rf(dir, NULL);
 }
 
+/* Snapshot summary used to compare two loads: version, files, records, txn versions. */
+static void summary(const fl_delta_snapshot *s, fl_buf *out)
+{
+    fl_buf_printf(out, "v%lld n%zu r%lld|", (long long)fl_delta_snapshot_version(s), fl_delta_snapshot_num_files(s),
+                  (long long)fl_delta_snapshot_num_records(s));
+    for (size_t i = 0; i < fl_delta_snapshot_num_files(s); i++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(s, i);
+        fl_buf_printf(out, "%.*s:%lld:%.*s,", (int)f->path.len, f->path.ptr, (long long)f->size, (int)f->stats.len,
+                      f->stats.ptr);
+    }
+    for (size_t i = 0; i < fl_delta_snapshot_num_app_txns(s); i++) {
+        const fl_delta_app_txn *t = fl_delta_snapshot_get_app_txn(s, i);
+        fl_buf_printf(out, "%.*s=%lld;", (int)t->app_id.len, t->app_id.ptr, (long long)t->version);
+    }
+}
+
+static void test_checkpoint_write(void)
+{
+    fl_store *st = fresh("cpw");
+    fl_delta_table *t = create(st, true, NULL, 0);
+    fl_err err;
+    for (int i = 1; i <= 12; i++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        if (!txn) return;
+        CHECK_EQ_INT(fl_delta_txn_set_app(txn, FL_STR("cp"), i, &err), FL_OK);
+        if (i == 6) CHECK_EQ_INT(fl_delta_txn_remove_all(txn, &err), FL_OK); /* tombstones */
+        write_rows(txn, i * 10, 10, i % 2 ? "2024-01-01" : NULL);
+        fl_delta_commit_result res;
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_OK);
+        CHECK_EQ_INT(res.checkpointed, i == 10);
+        fl_delta_txn_free(txn);
+    }
+    fl_store_meta m;
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000010.checkpoint.parquet"), &m, &err), FL_OK);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("_delta_log/_last_checkpoint"), &b, NULL, &err), FL_OK);
+    CHECK(strstr(b.ptr, "\"version\":10") != NULL);
+    fl_buf_reset(&b);
+    /* state through the checkpoint == state from replaying every JSON commit */
+    fl_delta_snapshot *a = NULL, *c = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &a, &err), FL_OK);
+    fl_str del[2] = {FL_STR("_delta_log/00000000000000000010.checkpoint.parquet"), FL_STR("_delta_log/_last_checkpoint")};
+    CHECK_EQ_INT(fl_store_delete(st, del, 2, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &c, &err), FL_OK);
+    if (a && c) {
+        fl_buf sa, sc;
+        fl_buf_init(&sa, 0);
+        fl_buf_init(&sc, 0);
+        summary(a, &sa);
+        summary(c, &sc);
+        CHECK_EQ_STR(sa.ptr, sc.ptr);
+        CHECK_EQ_INT(fl_delta_snapshot_version(a), 12);
+        CHECK_EQ_INT(fl_delta_snapshot_num_records(a), 70); /* batches 6..12 after the overwrite */
+        fl_buf_reset(&sa);
+        fl_buf_reset(&sc);
+        /* an explicit checkpoint at the latest version */
+        CHECK_EQ_INT(fl_delta_snapshot_write_checkpoint(t, c, &err), FL_OK);
+        CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000012.checkpoint.parquet"), &m, &err), FL_OK);
+    }
+    fl_delta_snapshot_free(a);
+    fl_delta_snapshot_free(c);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
 int main(void)
 {
     RUN(test_create_and_append);
@@ -530,5 +598,6 @@ int main(void)
     RUN(test_schema_evolution);
     RUN(test_refuse_features);
     RUN(test_time_travel);
+    RUN(test_checkpoint_write);
     return testhelp_done();
 }
