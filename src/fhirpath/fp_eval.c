@@ -80,10 +80,17 @@ fl_rc fhirpath_out_item(fp_ctx *c, const fl_fp_item *it, fl_fp_coll *out)
     return FL_OK;
 }
 
+/* Shared read-only boolean results: collections are never written once built, so a
+ * one-item result may point at constant storage instead of the arena. */
+static const fl_fp_item fp_false_item = {.kind = FL_FP_BOOL, .v.b = false};
+static const fl_fp_item fp_true_item = {.kind = FL_FP_BOOL, .v.b = true};
+
 fl_rc fhirpath_out_bool(fp_ctx *c, bool v, fl_fp_coll *out)
 {
-    fl_fp_item it = fl_fp_item_bool(v);
-    return fhirpath_out_item(c, &it, out);
+    (void)c;
+    out->items = (fl_fp_item *)(uintptr_t)(v ? &fp_true_item : &fp_false_item);
+    out->len = 1;
+    return FL_OK;
 }
 
 /* ------------------------------------------------------------------ navigation */
@@ -583,7 +590,10 @@ fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
         return fhirpath_fail(c, n, FL_E_LIMIT, "evaluation nested too deep");
     }
     switch ((fp_op)n->op) {
-    case FPN_LIT: rc = fhirpath_out_item(c, &n->lit, out); break;
+    case FPN_LIT: /* literals live in the program; results never write to items */
+        out->items = (fl_fp_item *)(uintptr_t)&n->lit;
+        out->len = 1;
+        break;
     case FPN_EMPTY: break;
     case FPN_MEMBER: rc = eval_member(c, n, s, out); break;
     case FPN_CALL:
