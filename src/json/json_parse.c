@@ -285,8 +285,9 @@ static fl_rc jp_string_escaped(jp *j, const char *start, const char *q, const ch
     return FL_OK;
 }
 
-/* *pp points just after the opening quote. On success *pp is after the closing quote. */
-static inline fl_rc jp_string(jp *j, const char **pp, fl_str *out)
+/* *pp points just after the opening quote. On success *pp is after the closing quote.
+ * Forced inline: clang otherwise keeps a call per string (about 19% more instructions). */
+static inline __attribute__((always_inline)) fl_rc jp_string(jp *j, const char **pp, fl_str *out)
 {
     const char *start = *pp, *p = start, *end = j->end;
     for (;;) {
