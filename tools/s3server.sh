@@ -26,17 +26,32 @@ bucket=fhirlake-test
 log() { echo "s3server: $*" >&2; }
 
 build_minio() {
-  [ -x "$bin" ] && return 0
-  if [ -x "$cache" ]; then mkdir -p "$(dirname "$bin")"; cp "$cache" "$bin" && return 0; fi
-  command -v go >/dev/null || { log "no Go toolchain; cannot build MinIO"; return 1; }
-  log "building MinIO $MINIO_VER from the Go module proxy (one time, a few minutes)"
   mkdir -p "$root/build/tools"
-  if ! GOMAXPROCS=2 GOFLAGS=-p=1 GOBIN=$root/build/tools timeout 1500 \
-       go install "$MINIO_MOD@$MINIO_VER" >"$root/build/tools/minio-build.log" 2>&1; then
-    log "MinIO build failed (see build/tools/minio-build.log)"; return 1
+  # one builder at a time (ctest runs several S3 scripts in parallel)
+  exec 9>"$root/build/tools/.minio.lock"
+  flock 9
+  local rc=0
+  if [ ! -x "$bin" ]; then
+    if [ -x "$cache" ]; then
+      cp "$cache" "$bin.tmp.$$" && mv -f "$bin.tmp.$$" "$bin"
+    elif ! command -v go >/dev/null; then
+      log "no Go toolchain; cannot build MinIO"; rc=1
+    else
+      log "building MinIO $MINIO_VER from the Go module proxy (one time, a few minutes)"
+      local gobin; gobin=$(mktemp -d "$root/build/tools/gobin.XXXXXX")
+      if GOMAXPROCS=2 GOFLAGS=-p=1 GOBIN=$gobin timeout 1500 \
+           go install "$MINIO_MOD@$MINIO_VER" >"$root/build/tools/minio-build.log" 2>&1; then
+        mv -f "$gobin/minio" "$bin"
+        mkdir -p "$(dirname "$cache")" && cp "$bin" "$cache.tmp.$$" && mv -f "$cache.tmp.$$" "$cache"
+      else
+        log "MinIO build failed (see build/tools/minio-build.log)"; rc=1
+      fi
+      rm -rf "$gobin"
+    fi
   fi
-  mkdir -p "$(dirname "$cache")" && cp "$bin" "$cache" 2>/dev/null
-  return 0
+  flock -u 9
+  exec 9>&-
+  return $rc
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
