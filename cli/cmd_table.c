@@ -3,6 +3,9 @@
  *   fhirlake table files TABLE [--version N | --timestamp MS]  one JSON line per live file
  *   fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
+ *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
+ *       one JSON object per line, keys = column names; one data file per partition;
+ *       dates "YYYY-MM-DD", timestamps RFC 3339, decimals as JSON numbers
  * TABLE is a path or URL (file://, s3://, ...). Thin layer over include/fhirlake/delta.h. */
 #include "cli.h"
 
@@ -17,7 +20,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: fhirlake table show TABLE [--version N | --timestamp MS]\n"
                  "       fhirlake table files TABLE [--version N | --timestamp MS]\n"
                  "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
-                 "       fhirlake table checkpoint TABLE\n");
+                 "       fhirlake table checkpoint TABLE\n"
+                 "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
 }
 
 static void emit(fl_buf *b)
@@ -173,6 +177,337 @@ static int create(fl_delta_table *t, const char *schema, const char *pby, const 
     return CLI_OK;
 }
 
+/* ------------------------------------------------------------------ append */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static bool digits(const char *p, int n, int64_t *out)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_date(fl_str s, int32_t *days)
+{
+    int64_t y, m, d;
+    if (s.len < 10 || !digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !digits(s.ptr + 5, 2, &m) || s.ptr[7] != '-' ||
+        !digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    *days = (int32_t)days_from_civil(y, m, d);
+    return true;
+}
+
+/* RFC 3339 date-time ("2024-01-02T03:04:05.123456Z", offsets allowed) -> micros UTC. */
+static bool parse_ts(fl_str s, int64_t *us)
+{
+    int32_t days;
+    int64_t hh, mi, ss;
+    if (s.len < 19 || !parse_date(s, &days) || (s.ptr[10] != 'T' && s.ptr[10] != ' ') || !digits(s.ptr + 11, 2, &hh) ||
+        s.ptr[13] != ':' || !digits(s.ptr + 14, 2, &mi) || s.ptr[16] != ':' || !digits(s.ptr + 17, 2, &ss))
+        return false;
+    size_t i = 19;
+    int64_t frac = 0;
+    int nf = 0;
+    if (i < s.len && s.ptr[i] == '.') {
+        i++;
+        while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
+            if (nf < 6) frac = frac * 10 + (s.ptr[i] - '0'), nf++;
+            i++;
+        }
+        while (nf < 6) frac *= 10, nf++;
+    }
+    int64_t off = 0;
+    if (i < s.len && (s.ptr[i] == '+' || s.ptr[i] == '-')) {
+        int64_t oh, om;
+        if (i + 6 > s.len || !digits(s.ptr + i + 1, 2, &oh) || s.ptr[i + 3] != ':' || !digits(s.ptr + i + 4, 2, &om))
+            return false;
+        off = (oh * 60 + om) * 60 * (s.ptr[i] == '-' ? -1 : 1);
+        i += 6;
+    } else if (i < s.len && (s.ptr[i] == 'Z' || s.ptr[i] == 'z')) {
+        i++;
+    }
+    if (i != s.len) return false;
+    *us = (((int64_t)days * 86400 + hh * 3600 + mi * 60 + ss - off) * 1000000) + frac;
+    return true;
+}
+
+/* Decimal text -> unscaled integer at `scale`. */
+static bool parse_decimal(fl_str s, int32_t scale, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+')) neg = s.ptr[i++] == '-';
+    int64_t v = 0;
+    int frac = -1;
+    for (; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (c == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (c < '0' || c > '9') return false;
+        if (frac >= 0 && frac == scale) continue; /* extra digits are truncated */
+        if (v > (INT64_MAX - 9) / 10) return false;
+        v = v * 10 + (c - '0');
+        if (frac >= 0) frac++;
+    }
+    for (int f = frac < 0 ? 0 : frac; f < scale; f++) {
+        if (v > INT64_MAX / 10) return false;
+        v *= 10;
+    }
+    *out = neg ? -v : v;
+    return true;
+}
+
+/* Feed one JSON value of Delta type t to the Parquet writer. */
+static bool put_value(fl_pq_writer *w, const fl_delta_type *t, const fl_json_val *v, unsigned depth)
+{
+    if (!v || fl_json_is_null(v) || depth > 32) {
+        fl_pq_writer_put_null(w);
+        return v == NULL || fl_json_is_null(v);
+    }
+    int64_t i;
+    double d;
+    switch (t->kind) {
+    case FL_DELTA_T_STRING:
+        if (fl_json_is_str(v) || fl_json_is_num(v)) fl_pq_writer_put_str(w, fl_json_str(v));
+        else if (fl_json_is_bool(v)) fl_pq_writer_put_str(w, v->type == FL_JSON_TRUE ? FL_STR("true") : FL_STR("false"));
+        else return false;
+        return true;
+    case FL_DELTA_T_LONG:
+        if (!fl_json_as_i64(v, &i)) return false;
+        fl_pq_writer_put_i64(w, i);
+        return true;
+    case FL_DELTA_T_INTEGER:
+    case FL_DELTA_T_SHORT:
+    case FL_DELTA_T_BYTE:
+        if (!fl_json_as_i64(v, &i) || i < INT32_MIN || i > INT32_MAX) return false;
+        fl_pq_writer_put_i32(w, (int32_t)i);
+        return true;
+    case FL_DELTA_T_FLOAT:
+    case FL_DELTA_T_DOUBLE:
+        if (!fl_json_as_f64(v, &d)) return false;
+        if (t->kind == FL_DELTA_T_FLOAT) fl_pq_writer_put_f32(w, (float)d);
+        else fl_pq_writer_put_f64(w, d);
+        return true;
+    case FL_DELTA_T_BOOLEAN:
+        if (!fl_json_is_bool(v)) return false;
+        fl_pq_writer_put_bool(w, v->type == FL_JSON_TRUE);
+        return true;
+    case FL_DELTA_T_BINARY:
+        if (!fl_json_is_str(v)) return false;
+        fl_pq_writer_put_str(w, fl_json_str(v));
+        return true;
+    case FL_DELTA_T_DATE: {
+        int32_t days;
+        if (!fl_json_is_str(v) || !parse_date(fl_json_str(v), &days) || fl_json_str(v).len != 10) return false;
+        fl_pq_writer_put_i32(w, days);
+        return true;
+    }
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+        if (!fl_json_is_str(v) || !parse_ts(fl_json_str(v), &i)) return false;
+        fl_pq_writer_put_i64(w, i);
+        return true;
+    case FL_DELTA_T_DECIMAL:
+        if (t->precision > 18 || !(fl_json_is_num(v) || fl_json_is_str(v)) ||
+            !parse_decimal(fl_json_str(v), t->scale, &i))
+            return false;
+        if (t->precision <= 9) fl_pq_writer_put_i32(w, (int32_t)i);
+        else fl_pq_writer_put_i64(w, i);
+        return true;
+    case FL_DELTA_T_ARRAY:
+        if (!fl_json_is_arr(v)) return false;
+        fl_pq_writer_begin_list(w);
+        for (uint32_t k = 0; k < v->len; k++)
+            if (!put_value(w, t->element, &v->u.items[k], depth + 1)) return false;
+        fl_pq_writer_end(w);
+        return true;
+    case FL_DELTA_T_MAP:
+        if (!fl_json_is_obj(v)) return false;
+        fl_pq_writer_begin_map(w);
+        for (uint32_t k = 0; k < v->len; k++) {
+            fl_pq_writer_put_str(w, v->u.members[k].key);
+            if (!put_value(w, t->value, &v->u.members[k].val, depth + 1)) return false;
+        }
+        fl_pq_writer_end(w);
+        return true;
+    case FL_DELTA_T_STRUCT:
+        if (!fl_json_is_obj(v)) return false;
+        fl_pq_writer_begin_struct(w);
+        for (size_t k = 0; k < t->n_fields; k++)
+            if (!put_value(w, t->fields[k].type, fl_json_get(v, t->fields[k].name), depth + 1)) return false;
+        fl_pq_writer_end(w);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Partition value text of a JSON value (strings as-is, numbers as text, null = null). */
+static fl_delta_kv part_value(fl_str col, const fl_json_val *v)
+{
+    if (!v || fl_json_is_null(v)) return (fl_delta_kv){col, FL_STR_NULL, false};
+    if (fl_json_is_bool(v)) return (fl_delta_kv){col, v->type == FL_JSON_TRUE ? FL_STR("true") : FL_STR("false"), true};
+    return (fl_delta_kv){col, fl_json_str(v), true};
+}
+
+typedef struct row_ref {
+    fl_json_val *val;
+    uint64_t line_no;
+    char *pkey; /* partition values joined, for grouping */
+} row_ref;
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row_ref *x = a, *y = b;
+    int c = strcmp(x->pkey, y->pkey);
+    return c ? c : (x->line_no < y->line_no ? -1 : 1);
+}
+
+static int append(fl_delta_table *t, const char *file, const char *app_id, int64_t txn_version, bool overwrite)
+{
+    fl_err err;
+    int status = CLI_FAILED;
+    fl_delta_txn *txn = NULL;
+    fl_ndjson_reader *rd = NULL;
+    fl_arena a;
+    fl_arena_init(&a, 0, (size_t)4 << 30);
+    row_ref *rows = NULL;
+    size_t nrows = 0, cap = 0;
+    fl_rc rc = fl_delta_txn_begin(t, &txn, &err);
+    if (rc) {
+        cli_report("append", rc, &err);
+        goto done;
+    }
+    if (app_id) {
+        rc = fl_delta_txn_set_app(txn, fl_str_c(app_id), txn_version, &err);
+        if (rc == FL_E_DELTA_DUPLICATE) {
+            printf("skipped: %s\n", err.msg);
+            status = CLI_OK;
+            goto done;
+        }
+        if (rc) {
+            cli_report("append", rc, &err);
+            goto done;
+        }
+    }
+    if (overwrite && (rc = fl_delta_txn_remove_all(txn, &err)) != FL_OK) {
+        cli_report("append", rc, &err);
+        goto done;
+    }
+    const fl_delta_snapshot *snap = fl_delta_txn_get_snapshot(txn);
+    const fl_delta_type *sch = fl_delta_snapshot_get_schema(snap);
+    const fl_delta_metadata *md = fl_delta_snapshot_get_metadata(snap);
+    if ((rc = fl_ndjson_open(file, NULL, &rd, &err)) != FL_OK) {
+        cli_report(file, rc, &err);
+        goto done;
+    }
+    fl_ndjson_line line;
+    while ((rc = fl_ndjson_next(rd, &line, &err)) == FL_OK) {
+        fl_json_val *v = NULL;
+        fl_json_opts jo = {.flags = FL_JSON_COPY_STRINGS};
+        if ((rc = fl_json_parse(line.text.ptr, line.text.len, &jo, &a, &v, NULL, &err)) != FL_OK || !fl_json_is_obj(v)) {
+            cli_errorf("%s:%llu: %s", file, (unsigned long long)line.line_no, rc ? err.msg : "not a JSON object");
+            goto done;
+        }
+        fl_buf pk;
+        fl_buf_init(&pk, 0);
+        for (size_t i = 0; i < md->n_partition_columns; i++) {
+            fl_delta_kv kv = part_value(md->partition_columns[i], fl_json_get(v, md->partition_columns[i]));
+            fl_buf_printf(&pk, "%c%.*s", kv.has_val ? '=' : '~', (int)kv.val.len, kv.val.ptr ? kv.val.ptr : "");
+            fl_buf_putc(&pk, 0x1f);
+        }
+        if (nrows == cap) {
+            cap = cap ? cap * 2 : 1024;
+            row_ref *nr = realloc(rows, cap * sizeof *rows);
+            if (!nr) {
+                fl_buf_reset(&pk);
+                cli_errorf("out of memory");
+                goto done;
+            }
+            rows = nr;
+        }
+        rows[nrows].val = v;
+        rows[nrows].line_no = line.line_no;
+        rows[nrows].pkey = fl_arena_strndup(&a, pk.ptr ? pk.ptr : "", pk.len);
+        nrows++;
+        fl_buf_reset(&pk);
+    }
+    if (rc != FL_E_EOF) {
+        cli_report(file, rc, &err);
+        goto done;
+    }
+    if (nrows) qsort(rows, nrows, sizeof *rows, row_cmp);
+    for (size_t i = 0; i < nrows;) {
+        fl_delta_kv pv[64];
+        size_t np = md->n_partition_columns < 64 ? md->n_partition_columns : 64;
+        for (size_t k = 0; k < np; k++) pv[k] = part_value(md->partition_columns[k], fl_json_get(rows[i].val, md->partition_columns[k]));
+        fl_pq_writer *w = NULL;
+        if ((rc = fl_delta_txn_file_open(txn, pv, np, NULL, &w, &err)) != FL_OK) {
+            cli_report("append", rc, &err);
+            goto done;
+        }
+        size_t j = i;
+        for (; j < nrows && !strcmp(rows[j].pkey, rows[i].pkey); j++) {
+            for (size_t f = 0; f < sch->n_fields; f++) {
+                bool is_part = false;
+                for (size_t k = 0; k < md->n_partition_columns; k++)
+                    if (fl_str_eq(md->partition_columns[k], sch->fields[f].name)) is_part = true;
+                if (is_part) continue;
+                if (!put_value(w, sch->fields[f].type, fl_json_get(rows[j].val, sch->fields[f].name), 0)) {
+                    cli_errorf("%s:%llu: column %.*s: value does not fit the column type", file,
+                               (unsigned long long)rows[j].line_no, (int)sch->fields[f].name.len, sch->fields[f].name.ptr);
+                    goto done;
+                }
+            }
+            if ((rc = fl_pq_writer_end_row(w)) != FL_OK) {
+                cli_errorf("%s:%llu: %s", file, (unsigned long long)rows[j].line_no, fl_pq_writer_err(w)->msg);
+                goto done;
+            }
+        }
+        if ((rc = fl_delta_txn_file_close(txn, &err)) != FL_OK) {
+            cli_report("append", rc, &err);
+            goto done;
+        }
+        i = j;
+    }
+    fl_delta_commit_result res;
+    rc = fl_delta_txn_commit(txn, &res, &err);
+    if (rc == FL_E_DELTA_DUPLICATE) {
+        printf("skipped: %s\n", err.msg);
+        status = CLI_OK;
+        goto done;
+    }
+    if (rc) {
+        cli_report("commit", rc, &err);
+        goto done;
+    }
+    printf("committed version %lld: %lld files, %lld rows%s\n", (long long)res.version, (long long)res.files_added,
+           (long long)res.records_added, res.checkpointed ? " (checkpoint written)" : "");
+    status = CLI_OK;
+done:
+    fl_ndjson_close(rd);
+    fl_delta_txn_free(txn);
+    free(rows);
+    fl_arena_fini(&a);
+    return status;
+}
+
 int cmd_table(int argc, char **argv)
 {
     if (argc < 2 || cli_is_opt(argv[1], "--help", "-h")) {
@@ -180,7 +515,8 @@ int cmd_table(int argc, char **argv)
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     const char *sub = argv[1];
-    const char *url = NULL, *schema = NULL, *pby = NULL;
+    const char *url = NULL, *schema = NULL, *pby = NULL, *input = NULL, *app_id = NULL;
+    bool overwrite = false;
     const char *props[64];
     int nprops = 0;
     int64_t version = -1, ts = -1;
@@ -199,11 +535,20 @@ int cmd_table(int argc, char **argv)
         } else if (cli_is_opt(argv[i], "--property", NULL) || !strncmp(argv[i], "--property=", 11)) {
             if (!(v = cli_opt_value(argc, argv, &i, "--property"))) return CLI_USAGE;
             if (nprops < 64) props[nprops++] = v;
+        } else if (cli_is_opt(argv[i], "--app-id", NULL) || !strncmp(argv[i], "--app-id=", 9)) {
+            if (!(app_id = cli_opt_value(argc, argv, &i, "--app-id"))) return CLI_USAGE;
+        } else if (cli_is_opt(argv[i], "--txn-version", NULL) || !strncmp(argv[i], "--txn-version=", 14)) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--txn-version"))) return CLI_USAGE;
+            version = strtoll(v, NULL, 10);
+        } else if (cli_is_opt(argv[i], "--overwrite", NULL)) {
+            overwrite = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_errorf("table: unknown option %s", argv[i]);
             return CLI_USAGE;
         } else if (!url) {
             url = argv[i];
+        } else if (!input && !strcmp(sub, "append")) {
+            input = argv[i];
         } else {
             cli_errorf("table: unexpected argument %s", argv[i]);
             return CLI_USAGE;
@@ -224,7 +569,17 @@ int cmd_table(int argc, char **argv)
         return CLI_FAILED;
     }
     int status = CLI_OK;
-    if (!strcmp(sub, "create")) {
+    if (!strcmp(sub, "append")) {
+        if (!input) {
+            cli_errorf("table append: an NDJSON file is required");
+            status = CLI_USAGE;
+        } else if (app_id && version < 0) {
+            cli_errorf("table append: --app-id needs --txn-version N");
+            status = CLI_USAGE;
+        } else {
+            status = append(t, input, app_id, version, overwrite);
+        }
+    } else if (!strcmp(sub, "create")) {
         if (!schema) {
             cli_errorf("table create: --schema is required");
             status = CLI_USAGE;
