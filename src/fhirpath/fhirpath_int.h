@@ -276,4 +276,154 @@ fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype);
  * exact: as()/ofType() semantics (a primitive must have exactly that type). */
 int fp_item_is(const fl_fp_item *it, const fp_typespec *t, bool exact);
 
+
+/* ------------------------------------------------------------------ function helpers */
+/* Shared by fp_func.c and fp_fnstr.c. A function gets its input collection; ordinary
+ * arguments are evaluated in the caller's scope, lambda arguments per input item. */
+
+#define FP_FN(name) fl_rc fhirpath_fn_##name(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, fl_fp_coll *out)
+
+
+
+static inline fl_rc fpf_nomem(fp_ctx *c) { return fl_err_set(c->err, FL_E_NOMEM, "fhirpath: evaluation arena exhausted"); }
+
+static inline fl_rc fpf_arg(fp_ctx *c, const fp_node *n, unsigned i, const fp_scope *s, fl_fp_coll *out)
+{
+    return fhirpath_eval_node(c, n->args[i], s, out);
+}
+
+/* Evaluate argument i with $this = item k of in. */
+static inline fl_rc fpf_arg_on(fp_ctx *c, const fp_node *n, unsigned i, const fp_scope *s, fl_fp_coll in, size_t k,
+                    fl_fp_coll *out)
+{
+    fp_scope sc = *s;
+    sc.this_ = (fl_fp_coll){&in.items[k], 1};
+    sc.index = (int64_t)k;
+    return fhirpath_eval_node(c, n->args[i], &sc, out);
+}
+
+static inline fl_rc fpf_one_input(fp_ctx *c, const fp_node *n, fl_fp_coll in, const fl_fp_item **it)
+{
+    if (in.len == 0) {
+        *it = NULL;
+        return FL_OK;
+    }
+    if (in.len > 1) return fhirpath_fail(c, n, FL_E_FP_EVAL, "%s() needs a single input item, got %zu", n->fn->name, in.len);
+    *it = &in.items[0];
+    return FL_OK;
+}
+
+/* Single string input (primitives are converted; complex elements are an error). */
+static inline fl_rc fpf_str_input(fp_ctx *c, const fp_node *n, fl_fp_coll in, bool *have, fl_str *out)
+{
+    const fl_fp_item *it;
+    fl_rc rc = fpf_one_input(c, n, in, &it);
+    *have = false;
+    if (rc || !it) return rc;
+    if (it->kind != FL_FP_STR) {
+        if (it->kind == FL_FP_NODE || !fp_item_string(c->a, it, out))
+            return fhirpath_fail(c, n, FL_E_FP_EVAL, "%s() needs a string input, got %s", n->fn->name, fl_fp_item_type_name(it));
+        *have = true;
+        return FL_OK;
+    }
+    *out = it->v.s;
+    *have = true;
+    return FL_OK;
+}
+
+static inline fl_rc fpf_str_arg(fp_ctx *c, const fp_node *n, unsigned i, const fp_scope *s, bool *have, fl_str *out)
+{
+    fl_fp_coll a;
+    fl_rc rc = fpf_arg(c, n, i, s, &a);
+    *have = false;
+    if (rc || a.len == 0) return rc;
+    if (a.len > 1 || !fp_item_string(c->a, &a.items[0], out))
+        return fhirpath_fail(c, n->args[i], FL_E_FP_EVAL, "%s() argument %u must be a single string", n->fn->name, i + 1);
+    *have = true;
+    return FL_OK;
+}
+
+static inline fl_rc fpf_int_arg(fp_ctx *c, const fp_node *n, unsigned i, const fp_scope *s, bool *have, int64_t *out)
+{
+    fl_fp_coll a;
+    fl_rc rc = fpf_arg(c, n, i, s, &a);
+    *have = false;
+    if (rc || a.len == 0) return rc;
+    if (a.len > 1 || a.items[0].kind != FL_FP_INT)
+        return fhirpath_fail(c, n->args[i], FL_E_FP_EVAL, "%s() argument %u must be a single integer", n->fn->name, i + 1);
+    *out = a.items[0].v.i;
+    *have = true;
+    return FL_OK;
+}
+
+static inline fl_rc fpf_out_str(fp_ctx *c, fl_str sv, fl_fp_coll *out)
+{
+    fl_fp_item it = fl_fp_item_str(sv);
+    return fhirpath_out_item(c, &it, out);
+}
+
+static inline fl_rc fpf_out_int(fp_ctx *c, int64_t v, fl_fp_coll *out)
+{
+    fl_fp_item it = fl_fp_item_int(v);
+    return fhirpath_out_item(c, &it, out);
+}
+
+static inline fl_rc fpf_out_dec(fp_ctx *c, fp_dec d, fl_fp_coll *out)
+{
+    fl_str t = fp_dec_text(c->a, d);
+    if (!t.ptr) return fpf_nomem(c);
+    fl_fp_item it = fl_fp_item_dec(t);
+    return fhirpath_out_item(c, &it, out);
+}
+
+static inline bool fpf_same_item(const fl_fp_item *a, const fl_fp_item *b)
+{
+    if (a->src && b->src && a->kind == FL_FP_NODE && b->kind == FL_FP_NODE) return a->src == b->src;
+    return fp_item_eq(a, b) == 1;
+}
+
+static inline bool fpf_coll_has(fl_fp_coll col, const fl_fp_item *it)
+{
+    for (size_t i = 0; i < col.len; i++)
+        if (fp_item_eq(&col.items[i], it) == 1) return true;
+    return false;
+}
+
+
+/* Functions implemented in fp_fnstr.c (the table lives in fp_func.c). */
+FP_FN(indexOf);
+FP_FN(substring);
+FP_FN(startsWith);
+FP_FN(endsWith);
+FP_FN(contains);
+FP_FN(upper);
+FP_FN(lower);
+FP_FN(length);
+FP_FN(toChars);
+FP_FN(trim);
+FP_FN(split);
+FP_FN(join);
+FP_FN(replace);
+FP_FN(matches);
+FP_FN(matchesFull);
+FP_FN(replaceMatches);
+FP_FN(encode);
+FP_FN(decode);
+FP_FN(escape);
+FP_FN(unescape);
+FP_FN(abs);
+FP_FN(ceiling);
+FP_FN(floor);
+FP_FN(truncate);
+FP_FN(round);
+FP_FN(sqrt);
+FP_FN(ln);
+FP_FN(exp);
+FP_FN(log);
+FP_FN(power);
+FP_FN(lowBoundary);
+FP_FN(highBoundary);
+FP_FN(precision);
+FP_FN(comparable);
+
 #endif

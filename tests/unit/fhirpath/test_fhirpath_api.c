@@ -10,8 +10,8 @@
 #include <pthread.h>
 
 /* internal: the function table (fp_func.c) */
-size_t fhirpath_fn_count(void);
-const char *fhirpath_fn_name(size_t i);
+size_t fhirpath_fntab_count(void);
+const char *fhirpath_fntab_name(size_t i);
 
 static const char patient[] =
     "{\"resourceType\":\"Patient\",\"id\":\"p1\",\"active\":true,"
@@ -273,9 +273,9 @@ static void test_items(void)
 
 static void test_fn_table_sorted(void)
 {
-    size_t n = fhirpath_fn_count();
+    size_t n = fhirpath_fntab_count();
     CHECK(n > 90);
-    for (size_t i = 1; i < n; i++) CHECK_MSG(strcmp(fhirpath_fn_name(i - 1), fhirpath_fn_name(i)) < 0, "%s", fhirpath_fn_name(i));
+    for (size_t i = 1; i < n; i++) CHECK_MSG(strcmp(fhirpath_fntab_name(i - 1), fhirpath_fntab_name(i)) < 0, "%s", fhirpath_fntab_name(i));
 }
 
 typedef struct thr_arg {
