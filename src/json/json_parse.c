@@ -142,19 +142,28 @@ static inline jp_slot *jp_push_slot(jp *j)
     return &j->slots[j->nslots++];
 }
 
-static fl_rc jp_push_frame(jp *j, uint8_t type, const char *at)
+/* Depth check and frame-stack growth, off the hot path. */
+static fl_rc jp_grow_frames(jp *j, const char *at)
 {
     if (j->depth >= j->max_depth)
         return jp_fail(j, FL_E_JSON_DEPTH, at, "nesting deeper than %u levels", j->max_depth);
-    if (j->depth == j->cap_frames) {
-        uint32_t cap = j->cap_frames * 2;
-        jp_frame *f = fl_malloc(cap * sizeof *f);
-        if (!f) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
-        memcpy(f, j->frames, j->depth * sizeof *f);
-        if (j->frames_heap) fl_free(j->frames);
-        j->frames = f;
-        j->cap_frames = cap;
-        j->frames_heap = true;
+    if (j->cap_frames > UINT32_MAX / 2) return jp_fail(j, FL_E_LIMIT, at, "nesting too deep");
+    uint32_t cap = j->cap_frames * 2;
+    jp_frame *f = fl_malloc((size_t)cap * sizeof *f);
+    if (!f) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
+    memcpy(f, j->frames, j->depth * sizeof *f);
+    if (j->frames_heap) fl_free(j->frames);
+    j->frames = f;
+    j->cap_frames = cap;
+    j->frames_heap = true;
+    return FL_OK;
+}
+
+static inline fl_rc jp_push_frame(jp *j, uint8_t type, const char *at)
+{
+    if (FL_UNLIKELY(j->depth >= j->max_depth || j->depth == j->cap_frames)) {
+        fl_rc rc = jp_grow_frames(j, at);
+        if (rc) return rc;
     }
     j->frames[j->depth].base = j->nslots;
     j->frames[j->depth].type = type;
