@@ -633,6 +633,8 @@ value: /* fill j->slots[nslots - 1].val */
         if ((rc = jp_literal(j, &p, &slot->val)) != FL_OK) return rc;
         goto after;
     default:
+        if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
+            return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found a UTF-8 byte order mark (BOM)");
         return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found %s", jp_what(j, p, tmp));
     }
 

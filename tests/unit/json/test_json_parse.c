@@ -87,6 +87,7 @@ static void test_errors_positions(void)
     expect_err("\"\\x\"", FL_E_JSON_SYNTAX, 1, 2, "invalid escape");
     expect_err("\"\\u12G4\"", FL_E_JSON_SYNTAX, 1, 2, "expected 4 hex digits");
     expect_err("[\x01]", FL_E_JSON_SYNTAX, 1, 2, "found byte 0x01");
+    expect_err("\xEF\xBB\xBF{}", FL_E_JSON_SYNTAX, 1, 1, "found a UTF-8 byte order mark (BOM)");
     /* columns count characters: "éé" is 4 characters, x is the 8th */
     expect_err("[\"\xC3\xA9\xC3\xA9\", x]", FL_E_JSON_SYNTAX, 1, 8, "expected a JSON value, found 'x'");
     /* the path of the innermost container is named */
