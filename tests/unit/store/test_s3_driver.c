@@ -37,6 +37,7 @@ typedef struct fake {
     reply script[MAXSCRIPT]; /* replies in order; the last one repeats */
     int nscript, next;
     char req[MAXSCRIPT][1024]; /* request lines + Host seen */
+    char last[16384];          /* headers of the last request */
     int nreq;
     volatile int stop;
 } fake;
@@ -81,6 +82,7 @@ static void *fake_main(void *arg)
         pthread_mutex_lock(&F.mu);
         reply *rp = &F.script[F.next < F.nscript ? F.next : F.nscript - 1];
         if (F.next < F.nscript) F.next++;
+        snprintf(F.last, sizeof F.last, "%.*s", eoh ? (int)(eoh - buf) : 0, buf);
         if (F.nreq < MAXSCRIPT) {
             const char *host = ci_find(buf, "\r\nhost:");
             const char *eol = strstr(buf, "\r\n");
@@ -306,6 +308,59 @@ static void test_multipart_error_in_200(void)
     CHECK(strstr(err.msg, "failed late") != NULL);
     CHECK(strstr(F.req[F.nreq - 1], "DELETE /bkt-1/p/big.bin?uploadId=UP1") != NULL); /* aborted */
     fl_store_close(st);
+}
+
+static fl_rc vended(void *ctx, aws_creds *out, fl_err *err)
+{
+    (void)ctx;
+    (void)err;
+    snprintf(out->akid, sizeof out->akid, "ASIAVENDED");
+    snprintf(out->secret, sizeof out->secret, "vended-secret");
+    snprintf(out->token, sizeof out->token, "vended-session-token");
+    out->expires_ms = fl_clock_now_us() / 1000 + 3600 * 1000;
+    return FL_OK;
+}
+
+/* Endpoint from AWS_ENDPOINT_URL_S3, credentials from the provider hook, session token
+ * sent (and signed) as x-amz-security-token. */
+static void test_env_endpoint_and_provider(void)
+{
+    char ep[64], old_ak[256] = "", old_sk[256] = "";
+    const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    if (ak) snprintf(old_ak, sizeof old_ak, "%s", ak);
+    if (sk) snprintf(old_sk, sizeof old_sk, "%s", sk);
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", F.port);
+    setenv("AWS_ENDPOINT_URL_S3", ep, 1);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "env-secret", 1);
+    fl_store *st = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_store_open("s3://bkt-2/x", NULL, &st, &err), FL_OK);
+    unsetenv("AWS_ENDPOINT_URL_S3");
+    if (!st) return;
+    store_s3_provider p = {vended, NULL};
+    CHECK_EQ_INT(store_s3_set_provider(st, &p, &err), FL_OK);
+    reply ok[] = {{200, "", "v"}};
+    fake_script(1, ok);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_OK);
+    fl_buf_reset(&b);
+    fl_store_close(st);
+    CHECK(strstr(F.req[0], "GET /bkt-2/x/k ") != NULL);
+    CHECK(strstr(F.last, "Credential=ASIAVENDED/") != NULL);
+    CHECK(strstr(F.last, "x-amz-security-token;") != NULL || strstr(F.last, ";x-amz-security-token") != NULL);
+    CHECK(strstr(F.last, "x-amz-security-token: vended-session-token") != NULL);
+
+    /* a file store is not an s3 store */
+    fl_store *fs = NULL;
+    CHECK_EQ_INT(fl_store_open("/tmp", NULL, &fs, &err), FL_OK);
+    CHECK_EQ_INT(store_s3_set_provider(fs, &p, &err), FL_E_ARG);
+    fl_store_close(fs);
+    if (old_ak[0]) setenv("AWS_ACCESS_KEY_ID", old_ak, 1);
+    else unsetenv("AWS_ACCESS_KEY_ID");
+    if (old_sk[0]) setenv("AWS_SECRET_ACCESS_KEY", old_sk, 1);
+    else unsetenv("AWS_SECRET_ACCESS_KEY");
 }
 
 /* ------------------------------------------------------------------ online tests (real server) */
@@ -690,6 +745,7 @@ int main(void)
     RUN(test_addressing);
     RUN(test_retry_and_errors);
     RUN(test_multipart_error_in_200);
+    RUN(test_env_endpoint_and_provider);
     fake_stop();
     if (getenv("S3_FAULTS") && getenv("S3_ENDPOINT") && getenv("S3_BUCKET")) {
         snprintf(run_prefix, sizeof run_prefix, "f%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
