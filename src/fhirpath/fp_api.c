@@ -159,6 +159,7 @@ const char *fl_fp_prog_fhir_type(const fl_fp_prog *p) { return p->fhir_type; }
 fl_rc fl_fp_eval_coll(const fl_fp_prog *p, fl_fp_coll input, const fl_fp_env *env, fl_arena *a, fl_fp_coll *out,
                       fl_err *err)
 {
+    if (!p || !a || !out) return fl_err_set(err, FL_E_ARG, "fhirpath: NULL program, arena or output");
     fp_ctx c;
     memset(&c, 0, sizeof c);
     c.p = p;

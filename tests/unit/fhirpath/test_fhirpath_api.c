@@ -125,6 +125,7 @@ static void test_variables(void)
     fl_fp_prog *p = NULL;
     fl_err err;
     CHECK_EQ_INT(fl_fp_compile("%rowIndex + %c", SIZE_MAX, &o, &p, &err), FL_OK);
+    if (!p) return;
     fl_fp_item a = fl_fp_item_int(2), b = fl_fp_item_int(3);
     fl_fp_coll vals[2] = {fl_fp_coll_one(&a), fl_fp_coll_one(&b)};
     fl_fp_env env;
