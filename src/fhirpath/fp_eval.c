@@ -179,8 +179,34 @@ fl_rc fhirpath_member(fp_ctx *c, const fl_fp_item *it, fl_str name, fp_cb *b)
         uint16_t ft = fp_type_child(item_ftype(it), name);
         return emit_value(c, val, ext, ft, b);
     }
-    if (choice) return emit_value(c, choice, choice_ext, choice_type(choice_suffix), b);
-    if (choice_ext) return emit_value(c, NULL, choice_ext, 0, b);
+    if (!choice && !choice_ext) return FL_OK;
+    /* choice element: emit every valueX present (normally one), each with its _valueX */
+    for (uint32_t i = 0; i < obj->len; i++) {
+        fl_str k = obj->u.members[i].key;
+        bool under = k.len > name.len + 1 && k.ptr[0] == '_';
+        fl_str kk = under ? fl_str_make(k.ptr + 1, k.len - 1) : k;
+        if (kk.len <= name.len || kk.ptr[name.len] < 'A' || kk.ptr[name.len] > 'Z' ||
+            memcmp(kk.ptr, name.ptr, name.len) != 0)
+            continue;
+        fl_str suffix = fl_str_make(kk.ptr + name.len, kk.len - name.len);
+        const fl_json_val *v = NULL, *e = NULL;
+        if (under) {
+            /* "_valueX" alone (no value): only when there is no "valueX" */
+            if (fl_json_get(obj, kk)) continue;
+            e = &obj->u.members[i].val;
+        } else {
+            v = &obj->u.members[i].val;
+            char ek[128];
+            if (kk.len + 1 < sizeof ek) {
+                ek[0] = '_';
+                memcpy(ek + 1, kk.ptr, kk.len);
+                e = fl_json_get(obj, fl_str_make(ek, kk.len + 1));
+            }
+        }
+        fl_rc rc = emit_value(c, v, e, choice_type(suffix), b);
+        if (rc) return rc;
+    }
+    (void)choice_suffix;
     return FL_OK;
 }
 

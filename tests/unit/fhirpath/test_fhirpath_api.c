@@ -173,6 +173,14 @@ static void test_navigation(void)
     CHECK_EQ_STR(ev(observation, "value > 100 '[lb_av]'"), "[true]");
     CHECK_EQ_STR(ev(observation, "value = 185.5 '[lb_av]'"), "[true]");
     CHECK_EQ_STR(ev(patient, "name.single()"), "eval error: name.single(): col 6: single() on 2 items");
+    /* choice elements: every valueX is found, with its _valueX; _valueX alone is a no-value item */
+    const char *multi = "{\"valueDateTime\":\"2010-10-10\",\"_valueDateTime\":{\"id\":\"d\"},"
+                        "\"valueQuantity\":{\"value\":1.0},\"_effectiveDateTime\":{\"id\":\"e\"}}";
+    CHECK_EQ_STR(ev(multi, "value.ofType(dateTime).lowBoundary()"), "[\"2010-10-10T00:00:00.000+14:00\"]");
+    CHECK_EQ_STR(ev(multi, "value.ofType(Quantity).value"), "[1.0]");
+    CHECK_EQ_STR(ev(multi, "value.ofType(dateTime).id"), "[\"d\"]");
+    CHECK_EQ_STR(ev(multi, "effective.count()"), "[1]");
+    CHECK_EQ_STR(ev(multi, "effective.hasValue()"), "[false]");
 }
 
 static void test_temporal(void)
