@@ -6,7 +6,9 @@
  * $FL_BUILD_DIR/fhirpath-report.json and fails when a case fails that is not listed
  * in known-failures.txt, or when the pass count drops below its "# min-pass" line.
  * FP_SUITE_VERBOSE=1 prints every failure; FP_SUITE_WRITE_KNOWN=path writes the
- * current failures (with reasons) in known-failures format. */
+ * current failures (with reasons) in known-failures format. FP_SUITE_DIR (inputs) and
+ * FP_SUITE_CASES (cases file) run another copy of the suite ad hoc (e.g. R5); the
+ * known-failures check applies to the R4 run only. */
 #include "testhelp.h"
 
 #include "fhirlake/fhirpath.h"
@@ -37,8 +39,11 @@ static const fl_json_val *load_input(fl_str name, char *why, size_t whylen)
     if (ninputs == MAX_INPUTS) return NULL;
     input_file *f = &inputs[ninputs++];
     snprintf(f->name, sizeof f->name, "%.*s", (int)name.len, name.ptr);
-    char rel[256];
-    snprintf(rel, sizeof rel, "tests/data/fhirpath/r4/%s", f->name);
+    char rel[4096];
+    const char *dir = getenv("FP_SUITE_DIR");
+    if (dir) snprintf(rel, sizeof rel, "%s/%s", dir, f->name);
+    else snprintf(rel, sizeof rel, "%s", th_path("tests/data/fhirpath/r4"));
+    if (!dir) snprintf(rel + strlen(rel), sizeof rel - strlen(rel), "/%s", f->name);
     fl_buf_init(&f->text, 0);
     fl_err err;
     fl_err_clear(&err);
@@ -47,7 +52,7 @@ static const fl_json_val *load_input(fl_str name, char *why, size_t whylen)
         snprintf(why, whylen, "input %s exists only as XML (no JSON form)", f->name);
         return NULL;
     }
-    if (fl_file_read(th_path(rel), 0, &f->text, &err) ||
+    if (fl_file_read(rel, 0, &f->text, &err) ||
         fl_json_parse(f->text.ptr, f->text.len, NULL, &doc_arena, &f->root, NULL, &err)) {
         f->missing = true;
         snprintf(why, whylen, "cannot load input %s: %s", f->name, err.msg);
@@ -163,7 +168,10 @@ static void test_suite(void)
     fl_err err;
     fl_err_clear(&err);
     fl_json_val *cases = NULL;
-    CHECK(fl_file_read(th_path("tests/data/fhirpath/r4-cases.json"), 0, &cases_text, &err) == FL_OK);
+    const char *cases_path = getenv("FP_SUITE_CASES");
+    bool adhoc = cases_path != NULL;
+    if (!cases_path) cases_path = th_path("tests/data/fhirpath/r4-cases.json");
+    CHECK(fl_file_read(cases_path, 0, &cases_text, &err) == FL_OK);
     CHECK(fl_json_parse(cases_text.ptr, cases_text.len, NULL, &doc_arena, &cases, NULL, &err) == FL_OK);
     if (!cases || cases->type != FL_JSON_ARRAY) return;
 
@@ -290,8 +298,10 @@ static void test_suite(void)
            pass + fail, fail, unexpected, min_pass);
     for (size_t i = 0; i < nknown; i++)
         if (!knowns[i].seen) fprintf(stderr, "known-failures.txt names an unknown case: %s\n", knowns[i].name);
-    CHECK_MSG(unexpected == 0, "%d cases failed that are not listed in known-failures.txt", unexpected);
-    CHECK_MSG(pass >= min_pass, "pass count %d is below the minimum %ld", pass, min_pass);
+    if (!adhoc) {
+        CHECK_MSG(unexpected == 0, "%d cases failed that are not listed in known-failures.txt", unexpected);
+        CHECK_MSG(pass >= min_pass, "pass count %d is below the minimum %ld", pass, min_pass);
+    }
     CHECK(pass + fail == (int)cases->len);
     fl_buf_reset(&why_b);
     fl_buf_reset(&report);
