@@ -30,6 +30,7 @@ typedef struct fl_delta_schema fl_delta_schema;
 
 /* Limits (named so input cannot decide memory use). */
 #define FL_DELTA_MAX_COMMIT_BYTES ((size_t)256 << 20) /* one _delta_log/<v>.json */
+#define FL_DELTA_MAX_CHECKPOINT_BYTES ((size_t)2 << 30) /* one checkpoint part/sidecar */
 #define FL_DELTA_MAX_SCHEMA_DEPTH 64u                  /* nesting of schemaString types */
 #define FL_DELTA_MAX_ACTION_DEPTH 64u                  /* JSON nesting of one action line */
 #define FL_DELTA_STATS_MAX_COLUMNS 32u                 /* default dataSkippingNumIndexedCols */

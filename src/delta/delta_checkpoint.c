@@ -2,8 +2,8 @@
  * and writing classic single-file checkpoints plus _last_checkpoint (module delta).
  * Reading turns each checkpoint row's non-null action struct into the same JSON text a
  * commit line would hold and feeds it through delta_action_parse, so one reconciliation
- * path serves commits and checkpoints. Parquet is read through ranged store reads, so
- * memory stays bounded by one row group, not by the checkpoint size.
+ * path serves commits and checkpoints. Each checkpoint file is read whole (limit
+ * FL_DELTA_MAX_CHECKPOINT_BYTES); rows are assembled one at a time into a reset arena.
  * Writing emits protocol, metaData, txns, domains, live adds (with JSON stats) and
  * unexpired tombstones in the Parquet layout of PROTOCOL.md "Checkpoint Schema". */
 #include "delta/delta_int.h"
@@ -20,16 +20,6 @@ typedef struct cp_src {
     fl_buf tmp;
 } cp_src;
 
-static fl_rc cp_read_at(void *ctx, uint64_t off, void *dst, size_t len, fl_err *err)
-{
-    cp_src *c = ctx;
-    fl_buf_clear(&c->tmp);
-    fl_rc rc = fl_store_get_range(c->st, c->key, off, len, &c->tmp, err);
-    if (rc) return rc;
-    if (c->tmp.len != len) return fl_err_set(err, FL_E_EOF, "short read of " FL_STR_FMT, FL_STR_ARG(c->key));
-    memcpy(dst, c->tmp.ptr, len);
-    return FL_OK;
-}
 
 /* Element node of a LIST group (3-level or legacy 2-level). */
 static int list_elem(const fl_pq_schema *ps, const fl_pq_node *n)
@@ -99,18 +89,19 @@ static const char *const cp_actions[] = {"txn", "add", "remove", "metaData", "pr
 static fl_rc read_parquet(fl_delta_table *t, fl_delta_snapshot *s, fl_str key, fl_vec *sidecars, fl_arena *sa,
                           fl_err *err)
 {
-    fl_store_meta m;
-    fl_rc rc = fl_store_head(t->st, key, &m, err);
-    if (rc) return rc;
     cp_src src = {.st = t->st, .key = key};
-    fl_buf_init(&src.tmp, 0);
+    fl_buf_init(&src.tmp, FL_DELTA_MAX_CHECKPOINT_BYTES);
+    fl_rc rc;
     fl_pq_reader *r = NULL;
     fl_arena rowa, scratch;
     fl_arena_init(&rowa, 0, 0);
     fl_arena_init(&scratch, 0, 0);
     fl_buf line;
     fl_buf_init(&line, t->o.max_commit_bytes);
-    FL_TRY(fl_pq_reader_open(cp_read_at, &src, m.size, NULL, &r, err));
+    /* Whole-object read: the Parquet reader's read-at mode reuses one chunk buffer, and
+     * assembled rows may point into earlier chunks (see DELTA.md, "known issues"). */
+    FL_TRY(fl_store_get(t->st, key, &src.tmp, NULL, err));
+    FL_TRY(fl_pq_reader_open_mem(src.tmp.ptr, src.tmp.len, NULL, &r, err));
     const fl_pq_schema *ps = fl_pq_reader_get_schema(r);
     const fl_pq_node *root = fl_pq_schema_node(ps, 0);
     /* select the action columns present; skip add.stats_parsed / partitionValues_parsed */

@@ -1,0 +1,277 @@
+"""delta_interop.py - fhirlake's Delta module against delta-rs (the `deltalake` package).
+
+Usage: delta_interop.py FHIRLAKE_BINARY SOURCE_DIR WORK_DIR
+
+1. Golden tables (tests/data/delta): for every table, fhirlake's snapshot (version, live
+   files, numRecords) must equal delta-rs's (version, file URIs, row count read by
+   delta-rs), or fhirlake must refuse it with a "not supported" / protocol error naming a
+   feature, or both must fail. Tables that readers are required to reject must fail.
+2. A table written by fhirlake (create + appends + overwrite + txn ids, > 10 commits so
+   a checkpoint is written) reads back identically in delta-rs (rows, version, txn).
+3. A table written by delta-rs (appends, then a delta-rs checkpoint) reads identically
+   in fhirlake; then fhirlake appends to it and delta-rs sees the new rows.
+Prints one line per case and a summary; exit 1 on any mismatch.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+import deltalake
+import pyarrow as pa
+
+FL, SRC, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+DATA = os.path.join(SRC, "tests", "data", "delta")
+failures = []
+
+
+def fl(*args, check=True):
+    p = subprocess.run([FL, "table", *args], capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"fhirlake table {' '.join(args)}: {p.stderr.strip()}")
+    return p
+
+
+def fl_snapshot(path, version=None):
+    args = ["show", path] + (["--version", str(version)] if version is not None else [])
+    p = fl(*args, check=False)
+    if p.returncode != 0:
+        return None, p.stderr.strip()
+    show = json.loads(p.stdout)
+    files = [json.loads(l) for l in fl("files", path).stdout.splitlines() if l.strip()]
+    return (show, files), None
+
+
+def fail(msg):
+    failures.append(msg)
+    print("FAIL " + msg)
+
+
+# Tables a conforming reader must reject (PROTOCOL.md / SOURCE.md).
+MUST_FAIL = {
+    "golden/versions-not-contiguous",
+    "golden/deltalog-state-reconstruction-without-protocol",
+    "golden/deltalog-state-reconstruction-without-metadata",
+    "golden/deltalog-state-reconstruction-from-checkpoint-missing-protocol",
+    "golden/deltalog-state-reconstruction-from-checkpoint-missing-metadata",
+    "golden/deltalog-invalid-protocol-version",
+    "golden/no-delta-log-folder",
+}
+
+
+def golden_tables():
+    for group in ("golden", "kernel", "spark"):
+        base = os.path.join(DATA, group)
+        for name in sorted(os.listdir(base)):
+            p = os.path.join(base, name)
+            if os.path.isdir(os.path.join(p, "_delta_log")) or f"{group}/{name}" in MUST_FAIL:
+                yield f"{group}/{name}", p
+            elif os.path.isdir(p):  # e.g. golden/hive/<tables>
+                for sub in sorted(os.listdir(p)):
+                    q = os.path.join(p, sub)
+                    if os.path.isdir(os.path.join(q, "_delta_log")):
+                        yield f"{group}/{name}/{sub}", q
+
+
+def decode_uri_path(p):
+    return urllib.parse.unquote(p)
+
+
+def check_golden():
+    counts = {"same": 0, "refused": 0, "both-fail": 0, "rows-unchecked": 0}
+    for name, path in golden_tables():
+        ours, our_err = fl_snapshot(path)
+        try:
+            dt = deltalake.DeltaTable(path)
+            theirs_err = None
+        except Exception as e:  # delta-rs cannot load it either
+            dt, theirs_err = None, str(e).splitlines()[0][:120]
+        if name in MUST_FAIL:
+            if ours is not None:
+                fail(f"{name}: must be rejected, fhirlake loaded version {ours[0]['version']}")
+            else:
+                counts["both-fail"] += 1
+                print(f"ok   {name}: rejected ({our_err.splitlines()[0][-90:]})")
+            continue
+        if ours is None:
+            refused = ("not supported" in our_err or "cannot honour" in our_err or "cannot read" in our_err
+                       or "feature" in our_err)
+            if dt is None or refused:
+                counts["refused" if refused else "both-fail"] += 1
+                print(f"ok   {name}: fhirlake refuses: {our_err.splitlines()[0][-110:]}")
+            else:
+                fail(f"{name}: fhirlake failed but delta-rs loads it: {our_err}")
+            continue
+        if dt is None:
+            # we load something delta-rs cannot: acceptable only for log-only oddities
+            print(f"note {name}: delta-rs cannot load ({theirs_err}); fhirlake version {ours[0]['version']}")
+            continue
+        show, files = ours
+        if show["version"] != dt.version():
+            fail(f"{name}: version {show['version']} != delta-rs {dt.version()}")
+            continue
+        mine = sorted(os.path.normpath(os.path.join(path, decode_uri_path(f["path"])))
+                      if "://" not in f["path"] and not f["path"].startswith("/") else decode_uri_path(f["path"])
+                      for f in files)
+        theirs = sorted(os.path.normpath(u[7:] if u.startswith("file://") else u) for u in dt.file_uris())
+        if mine != theirs:
+            fail(f"{name}: live files differ: only fhirlake {sorted(set(mine) - set(theirs))[:3]}, "
+                 f"only delta-rs {sorted(set(theirs) - set(mine))[:3]}")
+            continue
+        rows = None
+        if show["numRecords"] is not None and all(os.path.exists(m) for m in mine):
+            try:
+                rows = dt.to_pyarrow_table().num_rows
+            except Exception:
+                rows = None
+        if rows is not None and rows != show["numRecords"]:
+            fail(f"{name}: numRecords {show['numRecords']} != rows read by delta-rs {rows}")
+            continue
+        if rows is None:
+            counts["rows-unchecked"] += 1
+        counts["same"] += 1
+        print(f"ok   {name}: version {show['version']}, {len(mine)} files"
+              + (f", {rows} rows" if rows is not None else ""))
+    print("golden:", counts)
+
+
+SCHEMA = {"type": "struct", "fields": [
+    {"name": "id", "type": "string", "nullable": False, "metadata": {}},
+    {"name": "n", "type": "long", "nullable": True, "metadata": {}},
+    {"name": "x", "type": "double", "nullable": True, "metadata": {}},
+    {"name": "ok", "type": "boolean", "nullable": True, "metadata": {}},
+    {"name": "d", "type": "date", "nullable": True, "metadata": {}},
+    {"name": "ts", "type": "timestamp", "nullable": True, "metadata": {}},
+    {"name": "amt", "type": "decimal(12,3)", "nullable": True, "metadata": {}},
+    {"name": "tags", "type": {"type": "array", "elementType": "string", "containsNull": True},
+     "nullable": True, "metadata": {}},
+    {"name": "addr", "type": {"type": "struct", "fields": [
+        {"name": "city", "type": "string", "nullable": True, "metadata": {}},
+        {"name": "zip", "type": "integer", "nullable": True, "metadata": {}}]},
+     "nullable": True, "metadata": {}},
+    {"name": "day", "type": "string", "nullable": True, "metadata": {}},
+]}
+
+
+def gen_rows(batch, n):
+    rows = []
+    for i in range(n):
+        k = batch * 1000 + i
+        rows.append({
+            "id": f"r{k:06d}", "n": None if k % 7 == 0 else k * 3, "x": k / 4, "ok": k % 2 == 0,
+            "d": f"2024-0{1 + k % 9}-1{k % 10}", "ts": f"2024-03-0{1 + k % 9}T1{k % 10}:2{k % 10}:00.{k % 1000:03d}Z",
+            "amt": f"{k}.{k % 1000:03d}", "tags": [f"t{k % 3}"] * (k % 3), "addr": None if k % 5 == 0 else
+            {"city": f"city{k % 4}", "zip": 1000 + k}, "day": None if k % 11 == 0 else f"2024-01-0{1 + k % 3}",
+        })
+    return rows
+
+
+def write_ndjson(path, rows):
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
+def normalise(rec):
+    out = dict(rec)
+    out["d"] = None if rec["d"] is None else str(rec["d"])
+    ts = rec["ts"]
+    out["ts"] = None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+    out["amt"] = None if rec["amt"] is None else f"{rec['amt']:.3f}"
+    out["tags"] = None if rec["tags"] is None else list(rec["tags"])
+    return out
+
+
+def check_fhirlake_written():
+    path = os.path.join(WORK, "fl_written")
+    shutil.rmtree(path, ignore_errors=True)
+    fl("create", path, "--schema", json.dumps(SCHEMA), "--partition-by", "day")
+    expected = {}
+    for b in range(12):
+        rows = gen_rows(b, 25)
+        nd = os.path.join(WORK, f"b{b}.ndjson")
+        write_ndjson(nd, rows)
+        args = ["append", path, nd, "--app-id", "interop", "--txn-version", str(b)]
+        if b == 4:
+            args.append("--overwrite")
+            expected = {}
+        fl(*args)
+        for r in rows:
+            expected[r["id"]] = r
+    # a replay of batch 11 is skipped
+    out = fl("append", path, os.path.join(WORK, "b11.ndjson"), "--app-id", "interop", "--txn-version", "11").stdout
+    if "skipped" not in out:
+        fail("fhirlake-written: replayed batch was not skipped")
+    if not os.path.exists(os.path.join(path, "_delta_log", "00000000000000000010.checkpoint.parquet")):
+        fail("fhirlake-written: no checkpoint at version 10")
+    dt = deltalake.DeltaTable(path)
+    if dt.version() != 12:
+        fail(f"fhirlake-written: delta-rs sees version {dt.version()}, expected 12")
+    if dt.transaction_version("interop") != 11:
+        fail(f"fhirlake-written: delta-rs txn version {dt.transaction_version('interop')}")
+    got = {r["id"]: normalise(r) for r in dt.to_pyarrow_table().to_pylist()}
+    if set(got) != set(expected):
+        fail(f"fhirlake-written: {len(got)} rows in delta-rs, expected {len(expected)}")
+        return
+    bad = 0
+    for k, want in expected.items():
+        have = got[k]
+        want = dict(want)
+        if have != want:
+            bad += 1
+            if bad <= 3:
+                print("  differs:", k, {c: (want[c], have[c]) for c in want if want[c] != have.get(c)})
+    if bad:
+        fail(f"fhirlake-written: {bad} rows differ between input and delta-rs")
+    else:
+        print(f"ok   fhirlake-written table: {len(got)} rows identical in delta-rs, version 12, checkpoint read")
+
+
+def check_deltars_written():
+    path = os.path.join(WORK, "drs_written")
+    shutil.rmtree(path, ignore_errors=True)
+    total = 0
+    for b in range(5):
+        t = pa.table({"id": pa.array([b * 100 + i for i in range(40)], pa.int64()),
+                      "name": pa.array([f"n{b}-{i}" for i in range(40)]),
+                      "part": pa.array([f"p{i % 2}" for i in range(40)])})
+        deltalake.write_deltalake(path, t, mode="append", partition_by=["part"])
+        total += 40
+    dt = deltalake.DeltaTable(path)
+    dt.create_checkpoint()
+    t = pa.table({"id": pa.array([999], pa.int64()), "name": pa.array(["late"]), "part": pa.array(["p0"])})
+    deltalake.write_deltalake(path, t, mode="append", partition_by=["part"])
+    total += 1
+    dt = deltalake.DeltaTable(path)
+    ours, err = fl_snapshot(path)
+    if ours is None:
+        fail(f"delta-rs-written: fhirlake cannot load: {err}")
+        return
+    show, files = ours
+    theirs = sorted(os.path.normpath(u[7:] if u.startswith("file://") else u) for u in dt.file_uris())
+    mine = sorted(os.path.normpath(os.path.join(path, decode_uri_path(f["path"]))) for f in files)
+    if show["version"] != dt.version() or mine != theirs or show["numRecords"] != total:
+        fail(f"delta-rs-written: fhirlake v{show['version']} {len(mine)} files {show['numRecords']} rows; "
+             f"delta-rs v{dt.version()} {len(theirs)} files {total} rows")
+        return
+    # fhirlake appends to the delta-rs table; delta-rs sees the rows
+    nd = os.path.join(WORK, "drs_append.ndjson")
+    write_ndjson(nd, [{"id": 5000 + i, "name": f"fl{i}", "part": "p1"} for i in range(7)])
+    fl("append", path, nd)
+    dt = deltalake.DeltaTable(path)
+    n = dt.to_pyarrow_table().num_rows
+    if n != total + 7:
+        fail(f"delta-rs-written: after fhirlake append delta-rs reads {n} rows, expected {total + 7}")
+        return
+    print(f"ok   delta-rs-written table (with delta-rs checkpoint): identical in fhirlake; fhirlake append seen by "
+          f"delta-rs ({n} rows)")
+
+
+os.makedirs(WORK, exist_ok=True)
+check_golden()
+check_fhirlake_written()
+check_deltars_written()
+print(f"{len(failures)} failures")
+sys.exit(1 if failures else 0)
