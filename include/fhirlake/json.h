@@ -168,8 +168,9 @@ typedef struct fl_ndjson_line {
 } fl_ndjson_line;
 
 /* Next non-blank line. FL_E_EOF at the end; FL_E_LIMIT for a line over max_line (the
- * reader skips past it, so the caller may report and continue); FL_E_IO/FL_E_COMPRESS
- * on read/inflate errors (not recoverable). */
+ * reader skips past it, so the caller may report and continue; line->line_no and offset
+ * name the skipped line, line->text is empty); FL_E_IO/FL_E_COMPRESS on read/inflate
+ * errors (not recoverable). */
 FL_API fl_rc fl_ndjson_next(fl_ndjson_reader *r, fl_ndjson_line *line, fl_err *err);
 /* Bytes read from the underlying source so far (compressed bytes for .gz), for progress. */
 FL_API uint64_t fl_ndjson_bytes_read(const fl_ndjson_reader *r);

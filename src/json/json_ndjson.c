@@ -302,6 +302,7 @@ fl_rc fl_ndjson_next(fl_ndjson_reader *r, fl_ndjson_line *line, fl_err *err)
                 r->skipping = true;
                 r->line_no++;
                 uint64_t at = r->off + start;
+                *line = (fl_ndjson_line){FL_STR_NULL, r->line_no, at};
                 return fl_err_set_at(err, FL_E_LIMIT, at, r->line_no > UINT32_MAX ? 0 : (uint32_t)r->line_no,
                                      1, "%s:%llu: line longer than the limit of %zu bytes (skipped)",
                                      r->path, (unsigned long long)r->line_no, r->max_line);
@@ -333,6 +334,7 @@ fl_rc fl_ndjson_next(fl_ndjson_reader *r, fl_ndjson_line *line, fl_err *err)
             start += 3;
         }
         if (n > r->max_line) {
+            *line = (fl_ndjson_line){FL_STR_NULL, r->line_no, r->off + start};
             return fl_err_set_at(err, FL_E_LIMIT, r->off + start,
                                  r->line_no > UINT32_MAX ? 0 : (uint32_t)r->line_no, 1,
                                  "%s:%llu: line longer than the limit of %zu bytes (skipped)", r->path,

@@ -56,6 +56,7 @@ static fl_rc collect(fl_ndjson_reader *r, fl_buf *out)
         if (rc == FL_E_EOF) return FL_OK;
         if (rc == FL_E_LIMIT) {
             fl_buf_printf(out, "%u:!LIMIT|", err.line);
+            CHECK(line.line_no == err.line && line.text.len == 0 && line.offset == err.pos);
             continue;
         }
         if (rc) return rc;
