@@ -19,13 +19,25 @@
 #define S3_MAX_BUCKET 63u
 #define S3_MAX_ETAG 72u
 
+/* Where requests go; may change once when S3 names the bucket's real region. */
+typedef struct s3_addr {
+    char region[AWS_MAX_REGION];
+    char origin[AWS_MAX_HOST + 16]; /* "https://host[:port]" */
+    char host[AWS_MAX_HOST];        /* Host header value */
+    char base_path[AWS_MAX_HOST];   /* raw path before the key: "" or "/bucket" (+ endpoint path) */
+} s3_addr;
+
 typedef struct s3 {
     char bucket[S3_MAX_BUCKET + 1];
     char *root;                  /* key prefix of the store ("" or ends with '/'), owned */
-    char region[AWS_MAX_REGION];
-    char origin[AWS_MAX_HOST + 16]; /* "https://host[:port]" */
-    char host[AWS_MAX_HOST];     /* Host header value */
-    char base_path[AWS_MAX_HOST]; /* raw path before the key: "" or "/bucket" (+ endpoint path) */
+    pthread_mutex_t addr_mu;     /* guards addr */
+    s3_addr addr;
+    bool region_fixed;           /* configured: report a wrong region instead of following it */
+    bool aws_endpoint;           /* default AWS endpoint: the host name contains the region */
+    bool path_style;
+    char scheme[8];
+    char ep_host[AWS_MAX_HOST];  /* custom endpoint host[:port] */
+    char ep_path[AWS_MAX_HOST];  /* custom endpoint base path ("" or "/x") */
     bool unsigned_payload;
     size_t part_size;
     uint32_t list_max_keys;
@@ -85,6 +97,10 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
     fl_rc rc = FL_OK;
     fl_buf path, url, auth, hdrs;
     CURL *h = NULL;
+    s3_addr ad;
+    pthread_mutex_lock(&s->addr_mu);
+    ad = s->addr;
+    pthread_mutex_unlock(&s->addr_mu);
     fl_buf_init(&path, 2 * FL_STORE_MAX_KEY + AWS_MAX_HOST + 16);
     fl_buf_init(&url, AWS_MAX_URL);
     fl_buf_init(&auth, 1024);
@@ -95,12 +111,12 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
     if (r->nheaders > S3_MAX_REQ_HEADERS) FL_FAIL(FL_E_LIMIT, "s3: too many request headers");
     FL_TRY(aws_chain_get(s->chain, cr, err));
 
-    fl_buf_append_c(&path, s->base_path);
+    fl_buf_append_c(&path, ad.base_path);
     fl_buf_putc(&path, '/');
     fl_buf_append_str(&path, r->key);
     if (path.rc) FL_FAIL(path.rc, "s3: request path too long");
 
-    fl_buf_append_c(&url, s->origin);
+    fl_buf_append_c(&url, ad.origin);
     aws_uri_encode(&url, fl_buf_str(&path), true);
     for (size_t i = 0; i < r->nquery; i++) {
         fl_buf_putc(&url, i ? '&' : '?');
@@ -114,14 +130,14 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
     if (r->unsigned_payload) memcpy(payload, AWS_UNSIGNED_PAYLOAD, sizeof AWS_UNSIGNED_PAYLOAD);
     else aws_sha256_hex(r->body, r->body_len, payload);
     aws_sigv4_in in = {.method = r->method,
-                       .host = fl_str_c(s->host),
+                       .host = fl_str_c(ad.host),
                        .path = fl_buf_str(&path),
                        .query = r->query,
                        .nquery = r->nquery,
                        .headers = r->headers,
                        .nheaders = r->nheaders,
                        .payload_hash = fl_str_c(payload),
-                       .region = fl_str_c(s->region),
+                       .region = fl_str_c(ad.region),
                        .service = FL_STR("s3"),
                        .time_s = fl_clock_now_us() / 1000000};
     FL_TRY(aws_sigv4_sign(&in, cr, amz_date, &auth, NULL, err));
@@ -133,7 +149,7 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
         fl_buf_printf(&hdrs, __VA_ARGS__);                                                         \
         fl_buf_putc(&hdrs, 0);                                                                     \
     } while (0)
-    ADD_LINE("Host: %s", s->host);
+    ADD_LINE("Host: %s", ad.host);
     ADD_LINE("x-amz-date: %s", amz_date);
     ADD_LINE("x-amz-content-sha256: %s", payload);
     ADD_LINE("Authorization: %s", auth.ptr);
@@ -167,6 +183,40 @@ done:
     fl_buf_reset(&auth);
     fl_buf_reset(&hdrs);
     return rc;
+}
+
+/* Compute the addressing for region into *a; false when a name does not fit. */
+static bool addr_build(const s3 *s, const char *region, s3_addr *a)
+{
+    char hostport[AWS_MAX_HOST];
+    int n0 = snprintf(a->region, sizeof a->region, "%s", region);
+    int n1 = s->aws_endpoint ? snprintf(hostport, sizeof hostport, "s3.%s.amazonaws.com", region)
+                             : snprintf(hostport, sizeof hostport, "%s", s->ep_host);
+    int n2, n3;
+    if (s->path_style) {
+        n2 = snprintf(a->host, sizeof a->host, "%s", hostport);
+        n3 = snprintf(a->base_path, sizeof a->base_path, "%s/%s", s->ep_path, s->bucket);
+    } else {
+        n2 = snprintf(a->host, sizeof a->host, "%s.%s", s->bucket, hostport);
+        n3 = snprintf(a->base_path, sizeof a->base_path, "%s", s->ep_path);
+    }
+    int n4 = snprintf(a->origin, sizeof a->origin, "%s://%s", s->scheme, a->host);
+    return n0 > 0 && (size_t)n0 < sizeof a->region && n1 > 0 && (size_t)n1 < sizeof hostport && n2 > 0 &&
+           (size_t)n2 < sizeof a->host && n3 >= 0 && (size_t)n3 < sizeof a->base_path && n4 > 0 &&
+           (size_t)n4 < sizeof a->origin;
+}
+
+/* Switch to the bucket's real region (region discovery); thread-safe. */
+static bool s3_set_region(s3 *s, const char *region)
+{
+    s3_addr a;
+    for (const char *p = region; *p; p++) /* region names are [a-z0-9-] */
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return false;
+    if (!addr_build(s, region, &a)) return false;
+    pthread_mutex_lock(&s->addr_mu);
+    s->addr = a;
+    pthread_mutex_unlock(&s->addr_mu);
+    return true;
 }
 
 /* Map a non-2xx answer to an error naming the bucket, key, status, S3 code and what to do. */
@@ -236,9 +286,20 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
     } else if (st == 301 || st == 307 || !strcmp(code, "AuthorizationHeaderMalformed") ||
                !strcmp(code, "PermanentRedirect") || !strcmp(code, "IllegalLocationConstraintException")) {
         rc = FL_E_CONFIG;
-        if (region[0]) {
+        char cur[AWS_MAX_REGION];
+        pthread_mutex_lock(&s->addr_mu);
+        memcpy(cur, s->addr.region, sizeof cur);
+        pthread_mutex_unlock(&s->addr_mu);
+        if (region[0] && !s->region_fixed && strcmp(region, cur) != 0 && s3_set_region(s, region)) {
+            /* no region was configured: follow S3's answer once, like the SDKs do */
+            rc = FL_E_STORE_RETRY;
+            retry = true;
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s: switching from %s", region, cur);
+            hint = hintbuf;
+            fl_log(s->log, FL_LOG_INFO, "s3: bucket %s is in region %s, switching from %s", s->bucket, region, cur);
+        } else if (region[0]) {
             hn = snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s, not %s: set s3.region=%s or AWS_REGION",
-                     region, s->region, region);
+                     region, cur, region);
             hint = hintbuf;
         } else {
             hint = "; wrong region or endpoint for this bucket: set s3.region or s3.endpoint";
@@ -959,6 +1020,7 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     s3 *s = fl_calloc(1, sizeof *s);
     if (!s) return fl_err_set(err, FL_E_NOMEM, "s3: out of memory");
     pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->addr_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* ref-counted; thread-safe in libcurl >= 7.84 */
     s->part_size = S3_DEFAULT_PART_SIZE;
     s->list_max_keys = 1000;
@@ -1019,61 +1081,53 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     }
 
     const char *profile = prop(o, P_PROFILE);
-    if (!aws_region_resolve(prop(o, P_REGION), profile, s->region)) snprintf(s->region, sizeof s->region, "us-east-1");
+    char region[AWS_MAX_REGION];
+    s->region_fixed = aws_region_resolve(prop(o, P_REGION), profile, region);
+    if (!s->region_fixed) snprintf(region, sizeof region, "us-east-1");
 
     /* endpoint and addressing style */
     const char *ep = prop(o, P_ENDPOINT);
     if (!ep) ep = getenv("AWS_ENDPOINT_URL_S3");
     if (!ep || !ep[0]) ep = getenv("AWS_ENDPOINT_URL");
     if (ep && !ep[0]) ep = NULL;
-    bool path_style = false, path_style_set = false;
+    bool path_style_set = false;
     if ((v = prop(o, P_PATHSTYLE))) {
-        if (!parse_bool(v, &path_style)) FL_FAIL(FL_E_CONFIG, "s3.pathStyle \"%s\": need true or false", v);
+        if (!parse_bool(v, &s->path_style)) FL_FAIL(FL_E_CONFIG, "s3.pathStyle \"%s\": need true or false", v);
         path_style_set = true;
     }
-    char scheme[8], hostport[AWS_MAX_HOST], epath[AWS_MAX_HOST] = "";
     if (ep) {
         const char *sep = strstr(ep, "://");
-        if (!sep || (size_t)(sep - ep) >= sizeof scheme || (strncasecmp(ep, "http", 4) != 0))
+        if (!sep || (size_t)(sep - ep) >= sizeof s->scheme || (strncasecmp(ep, "http", 4) != 0))
             FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": expected http://host[:port] or https://host[:port]", ep);
-        memcpy(scheme, ep, (size_t)(sep - ep));
-        scheme[sep - ep] = 0;
+        memcpy(s->scheme, ep, (size_t)(sep - ep));
+        s->scheme[sep - ep] = 0;
         const char *hp = sep + 3;
         const char *slash = strchr(hp, '/');
         size_t hl = slash ? (size_t)(slash - hp) : strlen(hp);
-        if (hl == 0 || hl >= sizeof hostport) FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": bad host", ep);
-        memcpy(hostport, hp, hl);
-        hostport[hl] = 0;
-        if (slash) snprintf(epath, sizeof epath, "%s", slash);
-        size_t el = strlen(epath);
-        while (el && epath[el - 1] == '/') epath[--el] = 0;
-        if (!path_style_set) path_style = true; /* MinIO, LocalStack, Ceph: path-style by default */
+        if (hl == 0 || hl >= sizeof s->ep_host) FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": bad host", ep);
+        memcpy(s->ep_host, hp, hl);
+        s->ep_host[hl] = 0;
+        if (slash && strlen(slash) >= sizeof s->ep_path) FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": path too long", ep);
+        if (slash) memcpy(s->ep_path, slash, strlen(slash) + 1);
+        size_t el = strlen(s->ep_path);
+        while (el && s->ep_path[el - 1] == '/') s->ep_path[--el] = 0;
+        if (!path_style_set) s->path_style = true; /* MinIO, LocalStack, Ceph: path-style by default */
     } else {
-        snprintf(scheme, sizeof scheme, "https");
-        snprintf(hostport, sizeof hostport, "s3.%s.amazonaws.com", s->region);
-        if (strchr(s->bucket, '.') && !path_style_set) path_style = true; /* dotted names break the TLS wildcard */
+        s->aws_endpoint = true;
+        memcpy(s->scheme, "https", sizeof "https");
+        if (strchr(s->bucket, '.') && !path_style_set) s->path_style = true; /* dotted names break the TLS wildcard */
     }
-    int n1, n2;
-    if (path_style) {
-        n1 = snprintf(s->host, sizeof s->host, "%s", hostport);
-        n2 = snprintf(s->base_path, sizeof s->base_path, "%s/%s", epath, s->bucket);
-    } else {
-        n1 = snprintf(s->host, sizeof s->host, "%s.%s", s->bucket, hostport);
-        n2 = snprintf(s->base_path, sizeof s->base_path, "%s", epath);
-    }
-    if (n1 < 0 || (size_t)n1 >= sizeof s->host || n2 < 0 || (size_t)n2 >= sizeof s->base_path)
-        FL_FAIL(FL_E_CONFIG, "s3: endpoint host or path too long");
-    snprintf(s->origin, sizeof s->origin, "%s://%s", scheme, s->host);
+    if (!addr_build(s, region, &s->addr)) FL_FAIL(FL_E_CONFIG, "s3: endpoint host, path or region too long");
 
     aws_chain_cfg cc = {.access_key_id = prop(o, P_AKID),
                         .secret_access_key = prop(o, P_SECRET),
                         .session_token = prop(o, P_TOKEN),
                         .profile = profile,
-                        .region = s->region,
+                        .region = s->addr.region,
                         .log = s->log};
     FL_TRY(aws_chain_new(&cc, &s->chain, err));
-    fl_log(s->log, FL_LOG_DEBUG, "s3: bucket %s, region %s, %s-style via %s", s->bucket, s->region,
-           path_style ? "path" : "virtual-hosted", s->origin);
+    fl_log(s->log, FL_LOG_DEBUG, "s3: bucket %s, region %s%s, %s-style via %s", s->bucket, s->addr.region,
+           s->region_fixed ? "" : " (default)", s->path_style ? "path" : "virtual-hosted", s->addr.origin);
     *impl = s;
     return FL_OK;
 done:
@@ -1089,6 +1143,7 @@ static void s3_close(void *impl)
     aws_chain_free(s->chain);
     fl_free(s->root);
     pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->addr_mu);
     fl_free(s);
     curl_global_cleanup();
 }

@@ -363,6 +363,37 @@ static void test_env_endpoint_and_provider(void)
     else unsetenv("AWS_SECRET_ACCESS_KEY");
 }
 
+/* No region configured: a wrong-region answer names the right one and the driver follows it
+ * once (like the SDKs); with a configured region it is a configuration error instead. */
+static void test_region_discovery(void)
+{
+    char old_r[64] = "";
+    const char *r = getenv("AWS_REGION");
+    if (r) snprintf(old_r, sizeof old_r, "%s", r);
+    unsetenv("AWS_REGION");
+    unsetenv("AWS_DEFAULT_REGION");
+    setenv("AWS_CONFIG_FILE", "/nonexistent/fhirlake-test-config", 1);
+    fl_store *st = open_fake("s3://bkt-3/p", "s3.region", ""); /* empty = not configured */
+    CHECK(st != NULL);
+    if (st) {
+        reply rr[] = {{400, "", "<Error><Code>AuthorizationHeaderMalformed</Code><Message>wrong region</Message>"
+                                "<Region>ap-southeast-2</Region></Error>"},
+                      {200, "", "found"}};
+        fake_script(2, rr);
+        fl_buf b;
+        fl_buf_init(&b, 0);
+        fl_err err;
+        CHECK_MSG(fl_store_get(st, FL_STR("k"), &b, NULL, &err) == FL_OK, "%s", err.msg);
+        CHECK_EQ_STR(b.ptr, "found");
+        CHECK_EQ_INT(F.nreq, 2);
+        CHECK(strstr(F.last, "/ap-southeast-2/s3/aws4_request") != NULL);
+        fl_buf_reset(&b);
+        fl_store_close(st);
+    }
+    unsetenv("AWS_CONFIG_FILE");
+    if (old_r[0]) setenv("AWS_REGION", old_r, 1);
+}
+
 /* ------------------------------------------------------------------ online tests (real server) */
 
 static fl_store *open_real(const char *prefix, const char *secret, const char *maxkeys)
@@ -746,6 +777,7 @@ int main(void)
     RUN(test_retry_and_errors);
     RUN(test_multipart_error_in_200);
     RUN(test_env_endpoint_and_provider);
+    RUN(test_region_discovery);
     fake_stop();
     if (getenv("S3_FAULTS") && getenv("S3_ENDPOINT") && getenv("S3_BUCKET")) {
         snprintf(run_prefix, sizeof run_prefix, "f%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
