@@ -6,6 +6,8 @@
 #define FL_FHIRPATH_INT_H
 
 #include "fhirlake/fhirpath.h"
+
+#include <stdatomic.h>
 #include "fhirpath/fp_types_ids.h"
 
 /* ------------------------------------------------------------------ item flags */
@@ -120,6 +122,9 @@ struct fp_node {
     const fp_fninfo *fn;
     fp_typespec type; /* FPN_IS/FPN_AS and type-argument calls */
     fl_fp_item lit;   /* FPN_LIT */
+    /* FPN_MEMBER: last (parent type << 16 | element type) looked up, 0 = none. The only
+     * field written after compile: a relaxed atomic cache, so sharing stays safe. */
+    _Atomic uint32_t type_memo;
 };
 
 struct fl_fp_prog {
@@ -171,6 +176,8 @@ fl_rc fhirpath_fail(fp_ctx *c, const fp_node *n, fl_rc code, const char *fmt, ..
 fl_rc fhirpath_children(fp_ctx *c, const fl_fp_item *it, fp_cb *b);
 /* Member navigation of one item by name (choice types and _primitive handled). */
 fl_rc fhirpath_member(fp_ctx *c, const fl_fp_item *it, fl_str name, fp_cb *b);
+/* Same with a per-node memo of the last (parent type -> element type) answer. */
+fl_rc fhirpath_member_memo(fp_ctx *c, const fl_fp_item *it, fl_str name, _Atomic uint32_t *memo, fp_cb *b);
 /* One-item result helpers. */
 fl_rc fhirpath_out_bool(fp_ctx *c, bool v, fl_fp_coll *out);
 fl_rc fhirpath_out_item(fp_ctx *c, const fl_fp_item *it, fl_fp_coll *out);

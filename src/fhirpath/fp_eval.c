@@ -143,6 +143,24 @@ static fl_rc emit_value(fp_ctx *c, const fl_json_val *v, const fl_json_val *ext,
 
 fl_rc fhirpath_member(fp_ctx *c, const fl_fp_item *it, fl_str name, fp_cb *b)
 {
+    return fhirpath_member_memo(c, it, name, NULL, b);
+}
+
+/* Element type of `name` under `parent`, through the node's one-entry memo. */
+static uint16_t child_type(uint16_t parent, fl_str name, _Atomic uint32_t *memo)
+{
+    if (!parent) return fp_type_child(0, name);
+    if (memo) {
+        uint32_t m = atomic_load_explicit(memo, memory_order_relaxed);
+        if (m && (uint16_t)(m >> 16) == parent) return (uint16_t)(m & 0xFFFF);
+    }
+    uint16_t t = fp_type_child(parent, name);
+    if (memo) atomic_store_explicit(memo, ((uint32_t)parent << 16) | t, memory_order_relaxed);
+    return t;
+}
+
+fl_rc fhirpath_member_memo(fp_ctx *c, const fl_fp_item *it, fl_str name, _Atomic uint32_t *memo, fp_cb *b)
+{
     const fl_json_val *obj;
     if (it->kind == FL_FP_NODE) {
         obj = it->v.node;
@@ -176,7 +194,7 @@ fl_rc fhirpath_member(fp_ctx *c, const fl_fp_item *it, fl_str name, fp_cb *b)
         }
     }
     if (val || ext) {
-        uint16_t ft = fp_type_child(item_ftype(it), name);
+        uint16_t ft = child_type(item_ftype(it), name, memo);
         return emit_value(c, val, ext, ft, b);
     }
     if (!choice && !choice_ext) return FL_OK;
@@ -599,7 +617,8 @@ static fl_rc eval_member(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
     }
     fp_cb b = {0};
     for (size_t i = 0; i < in.len; i++) {
-        if ((rc = fhirpath_member(c, &in.items[i], n->name, &b))) return rc;
+        if ((rc = fhirpath_member_memo(c, &in.items[i], n->name, (_Atomic uint32_t *)(uintptr_t)&n->type_memo, &b)))
+            return rc;
     }
     *out = fhirpath_cb_coll(&b);
     return FL_OK;
