@@ -304,8 +304,7 @@ fl_rc fl_ndjson_next(fl_ndjson_reader *r, fl_ndjson_line *line, fl_err *err)
                 uint64_t at = r->off + start;
                 *line = (fl_ndjson_line){FL_STR_NULL, r->line_no, at};
                 return fl_err_set_at(err, FL_E_LIMIT, at, r->line_no > UINT32_MAX ? 0 : (uint32_t)r->line_no,
-                                     1, "%s:%llu: line longer than the limit of %zu bytes (skipped)",
-                                     r->path, (unsigned long long)r->line_no, r->max_line);
+                                     1, "line longer than the limit of %zu bytes (skipped)", r->max_line);
             }
             if (!r->eof) {
                 r->scan = r->len;
@@ -337,8 +336,7 @@ fl_rc fl_ndjson_next(fl_ndjson_reader *r, fl_ndjson_line *line, fl_err *err)
             *line = (fl_ndjson_line){FL_STR_NULL, r->line_no, r->off + start};
             return fl_err_set_at(err, FL_E_LIMIT, r->off + start,
                                  r->line_no > UINT32_MAX ? 0 : (uint32_t)r->line_no, 1,
-                                 "%s:%llu: line longer than the limit of %zu bytes (skipped)", r->path,
-                                 (unsigned long long)r->line_no, r->max_line);
+                                 "line longer than the limit of %zu bytes (skipped)", r->max_line);
         }
         if (nd_blank(p, n)) continue;
         line->text = (fl_str){p, n};
