@@ -415,24 +415,19 @@ static fl_rc match_branch(vc *c, const char *where, size_t k, uint32_t b0, uint3
     return FL_OK;
 }
 
-static fl_rc compile_sel(vc *c, const fl_json_val *obj, const char *where, const char *ctx_type,
-                         uint32_t depth, view_sel **out)
+/* forEach / forEachOrNull / repeat of one select structure; *inner_type receives the
+ * static FHIR type of the items its columns are evaluated on (NULL when unknown). */
+static fl_rc compile_iter(vc *c, view_sel *s, const fl_json_val *obj, const char *where,
+                          const char *ctx_type, const char **inner_type)
 {
     fl_view_plan *plan = c->plan;
     fl_rc rc;
-    if (depth > FL_VIEW_MAX_SELECT_DEPTH)
-        return fl_err_set(c->err, FL_E_LIMIT, "%s: select structures nested deeper than %u", where,
-                          FL_VIEW_MAX_SELECT_DEPTH);
-    if ((rc = check_obj(c, obj, where, select_keys))) return rc;
-    view_sel *s = fl_arena_calloc(&plan->arena, 1, sizeof *s);
-    if (!s) return fl_err_set(c->err, FL_E_NOMEM, "out of memory");
-    s->where = where;
     const fl_json_val *fe = fl_json_get_c(obj, "forEach"), *fon = fl_json_get_c(obj, "forEachOrNull"),
                       *rep = fl_json_get_c(obj, "repeat");
     if ((fe != NULL) + (fon != NULL) + (rep != NULL) > 1)
         return fl_err_set(c->err, FL_E_VIEW_INVALID,
                           "%s: only one of forEach, forEachOrNull and repeat may be given", where);
-    const char *inner_type = ctx_type;
+    *inner_type = ctx_type;
     if (fe || fon) {
         const char *key = fe ? "forEach" : "forEachOrNull", *expr;
         const char *w = fl_arena_printf(&plan->arena, "%s.%s", where, key);
@@ -443,7 +438,7 @@ static fl_rc compile_sel(vc *c, const fl_json_val *obj, const char *where, const
         s->niters = 1;
         if ((rc = compile_path(c, expr, w ? w : where, ctx_type, &s->iters[0]))) return rc;
         s->iter_fast = view_fast_make(&plan->arena, expr, s->iters[0]);
-        inner_type = fl_fp_prog_fhir_type(s->iters[0]);
+        *inner_type = fl_fp_prog_fhir_type(s->iters[0]);
     } else if (rep) {
         if (!fl_json_is_arr(rep) || rep->len == 0)
             return fl_err_set(c->err, FL_E_VIEW_INVALID, "%s: 'repeat' must be a non-empty array of paths",
@@ -462,8 +457,25 @@ static fl_rc compile_sel(vc *c, const fl_json_val *obj, const char *where, const
             /* the context of a repeat path is the start node or any node reached */
             if ((rc = compile_path(c, expr, w, NULL, &s->iters[i]))) return rc;
         }
-        inner_type = NULL;
+        *inner_type = NULL;
     }
+    return FL_OK;
+}
+
+static fl_rc compile_sel(vc *c, const fl_json_val *obj, const char *where, const char *ctx_type,
+                         uint32_t depth, view_sel **out)
+{
+    fl_view_plan *plan = c->plan;
+    fl_rc rc;
+    if (depth > FL_VIEW_MAX_SELECT_DEPTH)
+        return fl_err_set(c->err, FL_E_LIMIT, "%s: select structures nested deeper than %u", where,
+                          FL_VIEW_MAX_SELECT_DEPTH);
+    if ((rc = check_obj(c, obj, where, select_keys))) return rc;
+    view_sel *s = fl_arena_calloc(&plan->arena, 1, sizeof *s);
+    if (!s) return fl_err_set(c->err, FL_E_NOMEM, "out of memory");
+    s->where = where;
+    const char *inner_type = ctx_type;
+    if ((rc = compile_iter(c, s, obj, where, ctx_type, &inner_type))) return rc;
     const fl_json_val *cols, *subs, *uni;
     if ((rc = get_arr(c, obj, "column", where, &cols))) return rc;
     if ((rc = get_arr(c, obj, "select", where, &subs))) return rc;
