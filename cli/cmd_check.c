@@ -19,6 +19,7 @@ typedef struct check_opts {
     bool json, fhir, quiet;
     uint32_t parse_flags;
     uint64_t max_errors; /* 0 = no cap */
+    int format;          /* 0 = by file name, 'j' = one document, 'n' = NDJSON */
     size_t max_line;
 } check_opts;
 
@@ -47,6 +48,7 @@ static void usage(FILE *out)
             "                    \"resourceType\" (FHIR resources, e.g. a bulk export)\n"
             "  --max-errors N    print at most N record errors in total (counts stay exact)\n"
             "  --allow-dupkeys   accept duplicate object keys (FHIR forbids them)\n"
+            "  --format F        json (one document) or ndjson for every file, whatever its name\n"
             "  --max-line BYTES  longest NDJSON line accepted (default 64 MiB)\n"
             "  -q, --quiet       print only the totals\n"
             "  -h, --help        this help\n"
@@ -268,6 +270,17 @@ int cmd_check(int argc, char **argv)
             o.quiet = true;
         } else if (cli_is_opt(a, "--allow-dupkeys", NULL)) {
             o.parse_flags |= FL_JSON_ALLOW_DUPKEYS;
+        } else if (cli_is_opt(a, "--format", NULL)) {
+            const char *v = cli_opt_value(argc, argv, &i, "--format");
+            if (!v) return CLI_USAGE;
+            if (!strcmp(v, "json")) {
+                o.format = 'j';
+            } else if (!strcmp(v, "ndjson")) {
+                o.format = 'n';
+            } else {
+                cli_errorf("--format must be json or ndjson, got '%s'", v);
+                return CLI_USAGE;
+            }
         } else if (cli_is_opt(a, "--max-errors", NULL) || cli_is_opt(a, "--max-line", NULL)) {
             bool is_err = cli_is_opt(a, "--max-errors", NULL);
             const char *v = cli_opt_value(argc, argv, &i, is_err ? "--max-errors" : "--max-line");
@@ -311,13 +324,16 @@ int cmd_check(int argc, char **argv)
                 opts_done = true;
                 continue;
             }
-            if (cli_is_opt(a, "--max-errors", NULL) || cli_is_opt(a, "--max-line", NULL)) {
+            if (cli_is_opt(a, "--max-errors", NULL) || cli_is_opt(a, "--max-line", NULL) ||
+                cli_is_opt(a, "--format", NULL)) {
                 if (!strchr(a, '=')) i++;
                 continue;
             }
             if (a[0] == '-' && a[1] != 0) continue;
         }
-        if (strcmp(a, "-") && (ends_with_ci(a, ".json") || ends_with_ci(a, ".json.gz")))
+        bool doc = o.format ? o.format == 'j'
+                            : strcmp(a, "-") && (ends_with_ci(a, ".json") || ends_with_ci(a, ".json.gz"));
+        if (doc)
             check_document(&st, a);
         else
             check_ndjson(&st, a);

@@ -66,5 +66,11 @@ expect max-errors-text 1 "\(47 more errors not shown; see --max-errors\)" "$bin"
 expect quiet 1 "^total: 0 valid, 50 invalid in 1 file$" "$bin" check -q "$tmp/many.ndjson"
 expect bad-number 2 "needs a non-negative number" "$bin" check --max-errors x "$tmp/many.ndjson"
 expect bad-maxline 2 "needs a positive number" "$bin" check --max-line 0 "$tmp/many.ndjson"
+# 6. --format overrides the file name
+printf '{"a":1}\n{"a":2}\n' >"$tmp/lines.json"
+expect format-ndjson 0 "lines.json: 2 valid, 0 invalid" "$bin" check --format ndjson "$tmp/lines.json"
+printf '{"a":\n[1,\n2]}\n' >"$tmp/pretty.ndjson"
+expect format-json 0 "pretty.ndjson: 1 valid, 0 invalid" "$bin" check --format=json "$tmp/pretty.ndjson"
+expect format-bad 2 "--format must be json or ndjson" "$bin" check --format xml "$tmp/pretty.ndjson"
 [ $fail -eq 0 ] && echo "json_check: ok"
 exit $fail
