@@ -29,6 +29,7 @@ extern "C" {
 #define FL_FP_MAX_AST_DEPTH 128u         /* nesting of the parsed expression */
 #define FL_FP_MAX_REPEAT_DEPTH 64u       /* repeat()/descendants() levels */
 #define FL_FP_MAX_COLL_ITEMS (1u << 22)  /* items in one intermediate collection */
+#define FL_FP_MAX_REGEX_STEPS 1000000u   /* PCRE2 match limit for matches()/replaceMatches() */
 
 /* ------------------------------------------------------------------ values */
 

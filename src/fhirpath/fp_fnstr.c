@@ -296,6 +296,17 @@ static fl_rc regex_compile(fp_ctx *c, const fp_node *n, fl_str pat, bool full, p
     return FL_OK;
 }
 
+/* Match context bounding backtracking (catastrophic patterns stop with FL_E_LIMIT). */
+static pcre2_match_context *regex_limits(pcre2_general_context *gc)
+{
+    pcre2_match_context *mc = pcre2_match_context_create(gc);
+    if (!mc) return NULL;
+    pcre2_set_match_limit(mc, FL_FP_MAX_REGEX_STEPS);
+    pcre2_set_depth_limit(mc, FL_FP_MAX_REGEX_STEPS / 100);
+    pcre2_set_heap_limit(mc, 16 * 1024); /* KiB */
+    return mc;
+}
+
 static fl_rc do_matches(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool full, fl_fp_coll *out)
 {
     bool h1, h2;
@@ -307,11 +318,15 @@ static fl_rc do_matches(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_co
     pcre2_code *code;
     if ((rc = regex_compile(c, n, pat, full, &gc, &code))) return rc;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, gc);
-    int r = md ? pcre2_match(code, (PCRE2_SPTR)(sv.ptr ? sv.ptr : ""), sv.len, 0, 0, md, NULL) : PCRE2_ERROR_NOMEMORY;
+    pcre2_match_context *mc = regex_limits(gc);
+    int r = md && mc ? pcre2_match(code, (PCRE2_SPTR)(sv.ptr ? sv.ptr : ""), sv.len, 0, 0, md, mc) : PCRE2_ERROR_NOMEMORY;
     if (md) pcre2_match_data_free(md);
+    if (mc) pcre2_match_context_free(mc);
     pcre2_code_free(code);
     pcre2_general_context_free(gc);
     if (r == PCRE2_ERROR_NOMEMORY) return fpf_nomem(c);
+    if (r == PCRE2_ERROR_MATCHLIMIT || r == PCRE2_ERROR_DEPTHLIMIT || r == PCRE2_ERROR_HEAPLIMIT)
+        return fhirpath_fail(c, n, FL_E_LIMIT, "regular expression needs more than %u steps", FL_FP_MAX_REGEX_STEPS);
     if (r < 0 && r != PCRE2_ERROR_NOMATCH) return fhirpath_fail(c, n, FL_E_FP_EVAL, "regular expression failed (%d)", r);
     return fhirpath_out_bool(c, r >= 0, out);
 }
@@ -334,12 +349,13 @@ FN(replaceMatches)
     PCRE2_SIZE cap = sv.len * 2 + rep.len * 4 + 64;
     int r = PCRE2_ERROR_NOMEMORY;
     PCRE2_UCHAR *buf = NULL;
-    for (int attempt = 0; attempt < 4; attempt++) {
+    pcre2_match_context *mc = regex_limits(gc);
+    for (int attempt = 0; attempt < 4 && mc; attempt++) {
         buf = fl_arena_alloc(c->a, cap + 1);
         if (!buf) break;
         PCRE2_SIZE olen = cap;
         r = pcre2_substitute(code, (PCRE2_SPTR)(sv.ptr ? sv.ptr : ""), sv.len, 0,
-                             PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL, NULL,
+                             PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL, mc,
                              (PCRE2_SPTR)(rep.ptr ? rep.ptr : ""), rep.len, buf, &olen);
         if (r == PCRE2_ERROR_NOMEMORY && olen > cap && olen < (1u << 26)) {
             cap = olen;
@@ -348,9 +364,12 @@ FN(replaceMatches)
         if (r >= 0) cap = olen;
         break;
     }
+    if (mc) pcre2_match_context_free(mc);
     pcre2_code_free(code);
     pcre2_general_context_free(gc);
     if (!buf) return fpf_nomem(c);
+    if (r == PCRE2_ERROR_MATCHLIMIT || r == PCRE2_ERROR_DEPTHLIMIT || r == PCRE2_ERROR_HEAPLIMIT)
+        return fhirpath_fail(c, n, FL_E_LIMIT, "regular expression needs more than %u steps", FL_FP_MAX_REGEX_STEPS);
     if (r < 0) return fhirpath_fail(c, n, FL_E_FP_EVAL, "replaceMatches() failed (%d)", r);
     return fpf_out_str(c, fl_str_make((const char *)buf, cap), out);
 }

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#define FP_JSON_EQUIV_MAX_DEPTH 512u /* nesting compared by '~' on complex values */
+
 /* ------------------------------------------------------------------ decimals */
 
 static const fp_i128 FP_I128_MAX = (fp_i128)(((fp_u128)1 << 127) - 1);
@@ -864,10 +866,11 @@ static bool str_equiv(fl_str a, fl_str b)
     }
 }
 
-static bool json_equiv(const fl_json_val *a, const fl_json_val *b);
-
-static bool json_equiv(const fl_json_val *a, const fl_json_val *b)
+/* Structural equivalence of two JSON trees; depth-bounded (deeper trees compare as
+ * not equivalent) so a hostile DOM cannot exhaust the stack. */
+static bool json_equiv(const fl_json_val *a, const fl_json_val *b, unsigned depth)
 {
+    if (depth > FP_JSON_EQUIV_MAX_DEPTH) return false;
     if (a->type == FL_JSON_STRING && b->type == FL_JSON_STRING) return str_equiv(fl_json_str(a), fl_json_str(b));
     if (a->type == FL_JSON_OBJECT && b->type == FL_JSON_OBJECT) {
         /* ignore id/extension differences is not required; compare members except "id" */
@@ -876,7 +879,7 @@ static bool json_equiv(const fl_json_val *a, const fl_json_val *b)
             if (fl_str_eq_c(a->u.members[i].key, "id")) continue;
             na++;
             const fl_json_val *o = fl_json_get(b, a->u.members[i].key);
-            if (!o || !json_equiv(&a->u.members[i].val, o)) return false;
+            if (!o || !json_equiv(&a->u.members[i].val, o, depth + 1)) return false;
         }
         for (uint32_t i = 0; i < b->len; i++)
             if (!fl_str_eq_c(b->u.members[i].key, "id")) nb++;
@@ -885,7 +888,7 @@ static bool json_equiv(const fl_json_val *a, const fl_json_val *b)
     if (a->type == FL_JSON_ARRAY && b->type == FL_JSON_ARRAY) {
         if (a->len != b->len) return false;
         for (uint32_t i = 0; i < a->len; i++)
-            if (!json_equiv(&a->u.items[i], &b->u.items[i])) return false;
+            if (!json_equiv(&a->u.items[i], &b->u.items[i], depth + 1)) return false;
         return true;
     }
     return fl_json_equal(a, b);
@@ -909,7 +912,7 @@ bool fp_item_equiv(const fl_fp_item *a, const fl_fp_item *b)
         if (!fp_item_temporal(a, want, &x, NULL) || !fp_item_temporal(b, want, &y, NULL)) return false;
         return fp_dt_cmp(&x, &y) == 0;
     }
-    if (a->kind == FL_FP_NODE && b->kind == FL_FP_NODE) return json_equiv(a->v.node, b->v.node);
+    if (a->kind == FL_FP_NODE && b->kind == FL_FP_NODE) return json_equiv(a->v.node, b->v.node, 0);
     if (a->kind == FL_FP_QTY && b->kind == FL_FP_QTY) {
         fp_dec x, y;
         bool same;

@@ -113,6 +113,10 @@ static void test_limits(void)
     CHECK_EQ_INT(fl_fp_compile("1 + (2 + (3 + (4 + 5)))", SIZE_MAX, &o, &p, &err), FL_E_LIMIT);
     /* repeat() over a self-producing expression stops at the repeat depth limit */
     CHECK(strstr(ev(NULL, "(1).repeat($this + 1)"), "deeper than") != NULL);
+    /* catastrophic backtracking stops at the regex step limit */
+    CHECK(strstr(ev(NULL, "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'.matches('^(a+)+$')"),
+                 "more than 1000000 steps") != NULL);
+    CHECK_EQ_STR(ev(NULL, "'abc123'.replaceMatches('[0-9]', '-')"), "[\"abc---\"]");
 }
 
 static void test_variables(void)
