@@ -60,11 +60,15 @@ static void stat_reset(pq_stat *s)
     fl_buf_clear(&s->maxb);
 }
 
+/* Copy a byte min/max into b. On allocation failure the slice is left empty and b->rc
+ * keeps the error, which pq_wcol_flush_page reports. */
 static void stat_set_bytes(fl_buf *b, fl_pq_scalar *sc, const void *p, size_t n)
 {
+    fl_rc rc = b->rc;
     fl_buf_clear(b);
-    fl_buf_append(b, p, n);
-    sc->v.bytes = fl_str_make(b->ptr ? b->ptr : "", n);
+    if (!rc) rc = fl_buf_append(b, p, n);
+    b->rc = rc;
+    sc->v.bytes = fl_str_make(b->ptr ? b->ptr : "", rc ? 0 : n);
 }
 
 static void stat_bytes(pq_stat *s, const fl_pq_type *t, int sort, const void *p, size_t n)
@@ -432,6 +436,8 @@ fl_rc pq_wcol_flush_page(fl_pq_writer *w, pq_wcol *c)
     if (c->rc) FL_FAIL(c->rc, "column '%s': %s", c->nd->name, fl_rc_str(c->rc));
     if (c->vals.rc) FL_FAIL(c->vals.rc, "column '%s': values: %s", c->nd->name, fl_rc_str(c->vals.rc));
     if (c->dict.data.rc) FL_FAIL(c->dict.data.rc, "column '%s': dictionary: %s", c->nd->name, fl_rc_str(c->dict.data.rc));
+    if (c->cst.minb.rc || c->cst.maxb.rc || c->fst.minb.rc || c->fst.maxb.rc)
+        FL_FAIL(FL_E_NOMEM, "column '%s': statistics: out of memory", c->nd->name);
     if (c->nlev == 0) return FL_OK;
     if (c->nlev > INT32_MAX) FL_FAIL(FL_E_LIMIT, "column '%s': too many values in one page", c->nd->name);
     fl_buf *page = &w->page;

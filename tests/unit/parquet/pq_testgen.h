@@ -26,7 +26,7 @@ static inline uint32_t tg_below(tg_rng *r, uint32_t n) { return n ? (uint32_t)(t
 
 /* ---------------------------------------------------------------- schema */
 
-static fl_pq_type tg_prim_type(tg_rng *r)
+static inline fl_pq_type tg_prim_type(tg_rng *r)
 {
     switch (tg_below(r, 16)) {
     case 0: return fl_pq_t_bool();
@@ -51,12 +51,12 @@ static fl_pq_type tg_prim_type(tg_rng *r)
     }
 }
 
-static fl_pq_rep tg_rep(tg_rng *r) { return tg_below(r, 2) ? FL_PQ_OPTIONAL : FL_PQ_REQUIRED; }
+static inline fl_pq_rep tg_rep(tg_rng *r) { return tg_below(r, 2) ? FL_PQ_OPTIONAL : FL_PQ_REQUIRED; }
 
-static void tg_add_field(fl_pq_schema *s, tg_rng *r, int parent, const char *name, int depth);
+static inline void tg_add_field(fl_pq_schema *s, tg_rng *r, int parent, const char *name, int depth);
 
 /* Children of a group node (1..4 fields). */
-static void tg_fill_group(fl_pq_schema *s, tg_rng *r, int g, int depth)
+static inline void tg_fill_group(fl_pq_schema *s, tg_rng *r, int g, int depth)
 {
     int n = 1 + (int)tg_below(r, 4);
     for (int i = 0; i < n; i++) {
@@ -66,7 +66,7 @@ static void tg_fill_group(fl_pq_schema *s, tg_rng *r, int g, int depth)
     }
 }
 
-static void tg_add_field(fl_pq_schema *s, tg_rng *r, int parent, const char *name, int depth)
+static inline void tg_add_field(fl_pq_schema *s, tg_rng *r, int parent, const char *name, int depth)
 {
     uint32_t k = depth >= 4 ? 0 : tg_below(r, 10);
     if (k <= 4) { /* primitive */
@@ -99,7 +99,7 @@ static void tg_add_field(fl_pq_schema *s, tg_rng *r, int parent, const char *nam
 static const char *const tg_words[] = {"", "a", "final", "Patient/123", "ünïcødé", "日本語テキスト", "emoji 😀",
                                        "with\"quote", "tab\there", "nul\0byte", "http://loinc.org", "8867-4"};
 
-static fl_str tg_bytes(tg_rng *r, fl_arena *a, const fl_pq_type *t)
+static inline fl_str tg_bytes(tg_rng *r, fl_arena *a, const fl_pq_type *t)
 {
     if (t->phys == FL_PQ_FIXED_LEN_BYTE_ARRAY) {
         size_t n = (size_t)t->type_length;
@@ -128,7 +128,7 @@ static fl_str tg_bytes(tg_rng *r, fl_arena *a, const fl_pq_type *t)
     return fl_str_make(p, n);
 }
 
-static int64_t tg_int(tg_rng *r, int bits, bool is_signed)
+static inline int64_t tg_int(tg_rng *r, int bits, bool is_signed)
 {
     uint32_t k = tg_below(r, 8);
     int64_t lo, hi;
@@ -151,7 +151,7 @@ static int64_t tg_int(tg_rng *r, int bits, bool is_signed)
     return (int64_t)u;
 }
 
-static void tg_prim_value(tg_rng *r, fl_arena *a, const fl_pq_type *t, fl_pq_val *v)
+static inline void tg_prim_value(tg_rng *r, fl_arena *a, const fl_pq_type *t, fl_pq_val *v)
 {
     switch (t->phys) {
     case FL_PQ_BOOLEAN:
@@ -206,9 +206,9 @@ static void tg_prim_value(tg_rng *r, fl_arena *a, const fl_pq_type *t, fl_pq_val
     }
 }
 
-static void tg_value(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, bool as_elem, fl_pq_val *v, int depth);
+static inline void tg_value(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, bool as_elem, fl_pq_val *v, int depth);
 
-static void tg_struct(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, fl_pq_val *v, int depth)
+static inline void tg_struct(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, fl_pq_val *v, int depth)
 {
     const fl_pq_node *n = fl_pq_schema_node(s, node);
     v->kind = FL_PQ_V_STRUCT;
@@ -217,7 +217,7 @@ static void tg_struct(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, f
     for (int i = 0; i < n->num_children; i++) tg_value(s, r, a, n->children[i], false, &v->v.items[i], depth + 1);
 }
 
-static void tg_value(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, bool as_elem, fl_pq_val *v, int depth)
+static inline void tg_value(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, bool as_elem, fl_pq_val *v, int depth)
 {
     const fl_pq_node *n = fl_pq_schema_node(s, node);
     memset(v, 0, sizeof *v);
@@ -252,7 +252,7 @@ static void tg_value(const fl_pq_schema *s, tg_rng *r, fl_arena *a, int node, bo
 }
 
 /* A whole row (a struct of the root's children). */
-static fl_pq_val *tg_row(const fl_pq_schema *s, tg_rng *r, fl_arena *a)
+static inline fl_pq_val *tg_row(const fl_pq_schema *s, tg_rng *r, fl_arena *a)
 {
     fl_pq_val *v = fl_arena_calloc(a, 1, sizeof *v);
     tg_struct(s, r, a, 0, v, 0);
@@ -261,7 +261,7 @@ static fl_pq_val *tg_row(const fl_pq_schema *s, tg_rng *r, fl_arena *a)
 
 /* ---------------------------------------------------------------- writing */
 
-static void tg_put(fl_pq_writer *w, const fl_pq_val *v)
+static inline void tg_put(fl_pq_writer *w, const fl_pq_val *v)
 {
     switch (v->kind) {
     case FL_PQ_V_NULL: fl_pq_writer_put_null(w); return;
@@ -291,7 +291,7 @@ static void tg_put(fl_pq_writer *w, const fl_pq_val *v)
     }
 }
 
-static fl_rc tg_put_row(fl_pq_writer *w, const fl_pq_val *row)
+static inline fl_rc tg_put_row(fl_pq_writer *w, const fl_pq_val *row)
 {
     for (uint32_t i = 0; i < row->n; i++) tg_put(w, &row->v.items[i]);
     return fl_pq_writer_end_row(w);
@@ -299,7 +299,7 @@ static fl_rc tg_put_row(fl_pq_writer *w, const fl_pq_val *row)
 
 /* ---------------------------------------------------------------- comparing */
 
-static bool tg_equal(const fl_pq_val *a, const fl_pq_val *b)
+static inline bool tg_equal(const fl_pq_val *a, const fl_pq_val *b)
 {
     if (a->kind != b->kind) return false;
     switch (a->kind) {
