@@ -7,6 +7,8 @@
  * every decoder stays inside its page. Errors name the column path, row group and page. */
 #include "parquet/pq_reader_int.h"
 
+#include <zlib.h>
+
 typedef struct pq_rctx {
     fl_pq_reader *r;
     fl_arena *a;
@@ -53,6 +55,7 @@ typedef struct pq_page_hdr {
     int type;
     int64_t usize, csize;
     bool has_crc;
+    uint32_t crc;
     int64_t num_values, num_nulls, num_rows;
     int encoding, def_enc, rep_enc;
     int64_t def_len, rep_len;
@@ -112,7 +115,7 @@ static size_t parse_page_header(pq_rctx *x, const uint8_t *p, size_t n, pq_page_
         if (id == 1 && isint) h->type = (int)pq_tr_int(&t, ty);
         else if (id == 2 && isint) h->usize = pq_tr_int(&t, ty);
         else if (id == 3 && isint) h->csize = pq_tr_int(&t, ty);
-        else if (id == 4 && isint) { (void)pq_tr_int(&t, ty); h->has_crc = true; }
+        else if (id == 4 && isint) { h->crc = (uint32_t)pq_tr_int(&t, ty); h->has_crc = true; }
         else if ((id == 5 || id == 7 || id == 8) && ty == TT_STRUCT) parse_sub(&t, h, id);
         else pq_tr_skip(&t, ty);
     }
@@ -637,6 +640,15 @@ fl_rc fl_pq_reader_read_column(fl_pq_reader *r, int rg, int leaf, fl_arena *a, f
         const uint8_t *raw = chunk + pos;
         size_t cs = (size_t)h.csize;
         pos += cs;
+        if (r->o.verify_crc && h.has_crc && (h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2 || h.type == PQ_PAGE_DICT)) {
+            uLong crc = crc32(0L, Z_NULL, 0);
+            for (size_t off = 0; off < cs;) { /* crc32 takes uInt lengths */
+                size_t k = cs - off > (1u << 30) ? (1u << 30) : cs - off;
+                crc = crc32(crc, raw + off, (uInt)k);
+                off += k;
+            }
+            if ((uint32_t)crc != h.crc) return cfail(&x, FL_E_PQ_FORMAT, "page CRC mismatch (stored %08x, computed %08x)", h.crc, (unsigned)crc);
+        }
         if (h.type == PQ_PAGE_DICT) {
             if (!h.have_sub) return cfail(&x, FL_E_PQ_FORMAT, "dictionary page without its header");
             size_t us = (size_t)h.usize;

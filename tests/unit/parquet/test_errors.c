@@ -263,6 +263,41 @@ static void test_unsupported_codec(void)
     CHECK(fl_pq_reader_open_file(th_path("tests/data/parquet/no-such-file.parquet"), NULL, &r, &err) != FL_OK);
 }
 
+static void test_crc(void)
+{
+    fl_pq_read_opts o;
+    fl_pq_read_opts_default(&o);
+    o.verify_crc = true;
+    fl_err err;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    static const struct {
+        const char *file;
+        bool ok;
+    } cases[] = {{"datapage_v1-corrupt-checksum.parquet", false},
+                 {"datapage_v1-snappy-compressed-checksum.parquet", true},
+                 {"datapage_v1-uncompressed-checksum.parquet", true},
+                 {"rle-dict-uncompressed-corrupt-checksum.parquet", false},
+                 {"rle-dict-snappy-checksum.parquet", true},
+                 {"plain-dict-uncompressed-checksum.parquet", true}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rel[256];
+        snprintf(rel, sizeof rel, "tests/data/parquet/data/%s", cases[i].file);
+        fl_pq_reader *r;
+        CHECK(fl_pq_reader_open_file(th_path(rel), &o, &r, &err) == FL_OK);
+        fl_rc rc = FL_OK;
+        for (int l = 0; l < fl_pq_schema_num_leaves(fl_pq_reader_get_schema(r)) && !rc; l++) {
+            fl_pq_column col;
+            rc = fl_pq_reader_read_column(r, 0, l, &a, &col, &err);
+        }
+        CHECK_MSG((rc == FL_OK) == cases[i].ok, "%s: %s", cases[i].file, err.msg);
+        if (!cases[i].ok) CHECK(strstr(err.msg, "CRC mismatch") != NULL);
+        fl_pq_reader_free(r);
+        fl_arena_reset(&a);
+    }
+    fl_arena_fini(&a);
+}
+
 static bool skip_low(void *ctx, const fl_pq_reader *r, int rg)
 {
     int64_t threshold = *(int64_t *)ctx;
@@ -380,6 +415,7 @@ int main(void)
     RUN(test_sink_and_limits);
     RUN(test_truncated_and_corrupt);
     RUN(test_unsupported_codec);
+    RUN(test_crc);
     RUN(test_projection_filter_stats);
     RUN(test_alloc_failures);
     return testhelp_done();
