@@ -61,7 +61,12 @@ static void test_crud(void)
     fl_fhirdb *db = open_mem(NULL, NULL);
     fl_fhirdb_conn *c = NULL;
     fl_err err;
-    CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
+    if (!db) return;
+    if (fl_fhirdb_acquire(db, &c, &err) != FL_OK) {
+        CHECK(0);
+        fl_fhirdb_close(db);
+        return;
+    }
     fl_fhirdb_rec r, r2;
     fl_rc rc = fl_fhirdb_create(c, FL_STR("Patient"),
                                 J("{\"resourceType\":\"Patient\",\"meta\":{\"profile\":[\"x\"],\"versionId\":\"9\"},"
@@ -126,6 +131,7 @@ static void test_history_search(void)
     fl_fhirdb *db = open_mem(NULL, NULL);
     fl_fhirdb_conn *c = NULL;
     fl_err err;
+    if (!db) return;
     fl_fhirdb_rec r;
     CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
     char id[16];
@@ -234,6 +240,7 @@ static void test_tx_hook_outbox(void)
     fl_fhirdb *db = open_mem(hook, &hs);
     fl_fhirdb_conn *c = NULL;
     fl_err err;
+    if (!db) return;
     fl_fhirdb_rec r;
     CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
     CHECK(fl_fhirdb_update(c, FL_STR("Patient"), FL_STR("a"), J("{\"resourceType\":\"Patient\"}"), NULL, &A,
@@ -411,6 +418,7 @@ static void test_concurrent_file_db(void)
     fl_fhirdb_close(db);
     /* reopen: schema creation is idempotent and the data is there */
     CHECK(fl_fhirdb_open(url, NULL, &db, &err) == FL_OK);
+    if (!db) return;
     CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
     CHECK(fl_fhirdb_read(c, FL_STR("Patient"), FL_STR("shared"), &A, &r, &err) == FL_OK);
     CHECK_EQ_INT(r.version, 100);
