@@ -185,7 +185,8 @@ static fl_rc read_json_cp(fl_delta_table *t, fl_delta_snapshot *s, fl_str key, f
     fl_arena scratch;
     fl_arena_init(&scratch, 0, 0);
     fl_rc rc = delta_read_object(t, key, &buf, err);
-    const char *p = buf.ptr, *end = buf.ptr + buf.len;
+    fl_str body = fl_buf_str(&buf);
+    const char *p = body.ptr, *end = body.ptr + body.len;
     uint32_t line_no = 0;
     while (!rc && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));

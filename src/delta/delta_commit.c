@@ -505,7 +505,8 @@ static fl_rc apply_own(fl_delta_txn *txn, int64_t v, const fl_buf *commit, fl_er
     fl_arena scratch;
     fl_arena_init(&scratch, 0, 0);
     fl_rc rc = FL_OK;
-    const char *p = commit->ptr, *end = commit->ptr + commit->len;
+    fl_str body = fl_buf_str(commit);
+    const char *p = body.ptr, *end = body.ptr + body.len;
     while (p < end && !rc) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;

@@ -209,7 +209,8 @@ fl_rc delta_snapshot_apply_commit(fl_delta_table *t, fl_delta_snapshot *s, int64
         rc = err ? err->code : rc;
         goto done;
     }
-    const char *p = buf.ptr, *end = buf.ptr + buf.len;
+    fl_str body = fl_buf_str(&buf);
+    const char *p = body.ptr, *end = body.ptr + body.len;
     uint32_t line_no = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
