@@ -227,57 +227,77 @@ static fl_rc fill_from_json(fl_str body, const char *what, aws_creds *out, fl_er
 
 /* ------------------------------------------------------------------ providers */
 
-static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char *role_arn, const char *session,
-                               const char *region, aws_creds *out, fl_err *err)
+static void sts_url(const char *region, char *url, size_t cap)
 {
-    fl_rc rc = FL_OK;
-    fl_buf tok, form, body, ebody;
-    char url[AWS_MAX_URL];
-    fl_buf_init(&tok, AWS_MAX_TOKEN_FILE + FILE_READ_SLACK);
-    fl_buf_init(&form, 2 * AWS_MAX_TOKEN_FILE);
-    fl_buf_init(&body, AWS_MAX_CRED_RESPONSE);
-    fl_buf_init(&ebody, S3_MAX_ERROR_BODY);
-
-    /* re-read on every refresh: the kubelet rotates the token file */
-    if (fl_file_read(token_file, AWS_MAX_TOKEN_FILE, &tok, err) != FL_OK) {
-        fl_err_prefix(err, "aws web identity (AWS_WEB_IDENTITY_TOKEN_FILE): ");
-        rc = err ? err->code : FL_E_IO;
-        goto done;
-    }
-    fl_str t = trim(fl_buf_str(&tok));
-    while (t.len && (t.ptr[t.len - 1] == '\n')) t.len--;
     const char *ep = env("AWS_ENDPOINT_URL_STS");
     if (!ep) ep = env("AWS_ENDPOINT_URL");
-    if (ep) snprintf(url, sizeof url, "%s", ep);
-    else snprintf(url, sizeof url, "https://sts.%s.amazonaws.com/", region && region[0] ? region : "us-east-1");
-    char sess[64];
-    if (session && session[0]) copy_c(sess, sizeof sess, session);
-    else snprintf(sess, sizeof sess, "fhirlake-%lld", (long long)(fl_clock_now_us() / 1000000));
+    if (ep) snprintf(url, cap, "%s", ep);
+    else snprintf(url, cap, "https://sts.%s.amazonaws.com/", region && region[0] ? region : "us-east-1");
+}
 
-    fl_buf_append_c(&form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
-    aws_uri_encode(&form, fl_str_c(role_arn), false);
-    fl_buf_append_c(&form, "&RoleSessionName=");
-    aws_uri_encode(&form, fl_str_c(sess), false);
-    fl_buf_append_c(&form, "&WebIdentityToken=");
-    aws_uri_encode(&form, t, false);
-    if (form.rc) FL_FAIL(form.rc, "aws web identity: request too large");
-
-    const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/xml", NULL};
+/* POST form to STS at url (unsigned when signer is NULL, else SigV4 for service "sts") and
+ * read <Credentials> from the answer. what/check name the source in error messages. */
+static fl_rc sts_call(aws_chain *c, const char *url, fl_str form, const aws_creds *signer, const char *region,
+                      const char *what, const char *check, aws_creds *out, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_buf body, ebody, auth, lines;
+    fl_buf_init(&body, AWS_MAX_CRED_RESPONSE);
+    fl_buf_init(&ebody, S3_MAX_ERROR_BODY);
+    fl_buf_init(&auth, 1024);
+    fl_buf_init(&lines, AWS_MAX_TOKEN + 4096);
+    const char *hdrs[8] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/xml", NULL};
+    static const char ctype[] = "application/x-www-form-urlencoded";
+    if (signer) {
+        /* host and path of the STS URL for the canonical request */
+        const char *hp = strstr(url, "://");
+        if (!hp) FL_FAIL(FL_E_CONFIG, "%s: bad STS endpoint %s", what, url);
+        hp += 3;
+        const char *slash = strchr(hp, '/');
+        fl_str host = fl_str_make(hp, slash ? (size_t)(slash - hp) : strlen(hp));
+        fl_str path = slash ? fl_str_c(slash) : FL_STR("/");
+        char payload[65], amz_date[17];
+        aws_sha256_hex(form.ptr, form.len, payload);
+        aws_kv sh[1] = {{FL_STR("Content-Type"), FL_STR(ctype)}};
+        aws_sigv4_in in = {.method = "POST", .host = host, .path = path, .headers = sh, .nheaders = 1,
+                           .payload_hash = fl_str_c(payload), .region = fl_str_c(region && region[0] ? region : "us-east-1"),
+                           .service = FL_STR("sts"), .time_s = fl_clock_now_us() / 1000000};
+        FL_TRY(aws_sigv4_sign(&in, signer, amz_date, &auth, NULL, err));
+        size_t o[5], n = 0;
+        o[n++] = lines.len;
+        fl_buf_printf(&lines, "Host: " FL_STR_FMT, FL_STR_ARG(host));
+        fl_buf_putc(&lines, 0);
+        o[n++] = lines.len;
+        fl_buf_printf(&lines, "x-amz-date: %s", amz_date);
+        fl_buf_putc(&lines, 0);
+        o[n++] = lines.len;
+        fl_buf_printf(&lines, "x-amz-content-sha256: %s", payload);
+        fl_buf_putc(&lines, 0);
+        o[n++] = lines.len;
+        fl_buf_printf(&lines, "Authorization: %s", auth.ptr);
+        fl_buf_putc(&lines, 0);
+        if (signer->token[0]) {
+            o[n++] = lines.len;
+            fl_buf_printf(&lines, "x-amz-security-token: %s", signer->token);
+            fl_buf_putc(&lines, 0);
+        }
+        if (lines.rc) FL_FAIL(lines.rc, "%s: request headers too long", what);
+        for (size_t i = 0; i < n; i++) hdrs[2 + i] = lines.ptr + o[i];
+        hdrs[2 + n] = NULL;
+    }
     aws_http_req rq = {.method = "POST", .url = url, .headers = hdrs, .body = form.ptr, .body_len = form.len,
                        .out = &body, .errbody = &ebody, .total_timeout_ms = CRED_HTTP_TOTAL_MS};
     aws_http_resp rs;
     if ((rc = cred_http(c, &rq, &rs, err)) != FL_OK) {
-        fl_err_prefix(err, "aws web identity: STS AssumeRoleWithWebIdentity: ");
+        fl_err_prefix(err, "%s: STS: ", what);
         goto done;
     }
     if (rs.status != 200) {
         char code[64] = "", msg[256] = "";
         aws_xml_text_c(fl_buf_str(&ebody), "Code", code, sizeof code);
         aws_xml_text_c(fl_buf_str(&ebody), "Message", msg, sizeof msg);
-        rc = fl_err_set(err, FL_E_STORE_AUTH,
-                        "aws web identity: STS %s answered HTTP %ld %s: %s (check AWS_ROLE_ARN %s and the token in "
-                        "AWS_WEB_IDENTITY_TOKEN_FILE)",
-                        url, rs.status, code, msg, role_arn);
+        rc = fl_err_set(err, FL_E_STORE_AUTH, "%s: STS %s answered HTTP %ld %s: %s (check %s)", what, url, rs.status,
+                        code, msg, check);
         if (err && (rs.status >= 500 || rs.status == 429)) err->flags |= FL_ERR_RETRIABLE;
         goto done;
     }
@@ -289,13 +309,92 @@ static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char 
         !aws_xml_text_c(cr, "SecretAccessKey", out->secret, sizeof out->secret) ||
         !aws_xml_text_c(cr, "SessionToken", out->token, sizeof out->token) ||
         !aws_xml_text_c(cr, "Expiration", exp, sizeof exp) || !aws_parse_iso8601(fl_str_c(exp), &out->expires_ms))
-        FL_FAIL(FL_E_STORE_AUTH, "aws web identity: STS response from %s has no usable Credentials", url);
-    copy_c(out->source, sizeof out->source, "web-identity");
+        FL_FAIL(FL_E_STORE_AUTH, "%s: STS response from %s has no usable Credentials", what, url);
 done:
-    fl_buf_reset(&tok);
-    fl_buf_reset(&form);
+    if (lines.ptr) memset(lines.ptr, 0, lines.len); /* held the source session token */
     fl_buf_reset(&body);
     fl_buf_reset(&ebody);
+    fl_buf_reset(&auth);
+    fl_buf_reset(&lines);
+    return rc;
+}
+
+static void session_name(const char *given, char *out, size_t cap)
+{
+    if (given && given[0]) copy_c(out, cap, given);
+    else snprintf(out, cap, "fhirlake-%lld", (long long)(fl_clock_now_us() / 1000000));
+}
+
+static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char *role_arn, const char *session,
+                               const char *region, aws_creds *out, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_buf tok, form;
+    char url[AWS_MAX_URL], sess[64];
+    fl_buf_init(&tok, AWS_MAX_TOKEN_FILE + FILE_READ_SLACK);
+    fl_buf_init(&form, 2 * AWS_MAX_TOKEN_FILE);
+
+    /* re-read on every refresh: the kubelet rotates the token file */
+    if (fl_file_read(token_file, AWS_MAX_TOKEN_FILE, &tok, err) != FL_OK) {
+        fl_err_prefix(err, "aws web identity (AWS_WEB_IDENTITY_TOKEN_FILE): ");
+        rc = err ? err->code : FL_E_IO;
+        goto done;
+    }
+    fl_str t = trim(fl_buf_str(&tok));
+    while (t.len && (t.ptr[t.len - 1] == '\n')) t.len--;
+    sts_url(region, url, sizeof url);
+    session_name(session, sess, sizeof sess);
+    fl_buf_append_c(&form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
+    aws_uri_encode(&form, fl_str_c(role_arn), false);
+    fl_buf_append_c(&form, "&RoleSessionName=");
+    aws_uri_encode(&form, fl_str_c(sess), false);
+    fl_buf_append_c(&form, "&WebIdentityToken=");
+    aws_uri_encode(&form, t, false);
+    if (form.rc) FL_FAIL(form.rc, "aws web identity: request too large");
+    char check[600];
+    snprintf(check, sizeof check, "AWS_ROLE_ARN / role_arn %.480s and the token in AWS_WEB_IDENTITY_TOKEN_FILE",
+             role_arn);
+    FL_TRY(sts_call(c, url, fl_buf_str(&form), NULL, region, "aws web identity", check, out, err));
+    copy_c(out->source, sizeof out->source, "web-identity");
+done:
+    if (form.ptr) memset(form.ptr, 0, form.len);
+    if (tok.ptr) memset(tok.ptr, 0, tok.len);
+    fl_buf_reset(&tok);
+    fl_buf_reset(&form);
+    return rc;
+}
+
+/* sts:AssumeRole signed with the source credentials (profile role_arn + source_profile). */
+static fl_rc assume_role(aws_chain *c, const aws_creds *src, const char *profile, const char *role_arn,
+                         const char *session, const char *external_id, const char *duration, const char *region,
+                         aws_creds *out, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_buf form;
+    char url[AWS_MAX_URL], sess[64], what[96], check[700];
+    fl_buf_init(&form, 16384);
+    sts_url(region, url, sizeof url);
+    session_name(session, sess, sizeof sess);
+    fl_buf_append_c(&form, "Action=AssumeRole&Version=2011-06-15&RoleArn=");
+    aws_uri_encode(&form, fl_str_c(role_arn), false);
+    fl_buf_append_c(&form, "&RoleSessionName=");
+    aws_uri_encode(&form, fl_str_c(sess), false);
+    if (duration && duration[0]) {
+        fl_buf_append_c(&form, "&DurationSeconds=");
+        aws_uri_encode(&form, fl_str_c(duration), false);
+    }
+    if (external_id && external_id[0]) {
+        fl_buf_append_c(&form, "&ExternalId=");
+        aws_uri_encode(&form, fl_str_c(external_id), false);
+    }
+    if (form.rc) FL_FAIL(form.rc, "aws profile \"%s\": AssumeRole request too large", profile);
+    snprintf(what, sizeof what, "aws profile \"%.40s\" (role_arn)", profile);
+    snprintf(check, sizeof check, "role_arn %.400s may be assumed by key id %s (credentials from %s)", role_arn,
+             src->akid, src->source);
+    FL_TRY(sts_call(c, url, fl_buf_str(&form), src, region, what, check, out, err));
+    snprintf(out->source, sizeof out->source, "assume-role:%.16s", profile);
+done:
+    fl_buf_reset(&form);
     return rc;
 }
 
@@ -449,9 +548,83 @@ done:
     return rc;
 }
 
-static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *profile, aws_creds *out, fl_err *err)
+#define AWS_MAX_ROLE_CHAIN 4
+
+static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *profile, int depth, aws_creds *out,
+                          fl_err *err)
 {
     char v[1024], arn[512], sess[128];
+    char region[AWS_MAX_REGION] = "";
+    if (!profile_get(sf, profile, "region", region, sizeof region) && c->region) copy_c(region, sizeof region, c->region);
+    if (profile_get(sf, profile, "role_arn", arn, sizeof arn)) {
+        /* role_arn wins over static keys in the same profile, as in the SDKs */
+        if (depth >= AWS_MAX_ROLE_CHAIN)
+            return fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile chain longer than %d", profile,
+                              AWS_MAX_ROLE_CHAIN);
+        if (!profile_get(sf, profile, "role_session_name", sess, sizeof sess)) sess[0] = 0;
+        if (profile_get(sf, profile, "web_identity_token_file", v, sizeof v))
+            return from_web_identity(c, v, arn, sess, region, out, err);
+        if (profile_get(sf, profile, "mfa_serial", v, sizeof v))
+            return fl_err_set(err, FL_E_UNSUPPORTED,
+                              "aws profile \"%s\": mfa_serial needs an interactive code; export temporary credentials",
+                              profile);
+        aws_creds *src = fl_calloc(1, sizeof *src);
+        if (!src) return fl_err_set(err, FL_E_NOMEM, "aws credentials: out of memory");
+        char sp[128], ext[256], dur[16];
+        fl_rc rc;
+        if (profile_get(sf, profile, "source_profile", sp, sizeof sp)) {
+            if (!profile_exists(sf, sp)) {
+                rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile \"%s\" not found", profile, sp);
+            } else if (!strcmp(sp, profile)) { /* a profile with its own keys as source */
+                rc = profile_get(sf, sp, "aws_access_key_id", src->akid, sizeof src->akid) &&
+                             profile_get(sf, sp, "aws_secret_access_key", src->secret, sizeof src->secret)
+                         ? FL_OK
+                         : fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\" is its own source_profile but has no keys",
+                                      profile);
+                if (!rc && !profile_get(sf, sp, "aws_session_token", src->token, sizeof src->token)) src->token[0] = 0;
+                snprintf(src->source, sizeof src->source, "profile:%.20s", sp);
+            } else {
+                rc = from_profile(c, sf, sp, depth + 1, src, err);
+                if (rc == FL_E_NOT_FOUND)
+                    rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile \"%s\" has no credentials",
+                                    profile, sp);
+            }
+        } else if (profile_get(sf, profile, "credential_source", v, sizeof v)) {
+            if (!strcmp(v, "Environment")) {
+                const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY"), *st = env("AWS_SESSION_TOKEN");
+                if (ak && sk && strlen(ak) <= AWS_MAX_AKID && strlen(sk) <= AWS_MAX_SECRET &&
+                    (!st || strlen(st) <= AWS_MAX_TOKEN)) {
+                    copy_c(src->akid, sizeof src->akid, ak);
+                    copy_c(src->secret, sizeof src->secret, sk);
+                    if (st) copy_c(src->token, sizeof src->token, st);
+                    copy_c(src->source, sizeof src->source, "env");
+                    rc = FL_OK;
+                } else {
+                    rc = fl_err_set(err, FL_E_CONFIG,
+                                    "aws profile \"%s\": credential_source Environment but AWS_ACCESS_KEY_ID / "
+                                    "AWS_SECRET_ACCESS_KEY are not set",
+                                    profile);
+                }
+            } else if (!strcmp(v, "EcsContainer")) {
+                rc = from_container(c, src, err);
+            } else if (!strcmp(v, "Ec2InstanceMetadata")) {
+                rc = from_imds(c, src, err);
+            } else {
+                rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": unknown credential_source \"%s\"", profile, v);
+            }
+        } else {
+            rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": role_arn needs source_profile or credential_source",
+                            profile);
+        }
+        if (!rc) {
+            if (!profile_get(sf, profile, "external_id", ext, sizeof ext)) ext[0] = 0;
+            if (!profile_get(sf, profile, "duration_seconds", dur, sizeof dur)) dur[0] = 0;
+            rc = assume_role(c, src, profile, arn, sess, ext, dur, region, out, err);
+        }
+        memset(src, 0, sizeof *src);
+        fl_free(src);
+        return rc;
+    }
     if (profile_get(sf, profile, "aws_access_key_id", out->akid, sizeof out->akid)) {
         if (!profile_get(sf, profile, "aws_secret_access_key", out->secret, sizeof out->secret))
             return fl_err_set(err, FL_E_STORE_AUTH,
@@ -461,25 +634,13 @@ static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *prof
         snprintf(out->source, sizeof out->source, "profile:%.20s", profile);
         return FL_OK;
     }
-    if (profile_get(sf, profile, "web_identity_token_file", v, sizeof v)) {
-        if (!profile_get(sf, profile, "role_arn", arn, sizeof arn))
-            return fl_err_set(err, FL_E_STORE_AUTH, "aws profile \"%s\": web_identity_token_file without role_arn",
-                              profile);
-        if (!profile_get(sf, profile, "role_session_name", sess, sizeof sess)) sess[0] = 0;
-        char region[AWS_MAX_REGION] = "";
-        if (!profile_get(sf, profile, "region", region, sizeof region) && c->region)
-            copy_c(region, sizeof region, c->region);
-        return from_web_identity(c, v, arn, sess, region, out, err);
-    }
+    if (profile_get(sf, profile, "web_identity_token_file", v, sizeof v))
+        return fl_err_set(err, FL_E_STORE_AUTH, "aws profile \"%s\": web_identity_token_file without role_arn",
+                          profile);
     if (profile_get(sf, profile, "credential_process", v, sizeof v))
         return fl_err_set(err, FL_E_UNSUPPORTED,
                           "aws profile \"%s\": credential_process is not supported by fhirlake; export the "
                           "credentials to the environment instead",
-                          profile);
-    if (profile_get(sf, profile, "role_arn", arn, sizeof arn))
-        return fl_err_set(err, FL_E_UNSUPPORTED,
-                          "aws profile \"%s\": role_arn with source_profile (sts:AssumeRole) is not supported yet; "
-                          "use web identity or export temporary credentials",
                           profile);
     if (profile_get(sf, profile, "sso_session", v, sizeof v) || profile_get(sf, profile, "sso_start_url", v, sizeof v))
         return fl_err_set(err, FL_E_UNSUPPORTED,
@@ -518,7 +679,10 @@ static fl_rc resolve(aws_chain *c, aws_creds *out, fl_err *err)
         copy_c(out->source, sizeof out->source, "options");
         return FL_OK;
     }
-    const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
+    /* an explicitly configured profile (option, not AWS_PROFILE) negates the environment
+     * keys, as in botocore; AWS_PROFILE alone does not */
+    const char *ak = c->profile ? NULL : env("AWS_ACCESS_KEY_ID");
+    const char *sk = c->profile ? NULL : env("AWS_SECRET_ACCESS_KEY");
     if (ak || sk) {
         if (!ak || !sk)
             return fl_err_set(err, FL_E_STORE_AUTH,
@@ -540,7 +704,7 @@ static fl_rc resolve(aws_chain *c, aws_creds *out, fl_err *err)
     if (!profile) profile = "default";
     if ((rc = shared_load(&sf, err)) != FL_OK) goto done_sf;
     if (profile_exists(&sf, profile)) {
-        rc = from_profile(c, &sf, profile, out, err);
+        rc = from_profile(c, &sf, profile, 0, out, err);
         if (rc != FL_E_NOT_FOUND) goto done_sf;
         rc = FL_OK;
     } else if (explicit_profile) {

@@ -568,6 +568,72 @@ static void test_provider_hook(void)
     aws_chain_free(c);
 }
 
+static void test_assume_role(void)
+{
+    clear_env();
+    char cp[512], fp[512], exp[40], body[2048];
+    write_file("credentials-ar", "[base]\naws_access_key_id = AKBASE\naws_secret_access_key = sekrit-base\n", cp,
+               sizeof cp);
+    write_file("config-ar",
+               "[profile assumer]\nrole_arn = arn:aws:iam::123456789012:role/lake\nsource_profile = base\n"
+               "external_id = ext-42\nduration_seconds = 900\nrole_session_name = s1\nregion = eu-west-3\n"
+               "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/second\nsource_profile = assumer\n"
+               "[profile loop]\nrole_arn = arn:x\nsource_profile = loop2\n[profile loop2]\nrole_arn = arn:y\n"
+               "source_profile = loop\n[profile envsrc]\nrole_arn = arn:z\ncredential_source = Environment\n",
+               fp, sizeof fp);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", cp, 1);
+    setenv("AWS_CONFIG_FILE", fp, 1);
+    setenv("AWS_ENDPOINT_URL_STS", fake_url("/sts/"), 1);
+    iso_in(900, exp, sizeof exp);
+    snprintf(body, sizeof body,
+             "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE</AccessKeyId>"
+             "<SecretAccessKey>sekrit-role</SecretAccessKey><SessionToken>tok-role</SessionToken>"
+             "<Expiration>%s</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>",
+             exp);
+    fake_route("POST", "/sts/", 200, body);
+    aws_creds cr;
+    fl_err err;
+    aws_chain_cfg cfg = {.profile = "assumer"};
+    CHECK_MSG(get_creds(&cfg, &cr, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_STR(cr.akid, "ASIAROLE");
+    CHECK_EQ_STR(cr.token, "tok-role");
+    CHECK_EQ_STR(cr.source, "assume-role:assumer");
+    CHECK(strstr(F.last_body, "Action=AssumeRole&") != NULL);
+    CHECK(strstr(F.last_body, "RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Flake") != NULL);
+    CHECK(strstr(F.last_body, "ExternalId=ext-42") != NULL);
+    CHECK(strstr(F.last_body, "DurationSeconds=900") != NULL);
+    CHECK(strstr(F.last_body, "RoleSessionName=s1") != NULL);
+    CHECK(strstr(F.last_headers, "Credential=AKBASE/") != NULL);
+    CHECK(strstr(F.last_headers, "/eu-west-3/sts/aws4_request") != NULL);
+    CHECK(strstr(F.last_headers, "x-amz-security-token") == NULL);
+
+    /* role from a role: the second call is signed with the first role's session */
+    cfg.profile = "chained";
+    CHECK_MSG(get_creds(&cfg, &cr, &err) == FL_OK, "%s", err.msg);
+    CHECK_EQ_INT(fake_hits("POST", "/sts/"), 3);
+    CHECK(strstr(F.last_headers, "Credential=ASIAROLE/") != NULL);
+    CHECK(strstr(F.last_headers, "x-amz-security-token: tok-role") != NULL);
+    CHECK(strstr(F.last_body, "role%2Fsecond") != NULL);
+
+    cfg.profile = "loop";
+    CHECK_EQ_INT(get_creds(&cfg, &cr, &err), FL_E_CONFIG);
+    CHECK(strstr(err.msg, "chain longer") != NULL);
+
+    setenv("AWS_ACCESS_KEY_ID", "AKENVSRC", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "sekrit-envsrc", 1);
+    cfg.profile = "envsrc";
+    CHECK_MSG(get_creds(&cfg, &cr, &err) == FL_OK, "%s", err.msg);
+    CHECK(strstr(F.last_headers, "Credential=AKENVSRC/") != NULL);
+
+    fake_route("POST", "/sts/", 403,
+               "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed</Message></Error></ErrorResponse>");
+    cfg.profile = "assumer";
+    CHECK_EQ_INT(get_creds(&cfg, &cr, &err), FL_E_STORE_AUTH);
+    CHECK(strstr(err.msg, "AccessDenied") != NULL);
+    CHECK(strstr(err.msg, "AKBASE") != NULL);
+    CHECK(strstr(err.msg, "sekrit") == NULL);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fl_test_aws_creds_%d", (int)getpid());
@@ -581,6 +647,7 @@ int main(void)
     RUN(test_profiles);
     RUN(test_container);
     RUN(test_web_identity);
+    RUN(test_assume_role);
     RUN(test_imds_and_refresh);
     RUN(test_threads);
     RUN(test_imds_unreachable);

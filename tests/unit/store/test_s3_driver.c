@@ -769,6 +769,68 @@ static void test_real_threads(void)
     fl_store_close(st);
 }
 
+/* A profile with role_arn + source_profile: fhirlake signs sts:AssumeRole with the source
+ * keys (the server's STS at the same endpoint: MinIO and moto both serve it) and uses the
+ * temporary credentials, i.e. a session token on every S3 request. */
+static void test_real_assume_role(void)
+{
+    char dir[128], cp[256], fp[256];
+    snprintf(dir, sizeof dir, "/tmp/fl_s3_ar_%d", (int)getpid());
+    fl_err err;
+    fl_mkdir_p(dir, &err);
+    snprintf(cp, sizeof cp, "%s/credentials", dir);
+    snprintf(fp, sizeof fp, "%s/config", dir);
+    FILE *f = fopen(cp, "w");
+    fprintf(f, "[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n[badbase]\naws_access_key_id = %s\n"
+               "aws_secret_access_key = not-the-secret\n",
+            getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_ACCESS_KEY_ID"));
+    fclose(f);
+    f = fopen(fp, "w");
+    fprintf(f, "[profile assumer]\nrole_arn = arn:aws:iam::000000000000:role/fhirlake-test\nsource_profile = base\n"
+               "duration_seconds = 900\n[profile badrole]\nrole_arn = arn:aws:iam::000000000000:role/x\n"
+               "source_profile = badbase\n");
+    fclose(f);
+    setenv("AWS_SHARED_CREDENTIALS_FILE", cp, 1);
+    setenv("AWS_CONFIG_FILE", fp, 1);
+    setenv("AWS_ENDPOINT_URL_STS", getenv("S3_ENDPOINT"), 1);
+    const char *ep = getenv("S3_ENDPOINT"), *bucket = getenv("S3_BUCKET");
+    char url[512];
+    snprintf(url, sizeof url, "s3://%s/%s/ar", bucket, run_prefix);
+    fl_store_prop p[] = {{"s3.endpoint", ep}, {"s3.profile", "assumer"}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = p;
+    o.nprops = 2;
+    fl_store *st = NULL;
+    CHECK_EQ_INT(fl_store_open(url, &o, &st, &err), FL_OK);
+    if (st) {
+        CHECK_MSG(fl_store_put(st, FL_STR("k.json"), "{}", 2, FL_STORE_IF_ABSENT, &err) == FL_OK, "%s", err.msg);
+        fl_buf b;
+        fl_buf_init(&b, 0);
+        CHECK_MSG(fl_store_get(st, FL_STR("k.json"), &b, NULL, &err) == FL_OK, "%s", err.msg);
+        CHECK_EQ_STR(b.ptr, "{}");
+        fl_buf_reset(&b);
+        fl_store_close(st);
+    }
+    const char *kind = getenv("S3_SERVER");
+    if (!kind || strcmp(kind, "moto") != 0) { /* moto's STS does not check signatures */
+        p[1].val = "badrole";
+        CHECK_EQ_INT(fl_store_open(url, &o, &st, &err), FL_OK);
+        if (st) {
+            fl_store_meta m;
+            CHECK_EQ_INT(fl_store_head(st, FL_STR("k.json"), &m, &err), FL_E_STORE_AUTH);
+            CHECK(strstr(err.msg, "badrole") != NULL);
+            CHECK(strstr(err.msg, "not-the-secret") == NULL);
+            fprintf(stderr, "bad source profile -> %s\n", err.msg);
+            fl_store_close(st);
+        }
+    }
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    unsetenv("AWS_CONFIG_FILE");
+    unsetenv("AWS_ENDPOINT_URL_STS");
+    fl_rm_rf(dir, &err);
+}
+
 int main(void)
 {
     fake_start();
@@ -788,6 +850,7 @@ int main(void)
         RUN(test_real_delete_many);
         RUN(test_real_race);
         RUN(test_real_threads);
+        RUN(test_real_assume_role);
         RUN(test_real_multipart);
         const char *kind = getenv("S3_SERVER");
         if (kind && !strcmp(kind, "moto")) /* moto's server does not verify signatures */
