@@ -626,10 +626,15 @@ static fl_rc dec_boundary(fp_ctx *c, const fp_node *n, fp_dec d, bool have_p, in
     if ((int32_t)p >= b.scale) {
         if (!fp_dec_rescale(b, (int32_t)p, 0, &r)) return FL_E_NOT_FOUND;
     }
+    /* a boundary smaller than one unit at precision p is zero, keeping the value's sign
+     * (the suite: (-0.0034).lowBoundary(1) = -0.0, 0.0034.highBoundary(1) = 0.0) */
+    fp_dec unit = {1, (int32_t)p}, mag = b;
+    if (mag.m < 0) mag.m = -mag.m;
+    bool tiny = p > 0 && fp_dec_cmp(mag, unit) < 0;
+    if (tiny) r = (fp_dec){0, (int32_t)p};
     *text = fp_dec_text(c->a, r);
     if (!text->ptr) return fpf_nomem(c);
-    /* "-0.0" for a negative value that rounds to zero */
-    if (r.m == 0 && b.m < 0 && !high) {
+    if (r.m == 0 && d.m < 0 && p > 0) {
         char *t = fl_arena_printf(c->a, "-" FL_STR_FMT, FL_STR_ARG(*text));
         if (!t) return fpf_nomem(c);
         *text = fl_str_c(t);

@@ -270,6 +270,7 @@ static void test_suite(void)
             }
         }
         if (kn) kn->seen = true;
+        if (kn && ok) fprintf(stderr, "note: %.*s passes but is listed in known-failures.txt\n", (int)name.len, name.ptr);
         fl_jw_obj_begin(&w);
         fl_jw_key_c(&w, "name");
         fl_jw_str(&w, name);
