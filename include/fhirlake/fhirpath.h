@@ -160,8 +160,9 @@ typedef struct fl_fp_opts {
      * an unknown %name is a compile error. The strings are copied. */
     const char *const *vars;
     size_t nvars;
-    /* Resource type of the root input when known ("Patient"); helps type hints and
-     * lets a leading "Patient." step be checked. NULL = take it from resourceType. */
+    /* Resource type of the root input when known ("Patient"); used for the static
+     * result hint (fl_fp_prog_hint / fl_fp_prog_fhir_type) only. At evaluation the type
+     * always comes from the data (resourceType). NULL = unknown. */
     const char *root_type;
     uint32_t flags;    /* FL_FP_F_* */
     size_t max_len;    /* expression length limit; 0 = FL_FP_MAX_EXPR_LEN */
