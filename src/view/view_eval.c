@@ -139,21 +139,33 @@ static fl_rc rows_concat(fl_view_ctx *ctx, rowset *a, const rowset *b, fl_err *e
 /* The item a column needs from a JSON value. For a column only the value matters (its
  * conversion reads the text, number or boolean), so strings stay plain strings and the
  * FHIR type lookup is skipped; objects (JSON text) go through fl_fp_item_from_json. */
-static fl_fp_item column_item(const fl_json_val *x, const char *fhir_type)
+static void column_item(fl_fp_item *it, const fl_json_val *x, const char *fhir_type)
 {
-    fl_fp_item it;
     int64_t i;
     switch (x->type) {
-    case FL_JSON_STRING: it = fl_fp_item_str(fl_json_str(x)); break;
-    case FL_JSON_TRUE:
-    case FL_JSON_FALSE: it = fl_fp_item_bool(x->type == FL_JSON_TRUE); break;
+    case FL_JSON_STRING:
     case FL_JSON_NUMBER:
-        it = (x->flags & FL_JSON_F_INT) && fl_json_as_i64(x, &i) ? fl_fp_item_int(i) : fl_fp_item_dec(fl_json_str(x));
-        break;
-    default: return fl_fp_item_from_json(x, fhir_type);
+    case FL_JSON_TRUE:
+    case FL_JSON_FALSE: break;
+    default: *it = fl_fp_item_from_json(x, fhir_type); return;
     }
-    it.src = x;
-    return it;
+    memset(it, 0, sizeof *it);
+    it->src = x;
+    if (x->type == FL_JSON_STRING) {
+        it->kind = FL_FP_STR;
+        it->v.s = fl_json_str(x);
+    } else if (x->type == FL_JSON_NUMBER) {
+        if ((x->flags & FL_JSON_F_INT) && fl_json_as_i64(x, &i)) {
+            it->kind = FL_FP_INT;
+            it->v.i = i;
+        } else {
+            it->kind = FL_FP_DEC;
+            it->v.s = fl_json_str(x);
+        }
+    } else {
+        it->kind = FL_FP_BOOL;
+        it->v.b = x->type == FL_JSON_TRUE;
+    }
 }
 
 static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *input, bool for_column,
@@ -185,7 +197,8 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
                 for (uint32_t j = 0; j < k; j++) {
                     const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
                     if (fl_json_is_null(x) || fl_json_is_arr(x)) return false;
-                    items[n] = for_column ? column_item(x, f->fhir_type) : fl_fp_item_from_json(x, f->fhir_type);
+                    if (for_column) column_item(&items[n], x, f->fhir_type);
+                    else items[n] = fl_fp_item_from_json(x, f->fhir_type);
                     if (!items[n].kind) return false;
                     n++;
                 }
