@@ -564,7 +564,6 @@ static const fp_unit_def unit_table[] = {
     {"[degF]", "[degF]", "1"},
     {"Cel", "Cel", "1"},
     {"mm[Hg]", "mm[Hg]", "1"},
-    {"kg/m2", "g.m-2", "1000"},
 };
 
 static bool prefix_factor(char p, const char **f)
@@ -664,11 +663,6 @@ bool fp_qty_canon(fl_arena *a, fp_dec v, fl_str unit, fp_dec *cv, fl_str *cunit)
         fp_dec f;
         fl_str base;
         int ex;
-        if (fl_str_eq_c(unit, "kg/m2")) {
-            /* handled as a whole by the table */
-            fp_dec_parse(FL_STR("1000"), &f);
-            (void)f;
-        }
         if (!unit_term(term, &f, &base, &ex)) return false;
         if (div) ex = -ex;
         for (int k = 0; k < (ex < 0 ? -ex : ex); k++) {
@@ -768,7 +762,6 @@ static bool qty_pair(const fl_fp_item *a, const fl_fp_item *b, fp_dec *va, fp_de
     fl_str ua, ub;
     bool ok = fp_qty_canon(&tmp, x, a->v.q.unit, va, &ua) && fp_qty_canon(&tmp, y, b->v.q.unit, vb, &ub) &&
               fl_str_eq(ua, ub);
-    /* calendar year/month vs UCUM a/mo are not comparable; week vs 'wk' is */
     fl_arena_fini(&tmp);
     *same_unit = ok;
     return ok;
@@ -827,18 +820,6 @@ int fp_item_eq(const fl_fp_item *a, const fl_fp_item *b)
         return fp_item_eq(&qq, q);
     }
     return 0;
-}
-
-static bool utf8_casefold_eq(fl_str a, fl_str b)
-{
-    if (a.len != b.len) return false;
-    for (size_t i = 0; i < a.len; i++) {
-        char x = a.ptr[i], y = b.ptr[i];
-        if (x >= 'A' && x <= 'Z') x = (char)(x + 32);
-        if (y >= 'A' && y <= 'Z') y = (char)(y + 32);
-        if (x != y) return false;
-    }
-    return true;
 }
 
 /* Normalise whitespace for string equivalence: trim, collapse runs to one space. */
@@ -922,7 +903,6 @@ bool fp_item_equiv(const fl_fp_item *a, const fl_fp_item *b)
         if (!fp_dec_rescale(x, sc, 0, &rx) || !fp_dec_rescale(y, sc, 0, &ry)) return false;
         return fp_dec_cmp(rx, ry) == 0;
     }
-    (void)utf8_casefold_eq;
     return fp_item_eq(a, b) == 1;
 }
 
