@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# tools/pgserver.sh start|stop|url DIR - a throwaway PostgreSQL server for tests.
+# tools/pgserver.sh start|stop|restart|url DIR - a throwaway PostgreSQL server for tests.
 # start: initdb in DIR/data (as the unprivileged `postgres` user when run as root, since
 # initdb refuses root), listen on 127.0.0.1 on a free port, no fsync, trust auth for the
 # local user `fhirlake`, create database `fhirlake`; prints the URL (also in DIR/url).
-# stop: fast shutdown. Exit 3 when no PostgreSQL server binaries are installed
+# stop: fast shutdown; restart: fast stop + start on the same port. Exit 3 when no PostgreSQL server binaries are installed
 # (tools/deps.sh installs the `postgresql` package).
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|url DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|restart|url DIR" >&2; exit 2; }
 bindir=""
 for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
   [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { bindir=$d; break; }
@@ -46,9 +46,12 @@ stop)
   [ -d "$dir/data" ] || exit 0
   as_user "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   ;;
+restart)
+  as_user "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+  ;;
 url)
   cat "$dir/url"
   ;;
 *)
-  echo "usage: $0 start|stop|url DIR" >&2; exit 2 ;;
+  echo "usage: $0 start|stop|restart|url DIR" >&2; exit 2 ;;
 esac

@@ -82,6 +82,8 @@ FL_API fl_rc fl_fhirdb_begin(fl_fhirdb_conn *c, fl_err *err);
 FL_API fl_rc fl_fhirdb_commit(fl_fhirdb_conn *c, fl_err *err);
 FL_API void fl_fhirdb_rollback(fl_fhirdb_conn *c);
 FL_API bool fl_fhirdb_in_tx(const fl_fhirdb_conn *c);
+/* Round trip to the database (health checks); reconnects a dropped PostgreSQL session. */
+FL_API fl_rc fl_fhirdb_ping(fl_fhirdb_conn *c, fl_err *err);
 
 /* ------------------------------------------------------------------ writes */
 

@@ -210,3 +210,5 @@ void fl_fhirdb_rollback(fl_fhirdb_conn *c)
 }
 
 bool fl_fhirdb_in_tx(const fl_fhirdb_conn *c) { return c->in_tx; }
+
+fl_rc fl_fhirdb_ping(fl_fhirdb_conn *c, fl_err *err) { return db_exec(c, "SELECT 1", NULL, 0, NULL, NULL, err); }

@@ -128,14 +128,31 @@ static fl_rc pg_fail_res(PGresult *res, const char *what, fl_err *err)
     const char *msg = res ? PQresultErrorMessage(res) : "no result";
     fl_rc rc = FL_E_DB;
     if (state && !strcmp(state, "23505")) rc = FL_E_CONFLICT;
+    bool lost = !state || !strncmp(state, "08", 2) || !strcmp(state, "57P01");
     size_t ml = strlen(msg);
     while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' ')) ml--;
     fl_err_set(err, rc, "postgres %s: %.*s%s%s", what, (int)ml, msg, state ? " SQLSTATE " : "",
                state ? state : "");
-    if (err && state &&
-        (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
+    if (err && (lost || !strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
         err->flags |= FL_ERR_RETRIABLE;
     return rc;
+}
+
+/* After a server restart the connection is dead: reconnect between transactions (inside
+ * one the caller sees the error and rolls back). */
+static void pg_ensure(fl_fhirdb_conn *c)
+{
+    if (PQstatus(c->handle) == CONNECTION_BAD && !c->in_tx) {
+        PQreset(c->handle);
+        if (PQstatus(c->handle) == CONNECTION_OK) {
+            PQsetNoticeProcessor(c->handle, pg_notice, NULL);
+            char sql[96];
+            snprintf(sql, sizeof sql, "SET lock_timeout = %u; SET client_min_messages = warning",
+                     c->db->opts.busy_timeout_ms);
+            PGresult *res = PQexec(c->handle, sql);
+            if (res) PQclear(res);
+        }
+    }
 }
 
 static fl_rc pg_open(fl_fhirdb *db, fl_fhirdb_conn *c, fl_err *err)
@@ -167,7 +184,7 @@ static fl_rc pg_exec(fl_fhirdb_conn *c, const char *sql, const db_val *params, s
     fl_buf q;
     fl_buf_init(&q, 1u << 20);
     if (n > DB_MAX_PARAMS) return fl_err_set(err, FL_E_LIMIT, "postgres: too many parameters");
-    if (PQstatus(h) == CONNECTION_BAD && !c->in_tx) PQreset(h);
+    pg_ensure(c);
 
     /* ? -> $n (our SQL has no '?' inside literals) */
     unsigned k = 0;
@@ -211,6 +228,14 @@ static fl_rc pg_exec(fl_fhirdb_conn *c, const char *sql, const db_val *params, s
     }
     res = PQexecParams(h, q.ptr, (int)n, types, vals, lens, fmts, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_FATAL_ERROR && PQstatus(h) == CONNECTION_BAD && !c->in_tx) {
+        /* the server went away between our statements: reconnect and try once more
+         * (outside a transaction every statement we issue is safe to repeat) */
+        if (res) PQclear(res);
+        pg_ensure(c);
+        res = PQexecParams(h, q.ptr, (int)n, types, vals, lens, fmts, 0);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         if (!res && PQstatus(h) == CONNECTION_BAD) {
             rc = fl_err_set(err, FL_E_DB, "postgres: connection lost");
@@ -292,8 +317,15 @@ fl_rc db_exec_script(fl_fhirdb_conn *c, const char *sql, fl_err *err)
         }
         return FL_OK;
     }
+    pg_ensure(c);
     PGresult *res = PQexec(c->handle, sql);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_FATAL_ERROR && PQstatus(c->handle) == CONNECTION_BAD && !c->in_tx) {
+        if (res) PQclear(res);
+        pg_ensure(c); /* reconnect once, as in pg_exec */
+        res = PQexec(c->handle, sql);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     fl_rc rc = FL_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) rc = pg_fail_res(res, "exec", err);
     if (res) PQclear(res);

@@ -130,6 +130,7 @@ static void health(srv_req *r)
     fl_err err;
     fl_err_clear(&err);
     fl_rc rc = srv_conn(r, &err);
+    if (rc == FL_OK) rc = fl_fhirdb_ping(r->c, &err);
     fl_buf *b = &r->resp->body;
     fl_buf_clear(b);
     r->resp->status = rc ? 503 : 200;

@@ -58,6 +58,19 @@ id=$(curl -s -X POST -H 'Content-Type: application/fhir+json' -d '{"resourceType
 st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/fhir/Patient/$id")
 [ "$st" = 200 ] || { echo "FAIL: replica 2 cannot read $id ($st)"; fail=1; }
 
+# a database restart is invisible to clients (pooled sessions reconnect); a database that is
+# down gives 503 with a transient OperationOutcome and /health 503
+bash "$src/tools/pgserver.sh" restart "$tmp/pg" || { echo "FAIL: pg restart"; fail=1; }
+for i in 1 2 3; do
+  st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P1/fhir/Patient/$id")
+  [ "$st" = 200 ] || { echo "FAIL: read after database restart: $st"; fail=1; }
+done
+bash "$src/tools/pgserver.sh" stop "$tmp/pg"
+st=$(curl -s -o "$tmp/down.json" -w '%{http_code}' "http://127.0.0.1:$P1/fhir/Patient/$id")
+{ [ "$st" = 503 ] && grep -q '"transient"' "$tmp/down.json"; } || { echo "FAIL: database down: $st $(cat "$tmp/down.json")"; fail=1; }
+st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P1/health")
+[ "$st" = 503 ] || { echo "FAIL: /health with the database down: $st"; fail=1; }
+
 for s in $S1 $S2; do
   kill -TERM "$s"; wait "$s" || { echo "FAIL: server exit status after SIGTERM"; fail=1; }
 done
