@@ -208,7 +208,8 @@ typedef struct fl_fp_env {
     uint32_t flags;                /* reserved, 0 */
 } fl_fp_env;
 
-/* Evaluate p with `input` as the context ($this, and %context). env may be NULL. Results
+/* Evaluate p with `input` as the context ($this, and %context); a JSON array input is the
+ * collection of its elements, NULL or JSON null the empty collection. env may be NULL. Results
  * and scratch are allocated in `a` (valid until it is reset); *out is filled (len 0 =
  * empty). Errors: FL_E_FP_EVAL (e.g. single() on many items, a type error in an
  * operator), FL_E_LIMIT (collection or repeat limits), FL_E_NOMEM (arena exhausted).

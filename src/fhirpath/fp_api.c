@@ -183,13 +183,19 @@ fl_rc fl_fp_eval_coll(const fl_fp_prog *p, fl_fp_coll input, const fl_fp_env *en
 fl_rc fl_fp_eval(const fl_fp_prog *p, const fl_json_val *input, const fl_fp_env *env, fl_arena *a, fl_fp_coll *out,
                  fl_err *err)
 {
-    fl_fp_item *it = NULL;
     fl_fp_coll in = {NULL, 0};
+    if (!a) return fl_err_set(err, FL_E_ARG, "fhirpath: NULL arena");
     if (input && input->type != FL_JSON_NULL) {
-        it = fl_arena_alloc(a, sizeof *it);
-        if (!it) return fl_err_set(err, FL_E_NOMEM, "fhirpath: evaluation arena exhausted");
-        *it = fl_fp_item_from_json(input, NULL);
-        if (it->kind) in = (fl_fp_coll){it, 1};
+        /* an array input is a collection of its (non-null) elements */
+        size_t n = input->type == FL_JSON_ARRAY ? input->len : 1;
+        fl_fp_item *items = n ? fl_arena_alloc(a, n * sizeof *items) : NULL;
+        if (n && !items) return fl_err_set(err, FL_E_NOMEM, "fhirpath: evaluation arena exhausted");
+        for (size_t i = 0; i < n; i++) {
+            const fl_json_val *v = input->type == FL_JSON_ARRAY ? &input->u.items[i] : input;
+            fl_fp_item it = fl_fp_item_from_json(v, NULL);
+            if (it.kind) items[in.len++] = it;
+        }
+        in.items = items;
     }
     return fl_fp_eval_coll(p, in, env, a, out, err);
 }

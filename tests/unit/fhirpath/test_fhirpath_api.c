@@ -144,6 +144,8 @@ static void test_variables(void)
     fl_fp_prog_free(p);
     CHECK_EQ_STR(ev(NULL, "%ucum"), "[\"http://unitsofmeasure.org\"]");
     CHECK_EQ_STR(ev(patient, "%resource.id"), "[\"p1\"]");
+    CHECK_EQ_STR(ev("[1, null, \"a\", {\"x\": 2}]", "$this.count()"), "[3]");
+    CHECK_EQ_STR(ev("[1, null, \"a\", {\"x\": 2}]", "x"), "[2]");
 }
 
 static void test_decimals(void)
