@@ -226,6 +226,70 @@ static void test_types(void)
     fl_view_plan_free(p);
 }
 
+static void test_ansi_and_options(void)
+{
+    static const struct {
+        const char *ansi;
+        int type; /* 0 = rejected */
+        int precision, scale;
+    } cases[] = {
+        {"integer", FL_VIEW_INT, 0, 0},           {"int", FL_VIEW_INT, 0, 0},
+        {"BIGINT", FL_VIEW_LONG, 0, 0},           {"Varchar(20)", FL_VIEW_STRING, 0, 0},
+        {"CHARACTER VARYING", FL_VIEW_STRING, 0, 0}, {"timestamp with time zone", FL_VIEW_TIMESTAMP, 0, 0},
+        {"double precision", FL_VIEW_DOUBLE, 0, 0}, {"DECIMAL", FL_VIEW_DECIMAL, 18, 0},
+        {"numeric( 5 )", FL_VIEW_DECIMAL, 5, 0},  {"DECIMAL(19,2)", 0, 0, 0},
+        {"DECIMAL(4,5)", 0, 0, 0},                {"INTX", 0, 0, 0},
+        {"DATE(3)", 0, 0, 0},                     {"VARCHAR(", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char view[512];
+        snprintf(view, sizeof view,
+                 "{\"resource\":\"Patient\",\"select\":[{\"column\":[{\"name\":\"c\",\"path\":\"id\","
+                 "\"tag\":[{\"name\":\"ansi/type\",\"value\":\"%s\"}]}]}]}",
+                 cases[i].ansi);
+        fl_err err;
+        fl_view_plan *p = NULL;
+        fl_rc rc = fl_view_compile(view, strlen(view), NULL, &p, &err);
+        if (!cases[i].type) {
+            CHECK_MSG(rc == FL_E_VIEW_INVALID && strstr(err.msg, "ansi/type"), "%s accepted", cases[i].ansi);
+        } else {
+            CHECK_MSG(rc == FL_OK, "%s: %s", cases[i].ansi, err.msg);
+            if (p) {
+                const fl_view_col *c = fl_view_plan_col(p, 0);
+                CHECK_MSG((int)c->type == cases[i].type, "%s -> %s", cases[i].ansi, fl_view_type_name(c->type));
+                CHECK(c->declared && c->precision == cases[i].precision && c->scale == cases[i].scale);
+            }
+        }
+        fl_view_plan_free(p);
+    }
+    /* decimals as text; compile from a parsed DOM */
+    const char *v = "{\"resource\":\"Observation\",\"select\":[{\"column\":[{\"name\":\"d\","
+                    "\"path\":\"value.ofType(Quantity).value\",\"type\":\"decimal\"}]}]}";
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_json_val *dom = NULL;
+    fl_err err;
+    CHECK(fl_json_parse(v, strlen(v), NULL, &a, &dom, NULL, &err) == FL_OK);
+    fl_view_opts o;
+    fl_view_opts_default(&o);
+    o.flags = FL_VIEW_DECIMAL_AS_STRING;
+    fl_view_plan *p = NULL;
+    CHECK(fl_view_compile_json(dom, &o, &p, &err) == FL_OK);
+    fl_arena_fini(&a); /* the plan must not depend on the DOM */
+    if (p) {
+        CHECK(fl_view_plan_col(p, 0)->type == FL_VIEW_STRING);
+        static const char *const obs[] = {
+            "{\"resourceType\":\"Observation\",\"valueQuantity\":{\"value\":1.50}}"};
+        fl_buf out;
+        fl_buf_init(&out, 0);
+        CHECK(run_rows(p, obs, 1, &out, &err) == FL_OK);
+        CHECK_EQ_STR(out.ptr ? out.ptr : "", "{\"d\":\"1.50\"}\n");
+        fl_buf_reset(&out);
+    }
+    fl_view_plan_free(p);
+    CHECK(fl_view_compile_json(NULL, NULL, &p, &err) == FL_E_VIEW_INVALID && p == NULL);
+}
+
 /* ------------------------------------------------------------------ evaluation */
 
 static void test_eval_basic(void)
@@ -553,6 +617,7 @@ int main(void)
     RUN(test_dates);
     RUN(test_validation);
     RUN(test_types);
+    RUN(test_ansi_and_options);
     RUN(test_eval_basic);
     RUN(test_decimal_and_constants);
     RUN(test_eval_errors);
