@@ -124,6 +124,14 @@ static fl_rc emit_value(fp_ctx *c, const fl_json_val *v, const fl_json_val *ext,
         }
         return FL_OK;
     }
+    if (!v && ext && ext->type == FL_JSON_ARRAY) {
+        /* "_given": [...] without "given": one value-less item per extension entry */
+        for (uint32_t i = 0; i < ext->len; i++) {
+            fl_rc rc = emit_value(c, NULL, &ext->u.items[i], ftype, b);
+            if (rc) return rc;
+        }
+        return FL_OK;
+    }
     if (!v || v->type == FL_JSON_NULL) {
         if (!ext || ext->type != FL_JSON_OBJECT) return FL_OK;
         fl_fp_item it;

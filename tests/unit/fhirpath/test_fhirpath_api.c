@@ -187,6 +187,7 @@ static void test_navigation(void)
     CHECK_EQ_STR(ev(multi, "value.ofType(dateTime).id"), "[\"d\"]");
     CHECK_EQ_STR(ev(multi, "effective.count()"), "[1]");
     CHECK_EQ_STR(ev(multi, "effective.hasValue()"), "[false]");
+    CHECK_EQ_STR(ev("{\"_given\":[{\"id\":\"a\"},null,{\"id\":\"b\"}]}", "given.id"), "[\"a\",\"b\"]");
 }
 
 static void test_temporal(void)
