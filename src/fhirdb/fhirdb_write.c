@@ -104,6 +104,54 @@ static fl_rc cur_row_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
 
 typedef enum write_kind { W_CREATE, W_UPDATE, W_DELETE } write_kind;
 
+/* Upsert the current row and append the history row of one new version. */
+static fl_rc write_rows(fl_fhirdb_conn *c, fl_str type, fl_str id, int64_t version, int64_t lu, bool deleted,
+                        const char *method, fl_str text, bool exists, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    int64_t del = deleted ? 1 : 0;
+    if (exists) {
+        db_val p[6] = {db_i(version), db_i(lu), db_i(del), db_t(text), db_t(type), db_t(id)};
+        FL_TRY(db_exec(c,
+                       "UPDATE fl_resource SET version=?, last_updated=?, deleted=?, body=?"
+                       " WHERE type=? AND id=?",
+                       p, 6, NULL, NULL, err));
+    } else {
+        db_val p[6] = {db_t(type), db_t(id), db_i(version), db_i(lu), db_i(del), db_t(text)};
+        FL_TRY(db_exec(c,
+                       "INSERT INTO fl_resource(type, id, version, last_updated, deleted, body)"
+                       " VALUES(?, ?, ?, ?, ?, ?)",
+                       p, 6, NULL, NULL, err));
+    }
+    db_val h[7] = {db_t(type), db_t(id), db_i(version), db_i(lu), db_i(del), db_t(fl_str_c(method)), db_t(text)};
+    FL_TRY(db_exec(c,
+                   "INSERT INTO fl_history(type, id, version, last_updated, deleted, method, body)"
+                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                   h, 7, NULL, NULL, err));
+done:
+    return rc;
+}
+
+/* Lock (type, id) for this transaction and read its current row. */
+static fl_rc lock_and_read(fl_fhirdb_conn *c, fl_str type, fl_str id, cur_row *cur, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    if (c->backend == DB_PG) {
+        /* Serialise writers of one (type, id), including two concurrent creates of an id
+         * that does not exist yet (FOR UPDATE cannot lock a missing row). */
+        db_val lk[2] = {db_t(type), db_t(id)};
+        FL_TRY(db_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended(? || '/' || ?, 0))", lk, 2, NULL,
+                       NULL, err));
+    }
+    const char *sel = c->backend == DB_PG
+                          ? "SELECT version, deleted, body FROM fl_resource WHERE type=? AND id=? FOR UPDATE"
+                          : "SELECT version, deleted, body FROM fl_resource WHERE type=? AND id=?";
+    db_val key[2] = {db_t(type), db_t(id)};
+    FL_TRY(db_exec(c, sel, key, 2, cur_row_cb, cur, err));
+done:
+    return rc;
+}
+
 static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id,
                       const fl_json_val *res, const fl_fhirdb_wopts *wo, fl_arena *a,
                       fl_fhirdb_rec *out, fl_err *err)
@@ -123,19 +171,8 @@ static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id
         own = true;
     }
 
-    if (c->backend == DB_PG) {
-        /* Serialise writers of one (type, id), including two concurrent creates of an id
-         * that does not exist yet (FOR UPDATE cannot lock a missing row). */
-        db_val lk[2] = {db_t(type), db_t(id)};
-        FL_TRY(db_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended(? || '/' || ?, 0))", lk, 2, NULL,
-                       NULL, err));
-    }
     cur_row cur = {.a = a, .want_body = o->hook != NULL};
-    const char *sel = c->backend == DB_PG
-                          ? "SELECT version, deleted, body FROM fl_resource WHERE type=? AND id=? FOR UPDATE"
-                          : "SELECT version, deleted, body FROM fl_resource WHERE type=? AND id=?";
-    db_val key[2] = {db_t(type), db_t(id)};
-    FL_TRY(db_exec(c, sel, key, 2, cur_row_cb, &cur, err));
+    FL_TRY(lock_and_read(c, type, id, &cur, err));
 
     int64_t if_match = wo ? wo->if_match : 0;
     if (if_match > 0 && (!cur.found || cur.version != if_match)) {
@@ -172,27 +209,8 @@ static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id
         FL_TRY(fhirdb_stamp(res, type, id, version, lu, &body, err));
         text = fl_buf_str(&body);
     }
-    int64_t del = kind == W_DELETE ? 1 : 0;
-    if (cur.found) {
-        db_val p[6] = {db_i(version), db_i(lu), db_i(del), db_t(text), db_t(type), db_t(id)};
-        FL_TRY(db_exec(c,
-                       "UPDATE fl_resource SET version=?, last_updated=?, deleted=?, body=?"
-                       " WHERE type=? AND id=?",
-                       p, 6, NULL, NULL, err));
-    } else {
-        db_val p[6] = {db_t(type), db_t(id), db_i(version), db_i(lu), db_i(del), db_t(text)};
-        FL_TRY(db_exec(c,
-                       "INSERT INTO fl_resource(type, id, version, last_updated, deleted, body)"
-                       " VALUES(?, ?, ?, ?, ?, ?)",
-                       p, 6, NULL, NULL, err));
-    }
     const char *method = kind == W_CREATE ? "POST" : kind == W_UPDATE ? "PUT" : "DELETE";
-    db_val h[7] = {db_t(type), db_t(id), db_i(version), db_i(lu), db_i(del), db_t(fl_str_c(method)),
-                   db_t(text)};
-    FL_TRY(db_exec(c,
-                   "INSERT INTO fl_history(type, id, version, last_updated, deleted, method, body)"
-                   " VALUES(?, ?, ?, ?, ?, ?, ?)",
-                   h, 7, NULL, NULL, err));
+    FL_TRY(write_rows(c, type, id, version, lu, kind == W_DELETE, method, text, cur.found, err));
 
     if (o->hook) {
         fl_fhirdb_event ev = {

@@ -78,7 +78,14 @@ bool srv_parse_query(srv_req *r, fl_str q);
 /* server_rest.c */
 void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hist, fl_str vid,
                     int nseg);
+/* Reply with an OperationOutcome for a failed store call. */
+void srv_store_fail(srv_req *r, fl_rc rc, const fl_err *err, const char *what);
+/* Acquire the request's DB connection; on failure replies 503/500 and returns false. */
+bool srv_get_conn(srv_req *r);
+
+/* server_query.c */
 void srv_history(srv_req *r, fl_str type, fl_str id);
+void srv_search(srv_req *r, fl_str type);
 void srv_capability(srv_req *r);
 /* Validate a resource body for `type` (and `id` for PUT). Returns a message or NULL. */
 const char *srv_check_resource(srv_req *r, const fl_json_val *res, fl_str type, fl_str id,

@@ -1,9 +1,7 @@
 /* server_rest.c - FHIR REST interactions on one type or instance (module server):
- * create, read, vread, update (create-on-update), delete, history (instance/type/system)
- * and search (_id, _lastUpdated, _count, _sort, keyset paging by _cursor), plus the
- * CapabilityStatement. Bodies are parsed here and checked against the URL; storage is
- * fhirdb's job. Unknown search parameters are ignored (lenient, as the FHIR spec allows)
- * unless the client sent `Prefer: handling=strict`. */
+ * routing below [type], create, read, vread, update (create-on-update), delete, and the
+ * CapabilityStatement. Bodies are parsed here and checked against the URL (resourceType,
+ * id); storage is fhirdb's job. History and search live in server_query.c. */
 #include "server/server_int.h"
 
 #include <stdio.h>
@@ -55,18 +53,18 @@ static void write_reply(srv_req *r, int status, const fl_fhirdb_rec *rec)
     }
 }
 
-static void store_fail(srv_req *r, fl_rc rc, const fl_err *err, const char *what)
+void srv_store_fail(srv_req *r, fl_rc rc, const fl_err *err, const char *what)
 {
     int st = srv_status_for(rc, err);
     srv_outcome(r, st, "%s: %s", what, err->msg[0] ? err->msg : fl_rc_str(rc));
 }
 
-static bool get_conn(srv_req *r)
+bool srv_get_conn(srv_req *r)
 {
     fl_err err;
     fl_err_clear(&err);
     fl_rc rc = srv_conn(r, &err);
-    if (rc) store_fail(r, rc, &err, "database unavailable");
+    if (rc) srv_store_fail(r, rc, &err, "database unavailable");
     return rc == FL_OK;
 }
 
@@ -79,13 +77,13 @@ static void do_create(srv_req *r, fl_str type)
         srv_outcome(r, 400, "create %.*s: %s", FL_STR_ARG(type), msg);
         return;
     }
-    if (!get_conn(r)) return;
+    if (!srv_get_conn(r)) return;
     fl_fhirdb_rec rec;
     fl_err err;
     fl_err_clear(&err);
     fl_rc rc = fl_fhirdb_create(r->c, type, res, NULL, r->a, &rec, &err);
     if (rc) {
-        store_fail(r, rc, &err, "create failed");
+        srv_store_fail(r, rc, &err, "create failed");
         return;
     }
     write_reply(r, 201, &rec);
@@ -122,13 +120,13 @@ static void do_update(srv_req *r, fl_str type, fl_str id)
         srv_outcome(r, 400, "update %.*s/%.*s: %s", FL_STR_ARG(type), FL_STR_ARG(id), msg);
         return;
     }
-    if (!get_conn(r)) return;
+    if (!srv_get_conn(r)) return;
     fl_fhirdb_rec rec;
     fl_err err;
     fl_err_clear(&err);
     fl_rc rc = fl_fhirdb_update(r->c, type, id, res, &wo, r->a, &rec, &err);
     if (rc) {
-        store_fail(r, rc, &err, "update failed");
+        srv_store_fail(r, rc, &err, "update failed");
         return;
     }
     write_reply(r, rec.created ? 201 : 200, &rec);
@@ -139,13 +137,13 @@ static void do_delete(srv_req *r, fl_str type, fl_str id)
     if (!check_id(r, type, id)) return;
     fl_fhirdb_wopts wo = {0};
     if (!if_match(r, &wo)) return;
-    if (!get_conn(r)) return;
+    if (!srv_get_conn(r)) return;
     fl_fhirdb_rec rec;
     fl_err err;
     fl_err_clear(&err);
     fl_rc rc = fl_fhirdb_delete(r->c, type, id, &wo, r->a, &rec, &err);
     if (rc) {
-        store_fail(r, rc, &err, "delete failed");
+        srv_store_fail(r, rc, &err, "delete failed");
         return;
     }
     if (rec.version > 0) {
@@ -169,7 +167,7 @@ static void reply_read(srv_req *r, fl_rc rc, const fl_err *err, const fl_fhirdb_
         return;
     }
     if (rc) {
-        store_fail(r, rc, err, "read failed");
+        srv_store_fail(r, rc, err, "read failed");
         return;
     }
     srv_version_headers(r, rec, false);
@@ -189,365 +187,13 @@ static void do_read(srv_req *r, fl_str type, fl_str id, fl_str vid)
         srv_outcome(r, 400, "invalid version '%.*s' (expected a positive integer)", FL_STR_ARG(vid));
         return;
     }
-    if (!get_conn(r)) return;
+    if (!srv_get_conn(r)) return;
     fl_fhirdb_rec rec;
     fl_err err;
     fl_err_clear(&err);
     fl_rc rc = vid.len ? fl_fhirdb_vread(r->c, type, id, v, r->a, &rec, &err)
                        : fl_fhirdb_read(r->c, type, id, r->a, &rec, &err);
     reply_read(r, rc, &err, &rec, type, id);
-}
-
-/* ------------------------------------------------------------------ bundles out */
-
-typedef struct link_q {
-    fl_str names[12];
-    fl_str vals[12];
-    size_t n;
-} link_q;
-
-static void link_add(link_q *q, const char *name, fl_str val)
-{
-    if (q->n < 12) {
-        q->names[q->n] = fl_str_c(name);
-        q->vals[q->n] = val;
-        q->n++;
-    }
-}
-
-static void write_link(srv_req *r, fl_jw *w, const char *rel, fl_str path, const link_q *q,
-                       const char *cursor)
-{
-    fl_buf u;
-    fl_buf_init(&u, 16384);
-    fl_buf_append_str(&u, r->base_url);
-    fl_buf_append_str(&u, path);
-    char sep = '?';
-    for (size_t i = 0; i < q->n; i++) {
-        fl_buf_putc(&u, sep);
-        sep = '&';
-        fl_buf_append_str(&u, q->names[i]);
-        fl_buf_putc(&u, '=');
-        srv_pct_encode(&u, q->vals[i]);
-    }
-    if (cursor) {
-        fl_buf_putc(&u, sep);
-        fl_buf_append_c(&u, "_cursor=");
-        srv_pct_encode(&u, fl_str_c(cursor));
-    }
-    fl_jw_obj_begin(w);
-    fl_jw_key_c(w, "relation");
-    fl_jw_str_c(w, rel);
-    fl_jw_key_c(w, "url");
-    fl_jw_str(w, fl_buf_str(&u));
-    fl_jw_obj_end(w);
-    fl_buf_reset(&u);
-}
-
-static void write_full_url(srv_req *r, fl_jw *w, const fl_fhirdb_rec *rec)
-{
-    fl_buf u;
-    fl_buf_init(&u, 4096);
-    fl_buf_printf(&u, FL_STR_FMT "/" FL_STR_FMT "/" FL_STR_FMT, FL_STR_ARG(r->base_url), FL_STR_ARG(rec->type),
-                  FL_STR_ARG(rec->id));
-    fl_jw_key_c(w, "fullUrl");
-    fl_jw_str(w, fl_buf_str(&u));
-    fl_buf_reset(&u);
-}
-
-static void write_history_entry(srv_req *r, fl_jw *w, const fl_fhirdb_rec *rec)
-{
-    char buf[64];
-    fl_jw_obj_begin(w);
-    write_full_url(r, w, rec);
-    if (!rec->deleted) {
-        fl_jw_key_c(w, "resource");
-        fl_jw_raw(w, rec->body);
-    }
-    fl_jw_key_c(w, "request");
-    fl_jw_obj_begin(w);
-    fl_jw_key_c(w, "method");
-    fl_jw_str(w, rec->method);
-    fl_jw_key_c(w, "url");
-    if (fl_str_eq_c(rec->method, "POST")) {
-        fl_jw_str(w, rec->type);
-    } else {
-        int n = snprintf(buf, sizeof buf, FL_STR_FMT "/" FL_STR_FMT, FL_STR_ARG(rec->type), FL_STR_ARG(rec->id));
-        fl_jw_str(w, fl_str_make(buf, n > 0 && (size_t)n < sizeof buf ? (size_t)n : 0));
-    }
-    fl_jw_obj_end(w);
-    fl_jw_key_c(w, "response");
-    fl_jw_obj_begin(w);
-    fl_jw_key_c(w, "status");
-    fl_jw_str_c(w, rec->deleted ? "204 No Content" : rec->version == 1 ? "201 Created" : "200 OK");
-    int n = snprintf(buf, sizeof buf, "W/\"%lld\"", (long long)rec->version);
-    fl_jw_key_c(w, "etag");
-    fl_jw_str(w, fl_str_make(buf, (size_t)n));
-    size_t tn = fl_time_format_rfc3339(rec->last_updated_us, buf, sizeof buf);
-    fl_jw_key_c(w, "lastModified");
-    fl_jw_str(w, fl_str_make(buf, tn));
-    fl_jw_obj_end(w);
-    fl_jw_obj_end(w);
-}
-
-static bool parse_count(srv_req *r, fl_str v, uint32_t *out, bool *zero)
-{
-    int64_t n = 0;
-    if (!fl_parse_i64(v, &n) || n < 0) {
-        srv_outcome(r, 400, "invalid _count '%.*s' (expected a non-negative integer)", FL_STR_ARG(v));
-        return false;
-    }
-    *zero = n == 0;
-    *out = n > FL_FHIRDB_MAX_COUNT ? FL_FHIRDB_MAX_COUNT : (uint32_t)n;
-    return true;
-}
-
-static bool unknown_param(srv_req *r, fl_str name, const char *where)
-{
-    if (!r->strict) return true; /* lenient: ignored, and absent from the self link */
-    srv_outcome(r, 400, "unsupported %s parameter '%.*s'", where, FL_STR_ARG(name));
-    return false;
-}
-
-void srv_history(srv_req *r, fl_str type, fl_str id)
-{
-    fl_fhirdb_query q = {.type = type, .id = id};
-    link_q lq = {.n = 0};
-    bool count_only = false;
-    for (size_t i = 0; i < r->nparams; i++) {
-        const srv_param *p = &r->params[i];
-        if (fl_str_eq_c(p->name, "_since")) {
-            int64_t lo, hi;
-            if (!fl_fhirdb_parse_time(p->value, &lo, &hi)) {
-                srv_outcome(r, 400, "invalid _since '%.*s' (expected a FHIR instant)", FL_STR_ARG(p->value));
-                return;
-            }
-            q.has_lu_min = true;
-            q.lu_min_us = lo;
-            link_add(&lq, "_since", p->value);
-        } else if (fl_str_eq_c(p->name, "_count")) {
-            if (!parse_count(r, p->value, &q.count, &count_only)) return;
-            if (count_only) q.count = 1;
-            link_add(&lq, "_count", p->value);
-        } else if (fl_str_eq_c(p->name, "_cursor")) {
-            q.cursor = p->value;
-        } else if (fl_str_eq_c(p->name, "_format") || fl_str_eq_c(p->name, "_pretty")) {
-            continue;
-        } else if (!unknown_param(r, p->name, "history")) {
-            return;
-        }
-    }
-    if (!get_conn(r)) return;
-    fl_fhirdb_page pg;
-    fl_err err;
-    fl_err_clear(&err);
-    fl_rc rc = fl_fhirdb_history(r->c, &q, r->a, &pg, &err);
-    if (rc) {
-        store_fail(r, rc, &err, "history failed");
-        return;
-    }
-    if (count_only) {
-        pg.n = 0;
-        pg.has_next = false;
-    }
-    if (id.len && pg.n == 0 && !q.cursor.len) {
-        fl_fhirdb_rec cur;
-        rc = fl_fhirdb_read(r->c, type, id, r->a, &cur, &err);
-        if (rc == FL_E_NOT_FOUND) {
-            srv_outcome(r, 404, "%.*s/%.*s not found", FL_STR_ARG(type), FL_STR_ARG(id));
-            return;
-        }
-        if (rc) {
-            store_fail(r, rc, &err, "history failed");
-            return;
-        }
-    }
-    char path[256];
-    int pn = id.len ? snprintf(path, sizeof path, "/" FL_STR_FMT "/" FL_STR_FMT "/_history", FL_STR_ARG(type),
-                               FL_STR_ARG(id))
-             : type.len ? snprintf(path, sizeof path, "/" FL_STR_FMT "/_history", FL_STR_ARG(type))
-                        : snprintf(path, sizeof path, "/_history");
-    fl_str spath = fl_str_make(path, pn > 0 && (size_t)pn < sizeof path ? (size_t)pn : 0);
-    fl_buf *b = &r->resp->body;
-    fl_buf_clear(b);
-    fl_jw w;
-    fl_jw_init(&w, b);
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "resourceType");
-    fl_jw_str_c(&w, "Bundle");
-    fl_jw_key_c(&w, "type");
-    fl_jw_str_c(&w, "history");
-    fl_jw_key_c(&w, "link");
-    fl_jw_arr_begin(&w);
-    write_link(r, &w, "self", spath, &lq, q.cursor.len ? fl_arena_strndup(r->a, q.cursor.ptr, q.cursor.len) : NULL);
-    if (pg.has_next) write_link(r, &w, "next", spath, &lq, pg.next_cursor);
-    fl_jw_arr_end(&w);
-    fl_jw_key_c(&w, "entry");
-    fl_jw_arr_begin(&w);
-    for (size_t i = 0; i < pg.n; i++) write_history_entry(r, &w, &pg.recs[i]);
-    fl_jw_arr_end(&w);
-    fl_jw_obj_end(&w);
-    r->resp->status = 200;
-}
-
-/* _lastUpdated=[prefix]value narrows [min, max) */
-static bool apply_last_updated(srv_req *r, fl_fhirdb_query *q, fl_str v)
-{
-    if (memchr(v.ptr, ',', v.len)) {
-        srv_outcome(r, 400, "_lastUpdated with several values (OR) is not supported: '%.*s'", FL_STR_ARG(v));
-        return false;
-    }
-    fl_str pre = FL_STR("eq");
-    if (v.len >= 2 && v.ptr[0] >= 'a' && v.ptr[0] <= 'z') {
-        pre = fl_str_make(v.ptr, 2);
-        v = fl_str_make(v.ptr + 2, v.len - 2);
-    }
-    int64_t lo, hi;
-    if (!fl_fhirdb_parse_time(v, &lo, &hi)) {
-        srv_outcome(r, 400, "invalid _lastUpdated date '%.*s'", FL_STR_ARG(v));
-        return false;
-    }
-    int64_t mn = INT64_MIN, mx = INT64_MAX;
-    if (fl_str_eq_c(pre, "eq")) {
-        mn = lo;
-        mx = hi;
-    } else if (fl_str_eq_c(pre, "gt")) {
-        mn = hi;
-    } else if (fl_str_eq_c(pre, "ge")) {
-        mn = lo;
-    } else if (fl_str_eq_c(pre, "lt")) {
-        mx = lo;
-    } else if (fl_str_eq_c(pre, "le")) {
-        mx = hi;
-    } else {
-        srv_outcome(r, 400, "unsupported _lastUpdated prefix '%.*s' (use eq, gt, ge, lt or le)", FL_STR_ARG(pre));
-        return false;
-    }
-    if (mn != INT64_MIN && (!q->has_lu_min || mn > q->lu_min_us)) {
-        q->has_lu_min = true;
-        q->lu_min_us = mn;
-    }
-    if (mx != INT64_MAX && (!q->has_lu_max || mx < q->lu_max_us)) {
-        q->has_lu_max = true;
-        q->lu_max_us = mx;
-    }
-    return true;
-}
-
-static void do_search(srv_req *r, fl_str type)
-{
-    fl_fhirdb_query q = {.type = type, .want_total = true};
-    link_q lq = {.n = 0};
-    bool count_only = false;
-    bool have_ids = false;
-    fl_str *ids = NULL;
-    for (size_t i = 0; i < r->nparams; i++) {
-        const srv_param *p = &r->params[i];
-        if (fl_str_eq_c(p->name, "_id")) {
-            if (have_ids) {
-                srv_outcome(r, 400, "repeated _id parameters are not supported (use _id=a,b)");
-                return;
-            }
-            have_ids = true;
-            ids = fl_arena_calloc(r->a, FL_FHIRDB_MAX_IDS, sizeof *ids);
-            if (!ids) {
-                srv_outcome(r, 500, "out of memory");
-                return;
-            }
-            size_t s = 0;
-            fl_str v = p->value;
-            while (s <= v.len) {
-                size_t e = s;
-                while (e < v.len && v.ptr[e] != ',') e++;
-                if (q.nids >= FL_FHIRDB_MAX_IDS) {
-                    srv_outcome(r, 400, "more than %d _id values", FL_FHIRDB_MAX_IDS);
-                    return;
-                }
-                if (e > s) ids[q.nids++] = fl_str_make(v.ptr + s, e - s);
-                s = e + 1;
-            }
-            q.ids = ids;
-            link_add(&lq, "_id", p->value);
-        } else if (fl_str_eq_c(p->name, "_lastUpdated")) {
-            if (!apply_last_updated(r, &q, p->value)) return;
-            link_add(&lq, "_lastUpdated", p->value);
-        } else if (fl_str_eq_c(p->name, "_count")) {
-            if (!parse_count(r, p->value, &q.count, &count_only)) return;
-            link_add(&lq, "_count", p->value);
-        } else if (fl_str_eq_c(p->name, "_sort")) {
-            if (fl_str_eq_c(p->value, "_lastUpdated"))
-                q.sort = FL_FHIRDB_SORT_LU_ASC;
-            else if (fl_str_eq_c(p->value, "-_lastUpdated"))
-                q.sort = FL_FHIRDB_SORT_LU_DESC;
-            else {
-                srv_outcome(r, 400, "unsupported _sort '%.*s' (use _lastUpdated or -_lastUpdated)",
-                            FL_STR_ARG(p->value));
-                return;
-            }
-            link_add(&lq, "_sort", p->value);
-        } else if (fl_str_eq_c(p->name, "_cursor")) {
-            q.cursor = p->value;
-        } else if (fl_str_eq_c(p->name, "_format") || fl_str_eq_c(p->name, "_pretty") ||
-                   fl_str_eq_c(p->name, "_total")) {
-            continue;
-        } else if (!unknown_param(r, p->name, "search")) {
-            return;
-        }
-    }
-    if (have_ids && q.nids == 0) {
-        srv_outcome(r, 400, "empty _id parameter");
-        return;
-    }
-    if (count_only) q.count = 1;
-    if (!get_conn(r)) return;
-    fl_fhirdb_page pg;
-    fl_err err;
-    fl_err_clear(&err);
-    fl_rc rc = fl_fhirdb_search(r->c, &q, r->a, &pg, &err);
-    if (rc) {
-        store_fail(r, rc, &err, "search failed");
-        return;
-    }
-    if (count_only) {
-        pg.n = 0;
-        pg.has_next = false;
-    }
-    char path[96];
-    int pn = snprintf(path, sizeof path, "/" FL_STR_FMT, FL_STR_ARG(type));
-    fl_str spath = fl_str_make(path, pn > 0 && (size_t)pn < sizeof path ? (size_t)pn : 0);
-    fl_buf *b = &r->resp->body;
-    fl_buf_clear(b);
-    fl_jw w;
-    fl_jw_init(&w, b);
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "resourceType");
-    fl_jw_str_c(&w, "Bundle");
-    fl_jw_key_c(&w, "type");
-    fl_jw_str_c(&w, "searchset");
-    fl_jw_key_c(&w, "total");
-    fl_jw_i64(&w, pg.total);
-    fl_jw_key_c(&w, "link");
-    fl_jw_arr_begin(&w);
-    write_link(r, &w, "self", spath, &lq, q.cursor.len ? fl_arena_strndup(r->a, q.cursor.ptr, q.cursor.len) : NULL);
-    if (pg.has_next) write_link(r, &w, "next", spath, &lq, pg.next_cursor);
-    fl_jw_arr_end(&w);
-    fl_jw_key_c(&w, "entry");
-    fl_jw_arr_begin(&w);
-    for (size_t i = 0; i < pg.n; i++) {
-        fl_jw_obj_begin(&w);
-        write_full_url(r, &w, &pg.recs[i]);
-        fl_jw_key_c(&w, "resource");
-        fl_jw_raw(&w, pg.recs[i].body);
-        fl_jw_key_c(&w, "search");
-        fl_jw_obj_begin(&w);
-        fl_jw_key_c(&w, "mode");
-        fl_jw_str_c(&w, "match");
-        fl_jw_obj_end(&w);
-        fl_jw_obj_end(&w);
-    }
-    fl_jw_arr_end(&w);
-    fl_jw_obj_end(&w);
-    r->resp->status = 200;
 }
 
 static void bad_method(srv_req *r, fl_str method, const char *what)
@@ -566,7 +212,7 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
         if (fl_str_eq_c(method, "POST"))
             do_create(r, type);
         else if (get)
-            do_search(r, type);
+            srv_search(r, type);
         else
             bad_method(r, method, "a resource type (use POST to create, GET to search)");
         return;
@@ -588,7 +234,7 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
             return;
         }
         if (!srv_parse_query(r, r->req->body)) return;
-        do_search(r, type);
+        srv_search(r, type);
         return;
     }
     if (nseg == 2) {
