@@ -36,6 +36,25 @@ fl_rc fhirpath_fail(fp_ctx *c, const fp_node *n, fl_rc code, const char *fmt, ..
 
 static fl_rc nomem(fp_ctx *c) { return fl_err_set(c->err, FL_E_NOMEM, "fhirpath: evaluation arena exhausted"); }
 
+/* Make room for `extra` more items (one growth step instead of several doublings). */
+static fl_rc cb_reserve(fp_ctx *c, fp_cb *b, size_t extra)
+{
+    if (b->cap - b->len >= extra) return FL_OK;
+    size_t ncap = b->cap ? b->cap * 2 : 4;
+    if (ncap < b->len + extra) ncap = b->len + extra;
+    if (ncap > FL_FP_MAX_COLL_ITEMS) {
+        if (b->len + extra > FL_FP_MAX_COLL_ITEMS)
+            return fl_err_set(c->err, FL_E_LIMIT, "fhirpath: collection over %u items", FL_FP_MAX_COLL_ITEMS);
+        ncap = FL_FP_MAX_COLL_ITEMS;
+    }
+    fl_fp_item *n = fl_arena_alloc(c->a, ncap * sizeof *n);
+    if (!n) return nomem(c);
+    if (b->len) memcpy(n, b->items, b->len * sizeof *n);
+    b->items = n;
+    b->cap = ncap;
+    return FL_OK;
+}
+
 fl_rc fhirpath_cb_push(fp_ctx *c, fp_cb *b, const fl_fp_item *it)
 {
     if (b->len == b->cap) {
@@ -116,6 +135,8 @@ static uint16_t choice_type(fl_str suffix)
 static fl_rc emit_value(fp_ctx *c, const fl_json_val *v, const fl_json_val *ext, uint16_t ftype, fp_cb *b)
 {
     if (v && v->type == FL_JSON_ARRAY) {
+        fl_rc rr = cb_reserve(c, b, v->len);
+        if (rr) return rr;
         for (uint32_t i = 0; i < v->len; i++) {
             const fl_json_val *e = ext && ext->type == FL_JSON_ARRAY && i < ext->len ? &ext->u.items[i] : NULL;
             if (e && e->type == FL_JSON_NULL) e = NULL;
