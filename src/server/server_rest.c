@@ -70,6 +70,10 @@ bool srv_get_conn(srv_req *r)
 
 static void do_create(srv_req *r, fl_str type)
 {
+    if (srv_header(r->req, "If-None-Exist").len) {
+        srv_outcome(r, 400, "conditional create (If-None-Exist) is not supported");
+        return;
+    }
     const fl_json_val *res = srv_parse_body(r, r->req->body, "create");
     if (!res) return;
     const char *msg = srv_check_resource(r, res, type, FL_STR_NULL, false);
@@ -213,6 +217,10 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
             do_create(r, type);
         else if (get)
             srv_search(r, type);
+        else if (fl_str_eq_c(method, "PUT") || fl_str_eq_c(method, "DELETE"))
+            srv_outcome(r, r->nparams ? 400 : 405, "%s %.*s: conditional %s is not supported%s",
+                        fl_str_eq_c(method, "PUT") ? "PUT" : "DELETE", FL_STR_ARG(type),
+                        fl_str_eq_c(method, "PUT") ? "update" : "delete", r->nparams ? "" : " (give an id)");
         else
             bad_method(r, method, "a resource type (use POST to create, GET to search)");
         return;
