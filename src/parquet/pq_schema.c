@@ -470,15 +470,7 @@ int pq_sort_order(const fl_pq_type *t)
     }
 }
 
-int pq_bit_width(uint64_t max_value)
-{
-    int bw = 0;
-    while (max_value) {
-        bw++;
-        max_value >>= 1;
-    }
-    return bw;
-}
+int pq_bit_width(uint64_t max_value) { return max_value ? 64 - __builtin_clzll(max_value) : 0; }
 
 int pq_scalar_cmp(const fl_pq_type *t, const fl_pq_scalar *a, const fl_pq_scalar *b)
 {

@@ -135,6 +135,7 @@ static void dict_clear(pq_dict *d)
 {
     if (d->slots) memset(d->slots, 0, d->cap * sizeof *d->slots);
     d->count = 0;
+    d->uses = 0;
     fl_buf_clear(&d->data);
 }
 
@@ -224,6 +225,18 @@ static inline void push_idx(pq_wcol *c, int64_t ix)
         if (c->nidx == c->idxcap) return;
     }
     c->idx[c->nidx++] = (uint32_t)ix;
+    c->dict.uses++;
+}
+
+/* Fall back to PLAIN? Past dict_page_limit the dictionary is kept only while it pays off
+ * (values repeat: at least 5 uses per 4 entries) and stays under 8x the limit; FHIR
+ * references (Patient/123) repeat, ids and timestamps do not. */
+static bool dict_over(const fl_pq_writer *w, const pq_wcol *c)
+{
+    size_t len = c->dict.data.len, lim = w->o.dict_page_limit;
+    if (len <= lim) return false;
+    if (len > lim * 8) return true;
+    return c->dict.uses * 4 < (uint64_t)c->dict.count * 5;
 }
 
 /* ---------------------------------------------------------------- values */
@@ -358,7 +371,7 @@ static size_t page_estimate(const pq_wcol *c)
 void pq_wcol_levels(fl_pq_writer *w, pq_wcol *c, int rep, int def)
 {
     if (rep == 0 && c->nlev) {
-        bool over = c->page_dict && c->dict.data.len > w->o.dict_page_limit;
+        bool over = c->page_dict && dict_over(w, c);
         if (over || page_estimate(c) >= w->o.page_size) {
             if (pq_wcol_flush_page(w, c) && !w->rc) w->rc = c->rc ? c->rc : FL_E_INTERNAL;
             if (over) c->dict.active = false;

@@ -15,6 +15,7 @@ typedef struct pq_dict {
     uint32_t *hashes;
     uint32_t *offs;  /* BYTE_ARRAY: offset of entry i (its 4-byte length) in data */
     size_t count, ent_cap;
+    uint64_t uses; /* values encoded through the dictionary in this chunk */
     fl_buf data;
     bool active;     /* new values are dictionary-encoded */
 } pq_dict;
