@@ -63,10 +63,6 @@ def primitive(name, parent, text):
     return text
 
 
-class Raw(float):
-    pass
-
-
 def convert(el, parent_name='', path=''):
     """Return (value, ext) for an element: value is a JSON value or None; ext is the
     '_name' object for primitives with id/extension."""
