@@ -31,9 +31,18 @@ typedef fl_rc (*db_row_fn)(void *ctx, const db_val *cols, size_t ncol, fl_err *e
 
 #define DB_MAX_PARAMS 128 /* bound parameters per statement (covers _id lists) */
 
+#define DB_STMT_CACHE 32 /* prepared SQLite statements kept per connection */
+
+typedef struct db_cached_stmt {
+    char *sql;  /* owned copy: the cache is keyed by statement text */
+    void *stmt; /* sqlite3_stmt* */
+} db_cached_stmt;
+
 struct fl_fhirdb_conn {
     db_backend backend;
     void *handle; /* sqlite3* or PGconn* */
+    db_cached_stmt cache[DB_STMT_CACHE];
+    unsigned cache_next; /* round-robin eviction */
     bool in_tx;
     fl_fhirdb *db;
     fl_fhirdb_conn *next_idle;

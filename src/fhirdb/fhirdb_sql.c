@@ -1,7 +1,8 @@
 /* fhirdb_sql.c - the statement layer over SQLite and libpq (module fhirdb).
  * db_exec() runs one SQL statement with bound parameters (never string-built values) and
  * streams rows to a callback. SQL is written with `?`; for PostgreSQL each `?` becomes $n.
- * Error mapping: unique violations -> FL_E_CONFLICT; busy/serialization/lock timeouts ->
+ * SQLite statements are prepared once per connection and kept in a small cache keyed by
+ * their text. Error mapping: unique violations -> FL_E_CONFLICT; busy/serialization/lock timeouts ->
  * FL_E_DB marked retriable; everything else FL_E_DB with the backend's message. */
 #include "fhirdb/fhirdb_int.h"
 
@@ -56,14 +57,40 @@ static fl_rc sq_open(fl_fhirdb *db, fl_fhirdb_conn *c, fl_err *err)
     return FL_OK;
 }
 
+/* A prepared statement for sql from the connection's cache (prepared on a miss). The
+ * statement stays owned by the cache; callers reset it after use. */
+static fl_rc sq_prepare(fl_fhirdb_conn *c, const char *sql, sqlite3_stmt **out, fl_err *err)
+{
+    for (unsigned i = 0; i < DB_STMT_CACHE; i++) {
+        if (c->cache[i].sql && strcmp(c->cache[i].sql, sql) == 0) {
+            *out = c->cache[i].stmt;
+            return FL_OK;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    int code = sqlite3_prepare_v3(c->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (code != SQLITE_OK) return sq_fail(c, code, "prepare", err);
+    char *copy = fl_strndup(sql, strlen(sql));
+    if (!copy) {
+        sqlite3_finalize(st);
+        return fl_err_set(err, FL_E_NOMEM, "fhirdb: out of memory");
+    }
+    db_cached_stmt *slot = &c->cache[c->cache_next++ % DB_STMT_CACHE];
+    if (slot->stmt) sqlite3_finalize(slot->stmt);
+    fl_free(slot->sql);
+    slot->sql = copy;
+    slot->stmt = st;
+    *out = st;
+    return FL_OK;
+}
+
 static fl_rc sq_exec(fl_fhirdb_conn *c, const char *sql, const db_val *params, size_t n,
                      db_row_fn fn, void *ctx, fl_err *err)
 {
-    sqlite3 *h = c->handle;
     sqlite3_stmt *st = NULL;
-    fl_rc rc = FL_OK;
-    int code = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
-    if (code != SQLITE_OK) return sq_fail(c, code, "prepare", err);
+    fl_rc rc = sq_prepare(c, sql, &st, err);
+    if (rc) return rc;
+    int code;
     for (size_t i = 0; i < n; i++) {
         int idx = (int)i + 1;
         if (params[i].t == DB_INT) {
@@ -110,7 +137,8 @@ static fl_rc sq_exec(fl_fhirdb_conn *c, const char *sql, const db_val *params, s
         if (rc) goto done;
     }
 done:
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
@@ -286,6 +314,10 @@ fl_rc db_conn_open(fl_fhirdb *db, fl_fhirdb_conn **out, fl_err *err)
 void db_conn_close(fl_fhirdb_conn *c)
 {
     if (!c) return;
+    for (unsigned i = 0; i < DB_STMT_CACHE; i++) {
+        if (c->cache[i].stmt) sqlite3_finalize(c->cache[i].stmt);
+        fl_free(c->cache[i].sql);
+    }
     if (c->handle) {
         if (c->backend == DB_SQLITE)
             sqlite3_close_v2(c->handle);
