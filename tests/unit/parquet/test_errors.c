@@ -298,6 +298,68 @@ static void test_crc(void)
     fl_arena_fini(&a);
 }
 
+typedef struct mem_src {
+    const char *p;
+    size_t n;
+    int reads;
+} mem_src;
+
+static fl_rc read_at(void *ctx, uint64_t off, void *dst, size_t len, fl_err *err)
+{
+    mem_src *m = ctx;
+    m->reads++;
+    if (off > m->n || len > m->n - off) return fl_err_set(err, FL_E_EOF, "read past the end");
+    memcpy(dst, m->p + off, len);
+    return FL_OK;
+}
+
+/* Reading through the read-at callback (how Delta reads from object stores), and
+ * explicit flushes making one row group each. */
+static void test_callback_reader(void)
+{
+    fl_pq_schema *s = small_schema();
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_err err;
+    fl_pq_writer *w;
+    CHECK(fl_pq_writer_new(s, NULL, fl_pq_sink_buf, &b, &w, &err) == FL_OK);
+    for (int i = 0; i < 30; i++) {
+        put_small_row(w, i);
+        CHECK(fl_pq_writer_end_row(w) == FL_OK);
+        if (i % 10 == 9) CHECK(fl_pq_writer_flush(w) == FL_OK);
+    }
+    CHECK(fl_pq_writer_estimated_size(w) >= fl_pq_writer_bytes_written(w));
+    CHECK(fl_pq_writer_finish(w, &err) == FL_OK);
+    CHECK(fl_pq_writer_finish(w, &err) == FL_E_STATE); /* only once */
+    fl_pq_writer_free(w);
+    mem_src m = {b.ptr, b.len, 0};
+    fl_pq_reader *r;
+    CHECK(fl_pq_reader_open(read_at, &m, b.len, NULL, &r, &err) == FL_OK);
+    CHECK_EQ_INT(fl_pq_reader_num_row_groups(r), 3);
+    CHECK_EQ_INT(fl_pq_reader_num_rows(r), 30);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_buf line;
+    fl_buf_init(&line, 0);
+    int n = 0;
+    fl_pq_val *row;
+    while (fl_pq_reader_next_row(r, &a, &row, &err) == FL_OK) {
+        if (n == 6) {
+            fl_pq_format_row(fl_pq_reader_get_schema(r), row, &line);
+            CHECK_EQ_STR(line.ptr, "{\"id\":6,\"name\":\"name-6\",\"tags\":[],\"attrs\":[[\"k\",{\"v\":3}]]}");
+        }
+        n++;
+        fl_arena_reset(&a);
+    }
+    CHECK_EQ_INT(n, 30);
+    CHECK(m.reads > 3); /* footer, then chunks */
+    fl_buf_reset(&line);
+    fl_arena_fini(&a);
+    fl_pq_reader_free(r);
+    fl_buf_reset(&b);
+    fl_pq_schema_free(s);
+}
+
 static bool skip_low(void *ctx, const fl_pq_reader *r, int rg)
 {
     int64_t threshold = *(int64_t *)ctx;
@@ -416,6 +478,7 @@ int main(void)
     RUN(test_truncated_and_corrupt);
     RUN(test_unsupported_codec);
     RUN(test_crc);
+    RUN(test_callback_reader);
     RUN(test_projection_filter_stats);
     RUN(test_alloc_failures);
     return testhelp_done();
