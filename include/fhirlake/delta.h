@@ -31,6 +31,8 @@ typedef struct fl_delta_schema fl_delta_schema;
 /* Limits (named so input cannot decide memory use). */
 #define FL_DELTA_MAX_COMMIT_BYTES ((size_t)256 << 20) /* one _delta_log/<v>.json */
 #define FL_DELTA_MAX_CHECKPOINT_BYTES ((size_t)2 << 30) /* one checkpoint part/sidecar */
+#define FL_DELTA_MAX_DV_BYTES ((size_t)256 << 20)       /* one serialised deletion vector */
+#define FL_DELTA_MAX_DV_ROWS ((size_t)100000000)        /* deleted rows decoded per file */
 #define FL_DELTA_MAX_SCHEMA_DEPTH 64u                  /* nesting of schemaString types */
 #define FL_DELTA_MAX_ACTION_DEPTH 64u                  /* JSON nesting of one action line */
 #define FL_DELTA_STATS_MAX_COLUMNS 32u                 /* default dataSkippingNumIndexedCols */
@@ -175,6 +177,10 @@ typedef struct fl_delta_opts {
     size_t max_files;              /* live files a snapshot may hold; 0 = 50,000,000 */
     const char *engine_info;       /* commitInfo.engineInfo; NULL = "fhirlake/<version>" */
     bool no_checkpoints;           /* never write checkpoints */
+    bool read_dv;                  /* the caller applies fl_delta_dv_rows() to every file that
+                                      has a deletion vector, so tables with the reader
+                                      feature deletionVectors may be loaded (writers never
+                                      need this: appends ignore DVs) */
 } fl_delta_opts;
 
 static inline void fl_delta_opts_default(fl_delta_opts *o) { memset(o, 0, sizeof *o); }
@@ -292,6 +298,13 @@ FL_API void fl_delta_txn_file_abort(fl_delta_txn *txn);
  * tries (retriable via fl_err_is_retriable only in the latter case). The txn cannot be
  * committed twice; free it afterwards. */
 FL_API fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err *err);
+
+/* Deleted row indexes (0-based positions in the data file, sorted ascending) of f's
+ * deletion vector: inline (Z85), or stored in a deletion_vector_<uuid>.bin file of the
+ * table (size and CRC checked). The array is allocated in arena a; *n = 0 when f has no
+ * DV. FL_E_CORRUPT for malformed data, FL_E_UNSUPPORTED for DVs outside the table. */
+FL_API fl_rc fl_delta_dv_rows(fl_delta_table *t, const fl_delta_file *f, fl_arena *a, uint64_t **rows, size_t *n,
+                              fl_err *err);
 
 /* ------------------------------------------------------------------ helpers */
 

@@ -288,7 +288,7 @@ fl_rc fl_delta_txn_begin(fl_delta_table *t, fl_delta_txn **out, fl_err *err)
             rc = FL_OK;
         }
     }
-    if (!txn->snap) FL_TRY(fl_delta_snapshot_load(t, -1, &txn->snap, err));
+    if (!txn->snap) FL_TRY(delta_snapshot_load_ex(t, -1, true, &txn->snap, err));
     FL_TRY(delta_check_write_support(txn->snap, err));
     txn->read_version = txn->snap->version;
     *out = txn;

@@ -54,7 +54,7 @@ static bool column_mapping_on(const fl_delta_snapshot *s)
     return !fl_str_eq_c(m, "none");
 }
 
-fl_rc delta_check_read_support(const fl_delta_snapshot *s, fl_err *err)
+fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, fl_err *err)
 {
     const fl_delta_protocol *p = &s->proto;
     if (p->min_reader > 3 || p->min_reader < 1)
@@ -72,6 +72,7 @@ fl_rc delta_check_read_support(const fl_delta_snapshot *s, fl_err *err)
             fl_str f = p->reader_features[i];
             if (in_list(read_ok, f)) continue;
             if (fl_str_eq_c(f, "columnMapping") && !column_mapping_on(s)) continue;
+            if (fl_str_eq_c(f, "deletionVectors") && dv_ok) continue;
             bad++;
             int w = snprintf(names + n, sizeof names - n, "%s" FL_STR_FMT, n ? ", " : "", FL_STR_ARG(f));
             if (w > 0 && (size_t)w < sizeof names - n) n += (size_t)w;

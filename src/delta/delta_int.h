@@ -151,6 +151,7 @@ struct fl_delta_snapshot {
     size_t garbage;  /* arena bytes held by cancelled files */
     size_t max_files;
     int64_t num_records; /* -1 unknown */
+    bool for_write;      /* loaded by a txn: deletion vectors need not be applied */
 };
 
 fl_rc delta_snapshot_new(size_t max_files, fl_delta_snapshot **out, fl_err *err);
@@ -167,8 +168,10 @@ fl_rc delta_snapshot_update_fn(fl_delta_table *t, fl_delta_snapshot *s, delta_ac
                                fl_err *err);
 /* After applying: validate protocol/metadata, parse the schema, sort files. */
 fl_rc delta_snapshot_finish(fl_delta_table *t, fl_delta_snapshot *s, fl_err *err);
+/* Load at version (-1 latest); for_write skips the deletion-vector reader check. */
+fl_rc delta_snapshot_load_ex(fl_delta_table *t, int64_t version, bool for_write, fl_delta_snapshot **out, fl_err *err);
 /* Reader/writer feature checks. */
-fl_rc delta_check_read_support(const fl_delta_snapshot *s, fl_err *err);
+fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, fl_err *err);
 fl_rc delta_check_write_support(const fl_delta_snapshot *s, fl_err *err);
 
 /* ------------------------------------------------------------------ checkpoints */

@@ -337,7 +337,7 @@ fl_rc delta_snapshot_finish(fl_delta_table *t, fl_delta_snapshot *s, fl_err *err
             if (fl_map_put(&s->file_idx, FL_VEC_AT(&s->files, delta_snap_file, i).key, (void *)(uintptr_t)(i + 1), NULL))
                 return oom(err);
     }
-    return delta_check_read_support(s, err);
+    return delta_check_read_support(s, t->o.read_dv || s->for_write, err);
 }
 
 /* ------------------------------------------------------------------ loading */
@@ -378,8 +378,8 @@ static fl_rc no_table(fl_delta_table *t, fl_err *err)
 }
 
 /* Load at version (-1 latest) or, with by_time, at the latest version with ts <= ts_ms. */
-static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_ms, fl_delta_snapshot **out,
-                  fl_err *err)
+static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_ms, bool for_write,
+                  fl_delta_snapshot **out, fl_err *err)
 {
     *out = NULL;
     fl_arena a;
@@ -425,6 +425,7 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
         if (l.cps[i].version <= target) cp = &l.cps[i];
     int64_t first = l.n_commits ? l.commits[0].version : -1;
     FL_TRY(delta_snapshot_new(t->o.max_files, &s, err));
+    s->for_write = for_write;
     if (cp) {
         FL_TRY(delta_checkpoint_read(t, s, cp, err));
         for (size_t i = 0; i < l.n_commits; i++)
@@ -447,12 +448,17 @@ done:
 
 fl_rc fl_delta_snapshot_load(fl_delta_table *t, int64_t version, fl_delta_snapshot **out, fl_err *err)
 {
-    return load(t, version, false, 0, out, err);
+    return load(t, version, false, 0, false, out, err);
+}
+
+fl_rc delta_snapshot_load_ex(fl_delta_table *t, int64_t version, bool for_write, fl_delta_snapshot **out, fl_err *err)
+{
+    return load(t, version, false, 0, for_write, out, err);
 }
 
 fl_rc fl_delta_snapshot_load_at(fl_delta_table *t, int64_t ts_ms, fl_delta_snapshot **out, fl_err *err)
 {
-    return load(t, -1, true, ts_ms, out, err);
+    return load(t, -1, true, ts_ms, false, out, err);
 }
 
 fl_rc delta_snapshot_update_fn(fl_delta_table *t, fl_delta_snapshot *s, delta_action_fn fn, void *fn_ctx, fl_err *err)
