@@ -47,6 +47,9 @@ typedef struct fl_server_opts {
     bool insecure;         /* allow a non-loopback listen address without auth */
     unsigned threads;      /* worker threads; 0 = max(2, CPUs) */
     fl_logger log;         /* request and error log; fn NULL = silent */
+    fl_fhirdb_hook_fn hook; /* optional: called inside every write transaction (fhirdb.h);
+                               topic destinations plug in here */
+    void *hook_ctx;
 } fl_server_opts;
 
 FL_API void fl_server_opts_default(fl_server_opts *o);

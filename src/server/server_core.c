@@ -124,6 +124,8 @@ fl_rc fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
     fl_fhirdb_opts_default(&dbo);
     dbo.max_conns = srv->opts.threads + 2;
     dbo.log = srv->opts.log;
+    dbo.hook = srv->opts.hook;
+    dbo.hook_ctx = srv->opts.hook_ctx;
     FL_TRY(fl_fhirdb_open(srv->db_url, &dbo, &srv->db, err));
     srv->start_us = fl_clock_now_us();
     *out = srv;

@@ -161,6 +161,57 @@ static void test_config(void)
     CHECK(s == NULL);
 }
 
+/* The write hook given in fl_server_opts sees every REST write, inside its transaction;
+ * a hook failure turns the write into an error and nothing is stored. */
+typedef struct hook_seen {
+    int calls;
+    fl_fhirdb_op last;
+} hook_seen;
+
+static fl_rc srv_hook(void *ctx, fl_fhirdb_conn *c, const fl_fhirdb_event *ev, fl_err *err)
+{
+    hook_seen *h = ctx;
+    h->calls++;
+    h->last = ev->op;
+    if (fl_str_eq_c(ev->id, "refuse")) return fl_err_set(err, FL_E_INTERNAL, "hook refused the write");
+    return fl_fhirdb_outbox_enqueue(c, FL_STR("d1"), ev, ev->current, NULL, err);
+}
+
+static void test_hook(void)
+{
+    hook_seen hs = {0};
+    fl_server_opts o;
+    fl_server_opts_default(&o);
+    o.db_url = "sqlite::memory:";
+    o.hook = srv_hook;
+    o.hook_ctx = &hs;
+    fl_server *saved = S;
+    fl_err err;
+    CHECK(fl_server_new(&o, &S, &err) == FL_OK);
+    if (!S) {
+        S = saved;
+        return;
+    }
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/h1", "{\"resourceType\":\"Patient\",\"id\":\"h1\"}", NULL, NULL), 201);
+    CHECK_EQ_INT(call("DELETE", "/fhir/Patient/h1", "", NULL, NULL), 204);
+    CHECK(hs.calls == 2 && hs.last == FL_FHIRDB_DELETE);
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/refuse", "{\"resourceType\":\"Patient\",\"id\":\"refuse\"}", NULL, NULL),
+                 500);
+    CHECK(body_has("hook refused the write"));
+    CHECK_EQ_INT(call("GET", "/fhir/Patient/refuse", "", NULL, NULL), 404);
+    fl_fhirdb_conn *c = NULL;
+    int64_t n = -1;
+    CHECK(fl_fhirdb_acquire(fl_server_get_db(S), &c, &err) == FL_OK);
+    if (c) {
+        CHECK(fl_fhirdb_outbox_count(c, FL_STR("d1"), &n, &err) == FL_OK);
+        fl_fhirdb_release(fl_server_get_db(S), c);
+    }
+    CHECK_EQ_INT(n, 2);
+    fl_buf_reset(&R.body);
+    fl_server_free(S);
+    S = saved;
+}
+
 /* Start on port 0 and fetch /health over a real socket. */
 static void test_start_stop(void)
 {
@@ -291,6 +342,7 @@ int main(void)
         RUN(test_crud_routes);
         RUN(test_errors);
         RUN(test_bundles);
+        RUN(test_hook);
     }
     RUN(test_config);
     RUN(test_start_stop);
