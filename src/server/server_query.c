@@ -314,6 +314,9 @@ static bool parse_search(srv_req *r, fl_fhirdb_query *q, link_q *lq, bool *count
             link_add(lq, "_sort", p->value);
         } else if (fl_str_eq_c(p->name, "_cursor")) {
             q->cursor = p->value;
+        } else if (fl_str_eq_c(p->name, "_summary") && fl_str_eq_c(p->value, "count")) {
+            *count_only = true;
+            link_add(lq, "_summary", p->value);
         } else if (fl_str_eq_c(p->name, "_format") || fl_str_eq_c(p->name, "_pretty") ||
                    fl_str_eq_c(p->name, "_total")) {
             continue;

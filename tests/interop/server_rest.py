@@ -247,6 +247,8 @@ paged, pages = collect(f"/Basic?_id={','.join(ids)}&_count=2&_sort=-_lastUpdated
 check(paged == list(reversed(ids)) and pages == 3, "search paging via next links", (paged, pages))
 st, h, js = req("GET", f"/Basic?_id={','.join(ids)}&_count=0")
 check(st == 200 and js["total"] == 5 and not js.get("entry"), "_count=0 -> total only", js.get("total"))
+st, h, js = req("GET", f"/Basic?_id={','.join(ids)}&_summary=count")
+check(st == 200 and js["total"] == 5 and not js.get("entry"), "_summary=count", js.get("total"))
 st, h, js = req("GET", "/Basic?_sort=name")
 check(st == 400 and "_sort" in diag(js), "unsupported _sort -> 400", diag(js))
 st, h, js = req("GET", "/Basic?_lastUpdated=sa2020")
