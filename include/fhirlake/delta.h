@@ -239,7 +239,8 @@ typedef struct fl_delta_create_opts {
 
 /* Result of a commit. */
 typedef struct fl_delta_commit_result {
-    int64_t version;      /* the version written (or, for a duplicate, the table's latest) */
+    int64_t version;      /* the version written (for a duplicate found at commit time: the
+                             version that already holds the txn) */
     bool duplicate;       /* the txn's (appId, version) was already in the table */
     uint32_t attempts;    /* put-if-absent tries (1 = no conflict) */
     int64_t files_added, files_removed, records_added;

@@ -412,6 +412,7 @@ fl_rc fl_delta_txn_set_schema(fl_delta_txn *txn, const fl_delta_type *new_root, 
 typedef struct conflict_ctx {
     fl_delta_txn *txn;
     bool duplicate;
+    int64_t dup_version; /* the winner's version holding our (appId, version) */
 } conflict_ctx;
 
 static fl_rc conflict_cb(void *ctx, int64_t v, const delta_action *act, fl_err *err)
@@ -429,6 +430,7 @@ static fl_rc conflict_cb(void *ctx, int64_t v, const delta_action *act, fl_err *
     case DA_TXN:
         if (txn->has_app && fl_str_eq(act->u.txn.app_id, txn->app.app_id) && act->u.txn.version >= txn->app.version) {
             c->duplicate = true;
+            c->dup_version = v;
             return fl_err_set(err, FL_E_DELTA_DUPLICATE,
                               "%s: txn " FL_STR_FMT " version %lld was committed concurrently (commit %lld)", url,
                               FL_STR_ARG(txn->app.app_id), (long long)txn->app.version, (long long)v);
@@ -593,7 +595,7 @@ fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err
             if (cc.duplicate) {
                 txn->done = true;
                 res->duplicate = true;
-                res->version = txn->snap->version;
+                res->version = cc.dup_version;
                 rc = FL_E_DELTA_DUPLICATE;
             }
             /* the snapshot stopped midway through a commit: do not reuse it */

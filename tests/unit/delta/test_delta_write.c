@@ -339,8 +339,10 @@ static void test_conflicts(void)
     fl_delta_txn_add_file(a, &f, &err);
     fl_delta_txn_add_file(b, &f, &err);
     CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(a, NULL, &err) == FL_E_STATE, 1); /* committed already */
     CHECK_EQ_INT(fl_delta_txn_commit(b, &rb, &err), FL_E_DELTA_DUPLICATE);
     CHECK(rb.duplicate);
+    CHECK_EQ_INT(rb.version, 6); /* v1 base, v2-v3 appends, v4 remove, v5 append, v6 = a */
     fl_delta_txn_free(a);
     fl_delta_txn_free(b);
 
