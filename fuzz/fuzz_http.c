@@ -1,7 +1,7 @@
 /* fuzz_http.c - libFuzzer target for the REST request path without a socket: the input is
  * "METHOD TARGET\n" + header lines "Name: value\n" + "\n" + body, fed to fl_server_handle()
  * on a server with an in-memory SQLite store. Checks that every request gets a status in
- * 100..599 and that a non-204 response has a JSON body. */
+ * 100..599 and that a JSON response body is an object. */
 #include "fhirlake/server.h"
 
 #include <stdlib.h>
@@ -63,7 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fl_server_handle(s, &req, &a, &resp);
     if (resp.status < 100 || resp.status > 599) abort();
     if (resp.status != 204 && resp.body.len == 0 && !(resp.status == 201 || resp.status == 200)) abort();
-    if (resp.body.len && resp.body.ptr[0] != '{') abort();
+    bool json = false;
+    for (size_t k = 0; k < resp.nheaders; k++)
+        if (fl_str_eq_c(resp.headers[k].name, "Content-Type"))
+            json = fl_str_starts_with(resp.headers[k].value, FL_STR("application/fhir+json"));
+    if (resp.body.len && json && resp.body.ptr[0] != '{') abort();
     fl_buf_reset(&resp.body);
     fl_arena_fini(&a);
     return 0;

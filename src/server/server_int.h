@@ -11,7 +11,19 @@
 #include "fhirlake/os.h"
 #include "fhirlake/server.h"
 
+#include <stdatomic.h>
+
 struct MHD_Daemon;
+
+#define SRV_LAT_BUCKETS 10 /* request latency histogram buckets (+Inf is the count) */
+
+/* Counters for /metrics; updated with relaxed atomics by every worker thread. */
+typedef struct srv_metrics {
+    atomic_uint_fast64_t by_status[600];
+    atomic_uint_fast64_t lat_bucket[SRV_LAT_BUCKETS];
+    atomic_uint_fast64_t lat_sum_us;
+    atomic_uint_fast64_t requests;
+} srv_metrics;
 
 struct fl_server {
     fl_server_opts opts; /* string fields point at the owned copies below */
@@ -24,6 +36,7 @@ struct fl_server {
     struct MHD_Daemon *mhd;
     uint16_t port;
     int64_t start_us;
+    srv_metrics metrics;
 };
 
 typedef struct srv_param {
@@ -82,6 +95,10 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
 void srv_store_fail(srv_req *r, fl_rc rc, const fl_err *err, const char *what);
 /* Acquire the request's DB connection; on failure replies 503/500 and returns false. */
 bool srv_get_conn(srv_req *r);
+
+/* server_metrics.c */
+void srv_metrics_record(fl_server *srv, int status, uint64_t ns);
+void srv_metrics_reply(srv_req *r);
 
 /* server_query.c */
 void srv_history(srv_req *r, fl_str type, fl_str id);

@@ -162,6 +162,18 @@ static void dispatch(srv_req *r, fl_str method, fl_str path)
         health(r);
         return;
     }
+    if (fl_str_eq_c(path, "/metrics")) {
+        if (!authorized(r)) {
+            srv_outcome(r, 401, "authentication required for /metrics");
+            return;
+        }
+        if (!fl_str_eq_c(method, "GET")) {
+            srv_outcome(r, 405, "/metrics supports GET only");
+            return;
+        }
+        srv_metrics_reply(r);
+        return;
+    }
     if (!fl_str_starts_with(path, base) || (path.len > base.len && path.ptr[base.len] != '/')) {
         srv_outcome(r, 404, "no such endpoint '%.*s' (the FHIR base is '%s')", FL_STR_ARG(path), srv->base);
         return;
@@ -303,7 +315,10 @@ done:
         fl_buf_init(&resp->body, SRV_MAX_RESPONSE);
         srv_outcome(r, 500, "response too large or out of memory");
     }
-    if (resp->body.len) srv_add_header_c(r, "Content-Type", "application/fhir+json; charset=utf-8");
+    bool has_ct = false;
+    for (size_t i = 0; i < resp->nheaders; i++) has_ct |= fl_str_eq_c(resp->headers[i].name, "Content-Type");
+    if (resp->body.len && !has_ct) srv_add_header_c(r, "Content-Type", "application/fhir+json; charset=utf-8");
+    srv_metrics_record(srv, resp->status, fl_clock_mono_ns() - t0);
     fl_log(&srv->opts.log, FL_LOG_INFO, "%.*s %.*s -> %d (%.1f ms)", FL_STR_ARG(req->method),
            (int)(target.len > 200 ? 200 : target.len), target.ptr ? target.ptr : "", resp->status,
            (double)(fl_clock_mono_ns() - t0) / 1e6);

@@ -375,5 +375,16 @@ check(st == 200 and not js.get("entry"), "instance history with _since in the fu
 st, resp = raw_post("/Basic", b'{"resourceType":"Basic"}', chunked=True)
 check(st == 201, "chunked body under limit -> 201", (st, resp[:300]))
 
+# ---------------------------------------------------------------- metrics
+conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+conn.request("GET", "/metrics")
+r = conn.getresponse()
+text = r.read().decode()
+conn.close()
+check(r.status == 200 and r.getheader("Content-Type", "").startswith("text/plain"), "/metrics", r.status)
+m = re.search(r'^fhirlake_http_requests_total\{code="201"\} (\d+)$', text, re.M)
+check(m and int(m.group(1)) >= 10, "/metrics counts 201s", m and m.group(0))
+check(re.search(r'^fhirlake_http_request_duration_seconds_count \d+$', text, re.M), "/metrics histogram")
+
 print(f"server_rest: {ok} checks passed, {bad} failed")
 sys.exit(1 if bad else 0)

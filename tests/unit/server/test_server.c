@@ -103,6 +103,11 @@ static void test_errors(void)
     CHECK_EQ_INT(R.status, 413);
     CHECK_EQ_INT(call("GET", "/health", "", NULL, NULL), 200);
     CHECK(body_has("\"status\":\"ok\""));
+    CHECK_EQ_INT(call("GET", "/metrics", "", NULL, NULL), 200);
+    CHECK(body_has("fhirlake_http_requests_total{code=\"404\"}"));
+    CHECK(body_has("fhirlake_http_request_duration_seconds_bucket{le=\"+Inf\"}"));
+    CHECK(body_has("fhirlake_store_info{backend=\"sqlite\"} 1"));
+    CHECK(strncmp(hdr("Content-Type"), "text/plain", 10) == 0);
     CHECK_EQ_INT(call("GET", "/fhir/metadata", "", NULL, NULL), 200);
     CHECK(body_has("\"CapabilityStatement\""));
 }
