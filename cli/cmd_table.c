@@ -1,5 +1,6 @@
 /* cmd_table.c - `fhirlake table`: inspect and manage Delta tables (cli).
- *   fhirlake table show TABLE [--version N | --timestamp MS]   snapshot summary as JSON
+ *   fhirlake table show TABLE [--version N | --timestamp MS] [--read-dv]
+ *       snapshot summary as JSON (--read-dv: accept deletion vectors, count live rows)
  *   fhirlake table files TABLE [--version N | --timestamp MS]  one JSON line per live file
  *   fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
@@ -17,7 +18,7 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: fhirlake table show TABLE [--version N | --timestamp MS]\n"
+    fprintf(out, "usage: fhirlake table show TABLE [--version N | --timestamp MS] [--read-dv]\n"
                  "       fhirlake table files TABLE [--version N | --timestamp MS]\n"
                  "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
                  "       fhirlake table checkpoint TABLE\n"
@@ -49,7 +50,7 @@ static void strs(fl_jw *w, const fl_str *s, size_t n)
     fl_jw_arr_end(w);
 }
 
-static int show(const fl_delta_snapshot *s)
+static int show(fl_delta_table *t, const fl_delta_snapshot *s, bool read_dv)
 {
     fl_buf b;
     fl_buf_init(&b, 0);
@@ -91,12 +92,37 @@ static int show(const fl_delta_snapshot *s)
     int64_t nr = fl_delta_snapshot_num_records(s);
     if (nr >= 0) fl_jw_i64(&w, nr);
     else fl_jw_null(&w);
+    if (read_dv) { /* live rows = numRecords - rows deleted by deletion vectors */
+        int64_t deleted = 0;
+        fl_arena a;
+        fl_arena_init(&a, 0, 0);
+        for (size_t i = 0; i < fl_delta_snapshot_num_files(s); i++) {
+            uint64_t *rows;
+            size_t n;
+            fl_err err;
+            fl_rc rc = fl_delta_dv_rows(t, fl_delta_snapshot_get_file(s, i), &a, &rows, &n, &err);
+            if (rc) {
+                cli_report("deletion vector", rc, &err);
+                fl_arena_fini(&a);
+                fl_buf_reset(&b);
+                return CLI_FAILED;
+            }
+            deleted += (int64_t)n;
+            fl_arena_reset(&a);
+        }
+        fl_arena_fini(&a);
+        fl_jw_key_c(&w, "numDeletedRows");
+        fl_jw_i64(&w, deleted);
+        fl_jw_key_c(&w, "numLiveRecords");
+        if (nr >= 0) fl_jw_i64(&w, nr - deleted);
+        else fl_jw_null(&w);
+    }
     fl_jw_key_c(&w, "txns");
     fl_jw_obj_begin(&w);
     for (size_t i = 0; i < fl_delta_snapshot_num_app_txns(s); i++) {
-        const fl_delta_app_txn *t = fl_delta_snapshot_get_app_txn(s, i);
-        fl_jw_key(&w, t->app_id);
-        fl_jw_i64(&w, t->version);
+        const fl_delta_app_txn *tx = fl_delta_snapshot_get_app_txn(s, i);
+        fl_jw_key(&w, tx->app_id);
+        fl_jw_i64(&w, tx->version);
     }
     fl_jw_obj_end(&w);
     fl_jw_obj_end(&w);
@@ -516,7 +542,7 @@ int cmd_table(int argc, char **argv)
     }
     const char *sub = argv[1];
     const char *url = NULL, *schema = NULL, *pby = NULL, *input = NULL, *app_id = NULL;
-    bool overwrite = false;
+    bool overwrite = false, read_dv = false;
     const char *props[64];
     int nprops = 0;
     int64_t version = -1, ts = -1;
@@ -542,6 +568,8 @@ int cmd_table(int argc, char **argv)
             version = strtoll(v, NULL, 10);
         } else if (cli_is_opt(argv[i], "--overwrite", NULL)) {
             overwrite = true;
+        } else if (cli_is_opt(argv[i], "--read-dv", NULL)) {
+            read_dv = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_errorf("table: unknown option %s", argv[i]);
             return CLI_USAGE;
@@ -562,7 +590,10 @@ int cmd_table(int argc, char **argv)
     fl_store *st = NULL;
     fl_delta_table *t = NULL;
     fl_rc rc = fl_store_open(url, NULL, &st, &err);
-    if (!rc) rc = fl_delta_table_open(st, NULL, &t, &err);
+    fl_delta_opts dopts;
+    fl_delta_opts_default(&dopts);
+    dopts.read_dv = read_dv;
+    if (!rc) rc = fl_delta_table_open(st, &dopts, &t, &err);
     if (rc) {
         cli_report(url, rc, &err);
         fl_store_close(st);
@@ -593,7 +624,7 @@ int cmd_table(int argc, char **argv)
             cli_report(url, rc, &err);
             status = CLI_FAILED;
         } else if (!strcmp(sub, "show")) {
-            status = show(s);
+            status = show(t, s, read_dv);
         } else if (!strcmp(sub, "files")) {
             status = files(s);
         } else {
