@@ -248,9 +248,9 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
         return rc;
     }
     if (col->collection) {
+        if (c.len > UINT32_MAX) return fl_err_set(err, FL_E_LIMIT, "column '%s': too many values", col->name);
         cell->set = 1;
         cell->n = (uint32_t)c.len;
-        if (c.len > UINT32_MAX) return fl_err_set(err, FL_E_LIMIT, "column '%s': too many values", col->name);
         cell->v.items = c.len ? fl_arena_alloc(&ctx->arena, c.len * sizeof(view_val)) : NULL;
         if (c.len && !cell->v.items) return oom(err);
         for (size_t i = 0; i < c.len; i++)
