@@ -168,9 +168,12 @@ static void search_filters(qb *b, const fl_fhirdb_query *q)
     qb_param(b, db_t(q->type));
     if (q->nids) {
         fl_buf_append_c(&b->sql, " AND id IN (");
+        bool first = true;
         for (size_t i = 0; i < q->nids; i++) {
-            fl_buf_append_c(&b->sql, i ? ", ?" : "?");
+            if (!fl_fhirdb_valid_id(q->ids[i])) continue;
+            fl_buf_append_c(&b->sql, first ? "?" : ", ?");
             qb_param(b, db_t(q->ids[i]));
+            first = false;
         }
         fl_buf_append_c(&b->sql, ")");
     }
@@ -206,6 +209,16 @@ fl_rc fl_fhirdb_search(fl_fhirdb_conn *c, const fl_fhirdb_query *q, fl_arena *a,
         cur_id = fl_str_make(us + 1, q->cursor.len - (size_t)(us + 1 - q->cursor.ptr));
         if (!fl_fhirdb_valid_id(cur_id))
             FL_FAIL(FL_E_ARG, "malformed search cursor '%.*s'", FL_STR_ARG(q->cursor));
+    }
+    if (q->nids) {
+        /* values that are not valid ids cannot match (and must not reach the database:
+         * PostgreSQL rejects NUL bytes in text) */
+        size_t valid = 0;
+        for (size_t i = 0; i < q->nids; i++) valid += fl_fhirdb_valid_id(q->ids[i]);
+        if (!valid) {
+            out->total = q->want_total ? 0 : -1;
+            goto done;
+        }
     }
     if (q->want_total) {
         fl_buf_append_c(&b.sql, "SELECT COUNT(*)");
