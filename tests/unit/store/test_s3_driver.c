@@ -180,7 +180,7 @@ static void test_open_options(void)
     CHECK_EQ_INT(fl_store_open("s3://bucket/x", &o, &st, &err), FL_E_CONFIG);
     CHECK_EQ_INT(fl_store_open("s3://a/x", NULL, &st, &err), FL_E_ARG); /* bucket too short */
     CHECK_EQ_INT(fl_store_open("s3a://my-bucket/tables/obs", NULL, &st, &err), FL_OK);
-    CHECK_EQ_STR(fl_store_get_scheme(st), "s3");
+    if (st) CHECK_EQ_STR(fl_store_get_scheme(st), "s3");
     fl_store_close(st);
 }
 
@@ -204,6 +204,10 @@ static void test_addressing(void)
      * resolve for an IP endpoint, so only the URL in the error is checked) */
     fl_store_close(st);
     st = open_fake("s3://bkt-1", "s3.pathStyle", "false");
+    if (!st) {
+        fl_buf_reset(&b);
+        return;
+    }
     fl_buf_clear(&b);
     CHECK(fl_store_get(st, FL_STR("k"), &b, NULL, &err) != FL_OK);
     snprintf(want, sizeof want, "http://bkt-1.127.0.0.1:%d/k", F.port);
@@ -301,12 +305,16 @@ static void test_multipart_error_in_200(void)
     fake_script(10, r);
     fl_store_writer *w = NULL;
     CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big.bin"), 0, &w, &err), FL_OK);
+    if (!w) {
+        fl_store_close(st);
+        return;
+    }
     static char chunk[1 << 20];
     memset(chunk, 'x', sizeof chunk);
     for (int i = 0; i < 6; i++) CHECK_EQ_INT(fl_store_writer_write(w, chunk, sizeof chunk, &err), FL_OK);
     CHECK_EQ_INT(fl_store_writer_commit(w, NULL, &err), FL_E_STORE_RETRY);
     CHECK(strstr(err.msg, "failed late") != NULL);
-    CHECK(strstr(F.req[F.nreq - 1], "DELETE /bkt-1/p/big.bin?uploadId=UP1") != NULL); /* aborted */
+    CHECK(F.nreq > 0 && strstr(F.req[F.nreq - 1], "DELETE /bkt-1/p/big.bin?uploadId=UP1") != NULL); /* aborted */
     fl_store_close(st);
 }
 
