@@ -183,7 +183,8 @@ FL_API fl_rc fl_view_eval(fl_view_ctx *ctx, const fl_json_val *res, fl_view_batc
  * are returned as FL_E_JSON_* with line/column inside the text. */
 FL_API fl_rc fl_view_eval_text(fl_view_ctx *ctx, const char *text, size_t len, fl_view_batch *b,
                                size_t *rows_added, fl_err *err);
-/* Resource type of the last resource given to ctx was skipped (not the view's type). */
+/* True when the last resource given to ctx added no rows because it is not of the view's
+ * resource type (or has no resourceType). */
 FL_API bool fl_view_ctx_last_skipped(const fl_view_ctx *ctx);
 
 /* ------------------------------------------------------------------ values */
