@@ -343,7 +343,6 @@ static fl_rc compile_column(vc *c, const fl_json_val *obj, const char *where, co
         if (!view_type_from_ansi(ansi, &e.col.type, &e.col.precision, &e.col.scale))
             return fl_err_set(c->err, FL_E_VIEW_INVALID, "%s: unsupported ansi/type '%s'", where, ansi);
         e.col.declared = true;
-        e.info.keep_text = false;
         if (!type) e.info.json_ok = true;
     }
     if (!e.col.declared && (rc = infer_type(c, cref->prog, &e))) return rc;

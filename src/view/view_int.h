@@ -82,7 +82,6 @@ static inline size_t view_store_size(view_store s)
 /* Per-column conversion behaviour decided at compile time. */
 typedef struct view_colinfo {
     bool json_ok;       /* complex (object) values are written as JSON text */
-    bool keep_text;     /* temporal/decimal values keep their lexical text */
     fl_str json_key;    /* "name": pre-escaped, for the row writers */
 } view_colinfo;
 

@@ -70,7 +70,6 @@ bool view_type_from_fhir(const char *name, uint32_t flags, fl_view_type *out, vi
     if (!strncmp(name, sd, sizeof sd - 1)) name += sizeof sd - 1;
     else if (!strncmp(name, sys, sizeof sys - 1)) name += sizeof sys - 1;
     info->json_ok = false;
-    info->keep_text = false;
     for (size_t i = 0; i < sizeof fhir_types / sizeof fhir_types[0]; i++) {
         const type_entry *e = &fhir_types[i];
         if (strcmp(e->name, name) != 0) continue;
@@ -78,7 +77,6 @@ bool view_type_from_fhir(const char *name, uint32_t flags, fl_view_type *out, vi
         if ((e->kind == 1 && (flags & FL_VIEW_TEMPORAL_AS_STRING)) ||
             (e->kind == 2 && (flags & FL_VIEW_DECIMAL_AS_STRING))) {
             *out = FL_VIEW_STRING;
-            info->keep_text = true;
         }
         return true;
     }
