@@ -142,7 +142,6 @@ static void dict_clear(pq_dict *d)
 static void dict_free(pq_dict *d)
 {
     fl_free(d->slots);
-    fl_free(d->hashes);
     fl_free(d->offs);
     fl_buf_reset(&d->data);
     memset(d, 0, sizeof *d);
@@ -151,21 +150,42 @@ static void dict_free(pq_dict *d)
 static inline bool dict_eq(const pq_wcol *c, uint32_t e, const void *p, size_t n)
 {
     const pq_dict *d = &c->dict;
-    if (c->width) return memcmp(d->data.ptr + (size_t)e * (size_t)c->width, p, n) == 0;
-    const char *q = d->data.ptr + d->offs[e];
-    return pq_rd32((const uint8_t *)q) == n && memcmp(q + 4, p, n) == 0;
+    const char *q;
+    switch (c->width) {
+    case 4: {
+        uint32_t x, y;
+        memcpy(&x, d->data.ptr + (size_t)e * 4, 4);
+        memcpy(&y, p, 4);
+        return x == y;
+    }
+    case 8: {
+        uint64_t x, y;
+        memcpy(&x, d->data.ptr + (size_t)e * 8, 8);
+        memcpy(&y, p, 8);
+        return x == y;
+    }
+    case 0:
+        q = d->data.ptr + d->offs[e];
+        return pq_rd32((const uint8_t *)q) == n && memcmp(q + 4, p, n) == 0;
+    default:
+        return memcmp(d->data.ptr + (size_t)e * (size_t)c->width, p, n) == 0;
+    }
 }
 
+/* Slots hold (hash << 32 | entry + 1), so a probe touches one cache line unless the
+ * hashes match. */
 static bool dict_rehash(pq_wcol *c)
 {
     pq_dict *d = &c->dict;
     size_t nc = d->cap ? d->cap * 2 : 1024;
-    uint32_t *ns = fl_calloc(nc, sizeof *ns);
+    uint64_t *ns = fl_calloc(nc, sizeof *ns);
     if (!ns) return false;
-    for (size_t e = 0; e < d->count; e++) {
-        size_t i = d->hashes[e] & (nc - 1);
+    for (size_t k = 0; k < d->cap; k++) {
+        uint64_t sl = d->slots[k];
+        if (!sl) continue;
+        size_t i = (size_t)(sl >> 32) & (nc - 1);
         while (ns[i]) i = (i + 1) & (nc - 1);
-        ns[i] = (uint32_t)e + 1;
+        ns[i] = sl;
     }
     fl_free(d->slots);
     d->slots = ns;
@@ -178,28 +198,23 @@ static int64_t dict_get(pq_wcol *c, const void *p, size_t n, uint32_t h, bool *a
 {
     pq_dict *d = &c->dict;
     *added = false;
-    if ((d->count + 1) * 2 > d->cap && !dict_rehash(c)) return -1;
+    if (FL_UNLIKELY((d->count + 1) * 2 > d->cap) && !dict_rehash(c)) return -1;
     size_t i = h & (d->cap - 1);
     for (;;) {
-        uint32_t s = d->slots[i];
-        if (!s) break;
-        if (d->hashes[s - 1] == h && dict_eq(c, s - 1, p, n)) return s - 1;
+        uint64_t sl = d->slots[i];
+        if (!sl) break;
+        if ((uint32_t)(sl >> 32) == h && dict_eq(c, (uint32_t)sl - 1, p, n)) return (int64_t)(uint32_t)sl - 1;
         i = (i + 1) & (d->cap - 1);
     }
     if (d->count >= UINT32_MAX - 1) return -1;
-    if (d->count == d->ent_cap) {
-        size_t nc = d->ent_cap ? d->ent_cap * 2 : 256;
-        uint32_t *nh = fl_realloc(d->hashes, nc * sizeof *nh);
-        if (!nh) return -1;
-        d->hashes = nh;
-        if (!c->width) {
+    if (!c->width) {
+        if (d->count == d->ent_cap) {
+            size_t nc = d->ent_cap ? d->ent_cap * 2 : 256;
             uint32_t *no = fl_realloc(d->offs, nc * sizeof *no);
             if (!no) return -1;
             d->offs = no;
+            d->ent_cap = nc;
         }
-        d->ent_cap = nc;
-    }
-    if (!c->width) {
         if (d->data.len > UINT32_MAX - n - 4) return -1;
         d->offs[d->count] = (uint32_t)d->data.len;
         uint8_t lb[4];
@@ -208,8 +223,7 @@ static int64_t dict_get(pq_wcol *c, const void *p, size_t n, uint32_t h, bool *a
     }
     fl_buf_append(&d->data, p, n);
     if (d->data.rc) return -1;
-    d->hashes[d->count] = h;
-    d->slots[i] = (uint32_t)d->count + 1;
+    d->slots[i] = (uint64_t)h << 32 | (uint64_t)(d->count + 1);
     *added = true;
     return (int64_t)d->count++;
 }

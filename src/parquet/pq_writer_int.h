@@ -10,9 +10,8 @@
 /* Dictionary of one column chunk. Entries are stored PLAIN-encoded in `data`, which is
  * exactly the dictionary page body. */
 typedef struct pq_dict {
-    uint32_t *slots; /* open addressing: entry index + 1, 0 = empty */
+    uint64_t *slots; /* open addressing: hash << 32 | entry index + 1; 0 = empty */
     size_t cap;      /* power of two */
-    uint32_t *hashes;
     uint32_t *offs;  /* BYTE_ARRAY: offset of entry i (its 4-byte length) in data */
     size_t count, ent_cap;
     uint64_t uses; /* values encoded through the dictionary in this chunk */
