@@ -98,6 +98,10 @@ static const char *prepare_entry(srv_req *r, const fl_json_val *e, bentry *be)
         }
         break;
     }
+    if (be->method == M_PUT && srv_immutable_type(be->type)) {
+        be->status = 405;
+        return fl_arena_printf(r->a, "%.*s is immutable: delete it and create a new one", FL_STR_ARG(be->type));
+    }
     if (be->method == M_POST || be->method == M_PUT) {
         if (!fl_json_is_obj(be->res)) return "entry has no resource";
         const char *msg = srv_check_resource(r, be->res, be->type, be->id, be->method == M_PUT);
@@ -253,7 +257,7 @@ static void run_batch(srv_req *r, const fl_json_val *entries, bentry *be, size_t
     for (size_t i = 0; i < n; i++) {
         const char *msg = prepare_entry(r, &entries->u.items[i], &be[i]);
         if (msg) {
-            be[i].status = 400;
+            if (!be[i].status) be[i].status = 400;
             be[i].msg = msg;
             continue;
         }
@@ -278,7 +282,8 @@ static void run_transaction(srv_req *r, const fl_json_val *entries, bentry *be, 
     for (size_t i = 0; i < n; i++) {
         const char *msg = prepare_entry(r, &entries->u.items[i], &be[i]);
         if (msg) {
-            srv_outcome(r, 400, "transaction entry[%zu]: %s; nothing was written", i, msg);
+            srv_outcome(r, be[i].status ? be[i].status : 400, "transaction entry[%zu]: %s; nothing was written", i,
+                        msg);
             goto done;
         }
     }

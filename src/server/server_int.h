@@ -110,6 +110,12 @@ const char *srv_check_resource(srv_req *r, const fl_json_val *res, fl_str type, 
 /* If-Match: W/"3" -> 3; 0 when absent; -1 when malformed. */
 int64_t srv_if_match(fl_str v);
 
+/* server_topic.c: resource-specific rules (AidboxSubscriptionTopic/TopicDestination).
+ * Returns a message (arena) or NULL. */
+const char *srv_check_special(srv_req *r, fl_str type, const fl_json_val *res);
+/* Types whose instances cannot be updated (PUT -> 405). */
+bool srv_immutable_type(fl_str type);
+
 /* server_bundle.c */
 void srv_bundle(srv_req *r);
 

@@ -25,7 +25,7 @@ const char *srv_check_resource(srv_req *r, const fl_json_val *res, fl_str type, 
     }
     const fl_json_val *meta = fl_json_get_c(res, "meta");
     if (meta && !fl_json_is_obj(meta)) return "meta must be an object";
-    return NULL;
+    return srv_check_special(r, type, res);
 }
 
 int64_t srv_if_match(fl_str v)
@@ -114,6 +114,10 @@ static bool if_match(srv_req *r, fl_fhirdb_wopts *wo)
 
 static void do_update(srv_req *r, fl_str type, fl_str id)
 {
+    if (srv_immutable_type(type)) {
+        srv_outcome(r, 405, "%.*s is immutable: delete it and create a new one", FL_STR_ARG(type));
+        return;
+    }
     if (!check_id(r, type, id)) return;
     fl_fhirdb_wopts wo = {0};
     if (!if_match(r, &wo)) return;

@@ -379,6 +379,26 @@ check(st == 200 and not js.get("entry"), "instance history with _since in the fu
 st, resp = raw_post("/Basic", b'{"resourceType":"Basic"}', chunked=True)
 check(st == 201, "chunked body under limit -> 201", (st, resp[:300]))
 
+# ---------------------------------------------------------------- topics and destinations (validation only)
+topic = {"resourceType": "AidboxSubscriptionTopic", "url": "http://example.org/topic/" + RUN, "status": "active",
+         "trigger": [{"resource": "Observation", "supportedInteraction": ["create", "update", "delete"],
+                      "fhirPathCriteria": "%current.status = 'final' or %previous.status = 'final'"}]}
+st, h, js = req("POST", "/AidboxSubscriptionTopic", topic)
+check(st == 201, "create AidboxSubscriptionTopic", (st, diag(js)))
+bad_topic = dict(topic, trigger=[{"resource": "Observation", "fhirPathCriteria": "%current.status = "}])
+st, h, js = req("POST", "/AidboxSubscriptionTopic", bad_topic)
+check(st == 400 and "fhirPathCriteria does not compile" in diag(js), "bad fhirPathCriteria -> 400", diag(js))
+dest = {"resourceType": "AidboxTopicDestination", "status": "active", "topic": topic["url"],
+        "kind": "data-lakehouse-at-least-once", "content": "full-resource",
+        "parameter": [{"name": "batchSize", "valueUnsignedInt": 50}]}
+st, h, js = req("POST", "/AidboxTopicDestination", dest)
+check(st == 201, "create AidboxTopicDestination", (st, diag(js)))
+if st == 201:
+    st, h, js = req("PUT", f"/AidboxTopicDestination/{js['id']}", js)
+    check(st == 405 and "immutable" in diag(js), "AidboxTopicDestination PUT -> 405", (st, diag(js)))
+st, h, js = req("POST", "/AidboxTopicDestination", dict(dest, content="everything"))
+check(st == 400 and "content" in diag(js), "bad destination content -> 400", diag(js))
+
 # ---------------------------------------------------------------- metrics
 conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
 conn.request("GET", "/metrics")

@@ -144,6 +144,42 @@ static void test_bundles(void)
     CHECK_EQ_INT(call("POST", "/fhir", "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":{}}", NULL, NULL), 400);
 }
 
+static void test_topics(void)
+{
+    const char *topic = "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"http://ex.org/t1\",\"status\":\"active\","
+                        "\"trigger\":[{\"resource\":\"Patient\",\"supportedInteraction\":[\"create\",\"update\"],"
+                        "\"fhirPathCriteria\":\"%current.active = true and %previous.exists().not()\"}]}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic", topic, NULL, NULL), 201);
+    const char *bad_crit = "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"u\",\"status\":\"active\","
+                           "\"trigger\":[{\"resource\":\"Patient\",\"fhirPathCriteria\":\"%current.where(\"}]}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic", bad_crit, NULL, NULL), 400);
+    CHECK(body_has("fhirPathCriteria does not compile"));
+    const char *bad_var = "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"u\",\"status\":\"active\","
+                          "\"trigger\":[{\"resource\":\"Patient\",\"fhirPathCriteria\":\"%nope = 1\"}]}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic", bad_var, NULL, NULL), 400);
+    const char *bad_res = "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"u\",\"status\":\"active\","
+                          "\"trigger\":[{\"resource\":\"Dragon\"}]}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic", bad_res, NULL, NULL), 400);
+    CHECK(body_has("unknown resource type 'Dragon'"));
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic",
+                      "{\"resourceType\":\"AidboxSubscriptionTopic\",\"status\":\"active\",\"trigger\":[]}", NULL, NULL),
+                 400);
+    const char *dest = "{\"resourceType\":\"AidboxTopicDestination\",\"id\":\"d1\",\"status\":\"active\","
+                       "\"topic\":\"http://ex.org/t1\",\"kind\":\"data-lakehouse-at-least-once\","
+                       "\"parameter\":[{\"name\":\"batchSize\",\"valueUnsignedInt\":100}]}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", dest, NULL, NULL), 201);
+    CHECK_EQ_INT(call("PUT", "/fhir/AidboxTopicDestination/d1", dest, NULL, NULL), 405);
+    CHECK(body_has("immutable"));
+    const char *bad_kind = "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\","
+                           "\"topic\":\"t\",\"kind\":\"carrier-pigeon\"}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", bad_kind, NULL, NULL), 400);
+    CHECK(body_has("carrier-pigeon"));
+    const char *tx = "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"resource\":"
+                     "{\"resourceType\":\"AidboxTopicDestination\",\"id\":\"d2\"},\"request\":{\"method\":\"PUT\","
+                     "\"url\":\"AidboxTopicDestination/d2\"}}]}";
+    CHECK_EQ_INT(call("POST", "/fhir", tx, NULL, NULL), 405);
+}
+
 static void test_config(void)
 {
     fl_server_opts o;
@@ -348,6 +384,7 @@ int main(void)
         RUN(test_errors);
         RUN(test_bundles);
         RUN(test_hook);
+        RUN(test_topics);
     }
     RUN(test_config);
     RUN(test_start_stop);
