@@ -130,7 +130,7 @@ struct fl_view_ctx {
     fl_json_val empty_obj;
     const fl_json_val *res;
     fl_str res_id;
-    size_t rows_budget;
+    uint64_t nres; /* resources evaluated (clock refresh) */
     bool skipped;
 };
 
