@@ -11,8 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_EXPRS 64
+
+/* CPU seconds of this process (less sensitive than wall time on a shared machine). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 int main(int argc, char **argv)
 {
@@ -77,13 +86,14 @@ int main(int argc, char **argv)
     }
     fl_arena a;
     fl_arena_init(&a, 1 << 16, 0);
-    double best = 1e30;
+    double best = 1e30, best_cpu = 1e30;
     uint64_t evals = 0;
     uint64_t *items = calloc(nexpr, sizeof *items);
     for (int rep = 0; rep < reps; rep++) {
         memset(items, 0, nexpr * sizeof *items);
         evals = 0;
         uint64_t t0 = fl_clock_mono_ns();
+        double c0 = cpu_now();
         for (size_t k = 0; k < nres; k++) {
             /* the root item is built once per resource and shared by all expressions */
             fl_fp_item root = fl_fp_item_from_json(res[k], NULL);
@@ -96,10 +106,14 @@ int main(int argc, char **argv)
             fl_arena_reset(&a);
         }
         double s = (double)(fl_clock_mono_ns() - t0) / 1e9;
+        double cs = cpu_now() - c0;
         if (s < best) best = s;
+        if (cs < best_cpu) best_cpu = cs;
     }
-    printf("engine=fhirlake resources=%zu evals=%llu seconds=%.4f evals_per_s=%.0f ns_per_eval=%.1f\n", nres,
-           (unsigned long long)evals, best, (double)evals / best, best * 1e9 / (double)evals);
+    printf("engine=fhirlake resources=%zu evals=%llu seconds=%.4f evals_per_s=%.0f ns_per_eval=%.1f "
+           "cpu_seconds=%.4f evals_per_cpu_s=%.0f\n",
+           nres, (unsigned long long)evals, best, (double)evals / best, best * 1e9 / (double)evals, best_cpu,
+           (double)evals / best_cpu);
     for (size_t e = 0; e < nexpr; e++) printf("items[%zu]=%llu\n", e, (unsigned long long)items[e]);
     for (size_t e = 0; e < nexpr; e++) fl_fp_prog_free(progs[e]);
     fl_arena_fini(&a);

@@ -22,7 +22,10 @@ if [ -d "$peer/node_modules/fhirpath" ]; then
   echo "$theirs" | head -1
   a=$(echo "$ours" | head -1 | sed -E 's/.*evals_per_s=([0-9]+).*/\1/')
   b=$(echo "$theirs" | head -1 | sed -E 's/.*evals_per_s=([0-9]+).*/\1/')
-  echo "ratio fhirlake/fhirpath.js = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.1f", a/b}')x"
+  echo "ratio fhirlake/fhirpath.js = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.1f", a/b}')x (wall)"
+  a=$(echo "$ours" | head -1 | sed -E 's/.*evals_per_cpu_s=([0-9]+).*/\1/')
+  b=$(echo "$theirs" | head -1 | sed -E 's/.*evals_per_cpu_s=([0-9]+).*/\1/')
+  echo "ratio fhirlake/fhirpath.js = $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.1f", a/b}')x (cpu time)"
   if ! diff <(echo "$ours" | tail -n +2) <(echo "$theirs" | tail -n +2) >/dev/null; then
     echo "result item counts differ per expression:"; paste <(echo "$ours" | tail -n +2) <(echo "$theirs" | tail -n +2)
   fi
