@@ -34,6 +34,8 @@ static void usage(FILE *out)
             "  --temporal-as-string   date/dateTime/instant columns keep their FHIR text\n"
             "  --decimal-as-string    decimal columns keep their exact text\n"
             "  --stats                print resource/row counts to stderr at the end\n"
+            "  --schema               print the output columns (name, type, FHIR type, collection)\n"
+            "                         as JSON lines and exit without reading input\n"
             "  --help, -h             this help\n\n"
             "Exit status: 0 ok, 1 a resource or the view failed, 2 usage error.\n");
 }
@@ -133,13 +135,46 @@ static bool run_input(run_state *st, const char *path)
     return go_on;
 }
 
+/* One JSON object per column: {"name","type","fhirType","collection","declared"}. */
+static void print_schema(const fl_view_plan *plan)
+{
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    for (size_t i = 0; i < fl_view_plan_ncols(plan); i++) {
+        const fl_view_col *c = fl_view_plan_col(plan, i);
+        fl_jw w;
+        fl_jw_init(&w, &b);
+        fl_jw_obj_begin(&w);
+        fl_jw_key_c(&w, "name");
+        fl_jw_str_c(&w, c->name);
+        fl_jw_key_c(&w, "type");
+        if (c->type == FL_VIEW_DECIMAL) {
+            char t[32];
+            snprintf(t, sizeof t, "DECIMAL(%u,%u)", c->precision, c->scale);
+            fl_jw_str_c(&w, t);
+        } else {
+            fl_jw_str_c(&w, fl_view_type_name(c->type));
+        }
+        fl_jw_key_c(&w, "fhirType");
+        fl_jw_str_c(&w, c->fhir_type ? c->fhir_type : "");
+        fl_jw_key_c(&w, "collection");
+        fl_jw_bool(&w, c->collection);
+        fl_jw_key_c(&w, "declared");
+        fl_jw_bool(&w, c->declared);
+        fl_jw_obj_end(&w);
+        fl_buf_putc(&b, '\n');
+    }
+    if (b.len) fwrite(b.ptr, 1, b.len, stdout);
+    fl_buf_reset(&b);
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *view_path = NULL, *out_path = NULL, *fmt_name = "ndjson";
     const char *inputs[MAX_INPUTS];
     int ninputs = 0;
     uint32_t vflags = 0, wflags = 0;
-    bool fail_fast = false, stats = false;
+    bool fail_fast = false, stats = false, schema = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_opt(a, "--help", "-h")) {
@@ -163,6 +198,8 @@ int cmd_run(int argc, char **argv)
             fail_fast = true;
         } else if (!strcmp(a, "--stats")) {
             stats = true;
+        } else if (!strcmp(a, "--schema")) {
+            schema = true;
         } else if (!strcmp(a, "--omit-nulls")) {
             wflags |= FL_VIEW_W_OMIT_NULLS;
         } else if (!strcmp(a, "--no-header")) {
@@ -216,6 +253,11 @@ int cmd_run(int argc, char **argv)
         return CLI_FAILED;
     }
 
+    if (schema) {
+        print_schema(plan);
+        fl_view_plan_free(plan);
+        return CLI_OK;
+    }
     run_state st;
     memset(&st, 0, sizeof st);
     st.fail_fast = fail_fast;

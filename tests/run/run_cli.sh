@@ -73,6 +73,12 @@ expect "stdin default" 0 sh -c "\"$bin\" run --view view.json < in.ndjson"
 expect "--out" 0 "$bin" run --view view.json --out rows.ndjson in.ndjson
 if cmp -s rows.ndjson plain.out && [ ! -s out ]; then ok "--out file"; else bad "--out file"; fi
 
+expect "schema" 0 "$bin" run --view view.json --schema
+same "schema lines" out '{"name":"id","type":"STRING","fhirType":"id","collection":false,"declared":true}
+{"name":"birth","type":"DATE","fhirType":"date","collection":false,"declared":true}
+{"name":"family","type":"STRING","fhirType":"string","collection":false,"declared":true}
+{"name":"given","type":"STRING","fhirType":"string","collection":true,"declared":true}'
+
 # view errors: JSON position, validation place
 printf '{"resource": "Patient",\n  "select": [}\n' > broken.json
 expect "view json syntax" 1 "$bin" run --view broken.json in.ndjson
