@@ -3,6 +3,7 @@
  *       snapshot summary as JSON (--read-dv: accept deletion vectors, count live rows)
  *   fhirlake table files TABLE [--version N | --timestamp MS]  one JSON line per live file
  *   fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]
+ *   fhirlake table cat TABLE [--version N] [--limit N] [--read-dv]  rows as JSON lines
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
  *       one JSON object per line, keys = column names; one data file per partition;
@@ -21,6 +22,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: fhirlake table show TABLE [--version N | --timestamp MS] [--read-dv]\n"
                  "       fhirlake table files TABLE [--version N | --timestamp MS]\n"
                  "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
+                 "       fhirlake table cat TABLE [--version N | --timestamp MS] [--limit N] [--read-dv]\n"
                  "       fhirlake table checkpoint TABLE\n"
                  "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
 }
@@ -201,6 +203,185 @@ static int create(fl_delta_table *t, const char *schema, const char *pby, const 
     }
     printf("created version %lld\n", (long long)res.version);
     return CLI_OK;
+}
+
+/* ------------------------------------------------------------------ cat */
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b) != 0 && ((a < 0) != (b < 0))); }
+
+static void fmt_date(int64_t days, char *out, size_t cap)
+{
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    snprintf(out, cap, "%04lld-%02u-%02u", (long long)y, m, d);
+}
+
+static void fmt_ts(int64_t us, bool utc, char *out, size_t cap)
+{
+    int64_t secs = floor_div(us, 1000000), frac = us - secs * 1000000;
+    int64_t days = floor_div(secs, 86400), rem = secs - days * 86400;
+    char date[32];
+    fmt_date(days, date, sizeof date);
+    snprintf(out, cap, "%sT%02lld:%02lld:%02lld.%06lld%s", date, (long long)(rem / 3600), (long long)(rem / 60 % 60),
+             (long long)(rem % 60), (long long)frac, utc ? "Z" : "");
+}
+
+/* Decimal text of an unscaled integer (nested decimals are not normalised by the scan). */
+static void fmt_unscaled(int64_t v, int32_t scale, char *out, size_t cap)
+{
+    char digs[48];
+    bool neg = v < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int n = snprintf(digs, sizeof digs, "%0*llu", scale + 1 > 40 ? 40 : scale + 1, (unsigned long long)u);
+    if (scale <= 0 || scale >= n) {
+        snprintf(out, cap, "%s%s", neg ? "-" : "", digs);
+        return;
+    }
+    snprintf(out, cap, "%s%.*s.%s", neg ? "-" : "", n - scale, digs, digs + (n - scale));
+}
+
+static void cat_value(fl_jw *w, const fl_delta_type *t, const fl_pq_val *v, unsigned depth)
+{
+    char buf[96];
+    if (v->kind == FL_PQ_V_NULL || v->kind == FL_PQ_V_SKIPPED || depth > 64) {
+        fl_jw_null(w);
+        return;
+    }
+    switch (t->kind) {
+    case FL_DELTA_T_DATE:
+        if (v->kind == FL_PQ_V_I32) {
+            fmt_date(v->v.i32, buf, sizeof buf);
+            fl_jw_str_c(w, buf);
+            return;
+        }
+        break;
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+        if (v->kind == FL_PQ_V_I64) {
+            fmt_ts(v->v.i64, t->kind == FL_DELTA_T_TIMESTAMP, buf, sizeof buf);
+            fl_jw_str_c(w, buf);
+            return;
+        }
+        break;
+    case FL_DELTA_T_DECIMAL:
+        if (v->kind == FL_PQ_V_BYTES && depth == 0) {
+            fl_jw_str(w, v->v.bytes);
+            return;
+        }
+        if (v->kind == FL_PQ_V_I32 || v->kind == FL_PQ_V_I64) {
+            fmt_unscaled(v->kind == FL_PQ_V_I32 ? v->v.i32 : v->v.i64, t->scale, buf, sizeof buf);
+            fl_jw_str_c(w, buf);
+            return;
+        }
+        break;
+    case FL_DELTA_T_BINARY:
+        if (v->kind == FL_PQ_V_BYTES) {
+            fl_buf hex;
+            fl_buf_init(&hex, 0);
+            for (size_t i = 0; i < v->v.bytes.len; i++) fl_buf_printf(&hex, "%02x", (unsigned char)v->v.bytes.ptr[i]);
+            fl_jw_str(w, fl_buf_str(&hex));
+            fl_buf_reset(&hex);
+            return;
+        }
+        break;
+    case FL_DELTA_T_STRUCT:
+        if (v->kind == FL_PQ_V_STRUCT) {
+            fl_jw_obj_begin(w);
+            for (size_t i = 0; i < t->n_fields && i < v->n; i++) {
+                fl_jw_key(w, t->fields[i].name);
+                cat_value(w, t->fields[i].type, &v->v.items[i], depth + 1);
+            }
+            fl_jw_obj_end(w);
+            return;
+        }
+        break;
+    case FL_DELTA_T_ARRAY:
+        if (v->kind == FL_PQ_V_LIST) {
+            fl_jw_arr_begin(w);
+            for (uint32_t i = 0; i < v->n; i++) cat_value(w, t->element, &v->v.items[i], depth + 1);
+            fl_jw_arr_end(w);
+            return;
+        }
+        break;
+    case FL_DELTA_T_MAP:
+        if (v->kind == FL_PQ_V_MAP) { /* [[key, value], ...]: keys need not be strings */
+            fl_jw_arr_begin(w);
+            for (uint32_t i = 0; i < v->n; i++) {
+                fl_jw_arr_begin(w);
+                cat_value(w, t->key, &v->v.items[2 * i], depth + 1);
+                cat_value(w, t->value, &v->v.items[2 * i + 1], depth + 1);
+                fl_jw_arr_end(w);
+            }
+            fl_jw_arr_end(w);
+            return;
+        }
+        break;
+    default: break;
+    }
+    switch (v->kind) {
+    case FL_PQ_V_BOOL: fl_jw_bool(w, v->v.b); return;
+    case FL_PQ_V_I32: fl_jw_i64(w, v->v.i32); return;
+    case FL_PQ_V_I64: fl_jw_i64(w, v->v.i64); return;
+    case FL_PQ_V_F32: fl_jw_f64(w, (double)v->v.f32); return;
+    case FL_PQ_V_F64: fl_jw_f64(w, v->v.f64); return;
+    case FL_PQ_V_BYTES: fl_jw_str(w, v->v.bytes); return;
+    default: fl_jw_null(w); return;
+    }
+}
+
+static int cat(fl_delta_table *t, const fl_delta_snapshot *s, int64_t limit)
+{
+    fl_err err;
+    fl_delta_scan *sc = NULL;
+    fl_rc rc = fl_delta_scan_open(t, s, &sc, &err);
+    if (rc) {
+        cli_report("cat", rc, &err);
+        return CLI_FAILED;
+    }
+    const fl_delta_type *sch = fl_delta_snapshot_get_schema(s);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    int status = CLI_OK;
+    for (int64_t n = 0; limit < 0 || n < limit; n++) {
+        fl_arena_reset(&a);
+        fl_pq_val *row = NULL;
+        rc = fl_delta_scan_next(sc, &a, &row, &err);
+        if (rc == FL_E_EOF) break;
+        if (rc) {
+            cli_report("cat", rc, &err);
+            status = CLI_FAILED;
+            break;
+        }
+        fl_jw w;
+        fl_jw_init(&w, &b);
+        fl_jw_obj_begin(&w);
+        for (size_t i = 0; i < sch->n_fields && i < row->n; i++) {
+            fl_jw_key(&w, sch->fields[i].name);
+            cat_value(&w, sch->fields[i].type, &row->v.items[i], 0);
+        }
+        fl_jw_obj_end(&w);
+        emit(&b);
+    }
+    fl_buf_reset(&b);
+    fl_arena_fini(&a);
+    fl_delta_scan_close(sc);
+    return status;
 }
 
 /* ------------------------------------------------------------------ append */
@@ -545,7 +726,7 @@ int cmd_table(int argc, char **argv)
     bool overwrite = false, read_dv = false;
     const char *props[64];
     int nprops = 0;
-    int64_t version = -1, ts = -1;
+    int64_t version = -1, ts = -1, limit = -1;
     for (int i = 2; i < argc; i++) {
         const char *v;
         if (cli_is_opt(argv[i], "--version", NULL) || !strncmp(argv[i], "--version=", 10)) {
@@ -568,6 +749,9 @@ int cmd_table(int argc, char **argv)
             version = strtoll(v, NULL, 10);
         } else if (cli_is_opt(argv[i], "--overwrite", NULL)) {
             overwrite = true;
+        } else if (cli_is_opt(argv[i], "--limit", NULL) || !strncmp(argv[i], "--limit=", 8)) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--limit"))) return CLI_USAGE;
+            limit = strtoll(v, NULL, 10);
         } else if (cli_is_opt(argv[i], "--read-dv", NULL)) {
             read_dv = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -617,7 +801,7 @@ int cmd_table(int argc, char **argv)
         } else {
             status = create(t, schema, pby, props, nprops);
         }
-    } else if (!strcmp(sub, "show") || !strcmp(sub, "files") || !strcmp(sub, "checkpoint")) {
+    } else if (!strcmp(sub, "show") || !strcmp(sub, "files") || !strcmp(sub, "checkpoint") || !strcmp(sub, "cat")) {
         fl_delta_snapshot *s = NULL;
         rc = ts >= 0 ? fl_delta_snapshot_load_at(t, ts, &s, &err) : fl_delta_snapshot_load(t, version, &s, &err);
         if (rc) {
@@ -627,6 +811,8 @@ int cmd_table(int argc, char **argv)
             status = show(t, s, read_dv);
         } else if (!strcmp(sub, "files")) {
             status = files(s);
+        } else if (!strcmp(sub, "cat")) {
+            status = cat(t, s, limit);
         } else {
             rc = fl_delta_snapshot_write_checkpoint(t, s, &err);
             if (rc) {

@@ -33,6 +33,7 @@ typedef struct fl_delta_schema fl_delta_schema;
 #define FL_DELTA_MAX_CHECKPOINT_BYTES ((size_t)2 << 30) /* one checkpoint part/sidecar */
 #define FL_DELTA_MAX_DV_BYTES ((size_t)256 << 20)       /* one serialised deletion vector */
 #define FL_DELTA_MAX_DV_ROWS ((size_t)100000000)        /* deleted rows decoded per file */
+#define FL_DELTA_MAX_SCAN_FILE_BYTES ((size_t)4 << 30)  /* one data file read by a scan */
 #define FL_DELTA_MAX_SCHEMA_DEPTH 64u                  /* nesting of schemaString types */
 #define FL_DELTA_MAX_ACTION_DEPTH 64u                  /* JSON nesting of one action line */
 #define FL_DELTA_STATS_MAX_COLUMNS 32u                 /* default dataSkippingNumIndexedCols */
@@ -306,6 +307,24 @@ FL_API fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res,
  * DV. FL_E_CORRUPT for malformed data, FL_E_UNSUPPORTED for DVs outside the table. */
 FL_API fl_rc fl_delta_dv_rows(fl_delta_table *t, const fl_delta_file *f, fl_arena *a, uint64_t **rows, size_t *n,
                               fl_err *err);
+
+/* ------------------------------------------------------------------ reading rows */
+
+typedef struct fl_delta_scan fl_delta_scan;
+
+/* Read every live row of snapshot s (borrowed; t and s must outlive the scan). Rows come
+ * file by file (snapshot order) as FL_PQ_V_STRUCT values with one item per top-level
+ * schema column: columns missing in a file are null, partition columns come from the
+ * partition values, rows deleted by deletion vectors are skipped. Top-level scalars are
+ * normalised per Delta type: STRING/BINARY bytes; BOOLEAN bool; BYTE/SHORT/INTEGER/DATE
+ * i32 (dates as days since 1970-01-01); LONG i64; TIMESTAMP(_NTZ) i64 microseconds (from
+ * INT96, millis, micros or nanos files); FLOAT f32; DOUBLE f64; DECIMAL bytes holding the
+ * decimal text with exactly `scale` fraction digits ("12.50"). Nested values are as the
+ * Parquet reader assembles them. One data file is held in memory at a time. */
+FL_API fl_rc fl_delta_scan_open(fl_delta_table *t, const fl_delta_snapshot *s, fl_delta_scan **out, fl_err *err);
+/* Next row, allocated in a (valid until a is reset); FL_E_EOF after the last row. */
+FL_API fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **row, fl_err *err);
+FL_API void fl_delta_scan_close(fl_delta_scan *sc);
 
 /* ------------------------------------------------------------------ helpers */
 

@@ -75,6 +75,78 @@ def golden_tables():
                         yield f"{group}/{name}/{sub}", q
 
 
+def norm_value(v):
+    """delta-rs (pyarrow) value -> the JSON form `fhirlake table cat` prints."""
+    import datetime
+    import decimal
+    import math
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, float):  # JSON has one number type: integral floats compare as ints
+        return None if math.isnan(v) else (int(v) if v.is_integer() and abs(v) < 2**53 else v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, decimal.Decimal):
+        return format(v, "f")
+    if isinstance(v, datetime.datetime):
+        return v.strftime("%Y-%m-%dT%H:%M:%S.%f") + ("Z" if v.tzinfo is not None else "")
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, dict):
+        return {k: norm_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        if v and all(isinstance(x, tuple) and len(x) == 2 for x in v):  # map
+            return [[norm_value(a), norm_value(b)] for a, b in v]
+        return [norm_value(x) for x in v]
+    return v
+
+
+def norm_ours(v):
+    import math
+    if isinstance(v, float):
+        return None if math.isnan(v) else (int(v) if v.is_integer() and abs(v) < 2**53 else v)
+    if isinstance(v, dict):
+        return {k: norm_ours(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [norm_ours(x) for x in v]
+    return v
+
+
+def canon_rows(rows):
+    return sorted(json.dumps(r, sort_keys=True) for r in rows)
+
+
+def compare_rows(name, path, dt):
+    """Rows of fhirlake's scan vs delta-rs; returns None if delta-rs cannot read rows."""
+    try:
+        theirs = dt.to_pyarrow_table().to_pylist()
+    except Exception:
+        try:
+            res = deltalake.QueryBuilder().register("t", dt).execute("select * from t")
+            theirs = pa.table(res.read_all()).to_pylist()
+        except Exception:
+            return None
+    p = fl("cat", path, "--read-dv", check=False)
+    if p.returncode != 0:
+        return f"fhirlake cat failed: {p.stderr.strip()[:200]}"
+    ours = [norm_ours(json.loads(l)) for l in p.stdout.splitlines() if l.strip()]
+    theirs = [{k: norm_value(v) for k, v in r.items()} for r in theirs]
+    a, b = canon_rows(ours), canon_rows(theirs)
+    if a == b:
+        return ""
+    only_a = sorted(set(a) - set(b))[:1]
+    only_b = sorted(set(b) - set(a))[:1]
+    if only_a and only_b:  # show only the differing keys
+        x, y = json.loads(only_a[0]), json.loads(only_b[0])
+        only_a = {k: x[k] for k in x if x.get(k) != y.get(k)}
+        only_b = {k: y.get(k) for k in only_a}
+    return f"{len(ours)} rows vs delta-rs {len(theirs)}; e.g. fhirlake {only_a} / delta-rs {only_b}"
+
+
 def decode_uri_path(p):
     return urllib.parse.unquote(p)
 
@@ -135,6 +207,12 @@ def check_golden():
             continue
         if rows is None:
             counts["rows-unchecked"] += 1
+        verdict = compare_rows(name, path, dt) if all(os.path.exists(m) for m in mine) else None
+        if verdict:
+            fail(f"{name}: row values differ: {verdict}")
+            continue
+        if verdict == "":
+            counts["rows-identical"] = counts.get("rows-identical", 0) + 1
         counts["same"] += 1
         print(f"ok   {name}: version {show['version']}, {len(mine)} files"
               + (f", {rows} rows" if rows is not None else "")

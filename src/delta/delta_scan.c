@@ -1,0 +1,394 @@
+/* delta_scan.c - reading the rows of a snapshot (module delta): every live file is read
+ * with the Parquet reader, columns are matched to the table schema by name (columns a
+ * file lacks - older files after schema evolution - come back null), partition columns are
+ * filled from the typed partition values, rows deleted by deletion vectors are skipped,
+ * and top-level scalars are normalised to one representation per Delta type (see
+ * delta.h). One file is held in memory at a time (limit FL_DELTA_MAX_SCAN_FILE_BYTES). */
+#include "delta/delta_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct fl_delta_scan {
+    fl_delta_table *t;
+    const fl_delta_snapshot *s;
+    const fl_delta_type *schema;
+    size_t file;            /* next file index */
+    fl_buf data;            /* current file bytes */
+    fl_pq_reader *r;        /* current reader */
+    int *col_of;            /* per schema field: index among the file root's children, -1 missing */
+    fl_pq_val *pvals;       /* per schema field: typed partition value (kind NULL if not partition) */
+    bool *is_part;
+    fl_arena fa;            /* per-file allocations (DV rows, partition values) */
+    uint64_t *dv;           /* deleted rows of the current file */
+    size_t ndv, dvpos;
+    uint64_t row;           /* row index in the current file */
+    const fl_pq_schema *ps;
+};
+
+static bool digits(const char *p, int n, int64_t *out)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static bool parse_date(fl_str s, int64_t *days)
+{
+    int64_t y, m, d;
+    if (s.len < 10 || !digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !digits(s.ptr + 5, 2, &m) || s.ptr[7] != '-' ||
+        !digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    *days = days_from_civil(y, m, d);
+    return true;
+}
+
+/* "YYYY-MM-DD[ T]HH:MM:SS[.f*][Z|+hh:mm]" -> micros (no offset = UTC). */
+static bool parse_ts(fl_str s, int64_t *us)
+{
+    int64_t days, hh = 0, mi = 0, ss = 0, frac = 0, off = 0;
+    if (!parse_date(s, &days)) return false;
+    size_t i = 10;
+    if (i < s.len) {
+        if ((s.ptr[i] != 'T' && s.ptr[i] != ' ') || s.len < 19 || !digits(s.ptr + 11, 2, &hh) || s.ptr[13] != ':' ||
+            !digits(s.ptr + 14, 2, &mi) || s.ptr[16] != ':' || !digits(s.ptr + 17, 2, &ss))
+            return false;
+        i = 19;
+        int nf = 0;
+        if (i < s.len && s.ptr[i] == '.') {
+            for (i++; i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9'; i++)
+                if (nf < 6) frac = frac * 10 + (s.ptr[i] - '0'), nf++;
+            while (nf < 6) frac *= 10, nf++;
+        }
+        if (i < s.len && (s.ptr[i] == 'Z' || s.ptr[i] == 'z')) i++;
+        else if (i + 6 <= s.len && (s.ptr[i] == '+' || s.ptr[i] == '-')) {
+            int64_t oh, om;
+            if (!digits(s.ptr + i + 1, 2, &oh) || s.ptr[i + 3] != ':' || !digits(s.ptr + i + 4, 2, &om)) return false;
+            off = (oh * 60 + om) * 60 * (s.ptr[i] == '-' ? -1 : 1);
+            i += 6;
+        }
+        if (i != s.len) return false;
+    }
+    *us = (days * 86400 + hh * 3600 + mi * 60 + ss - off) * 1000000 + frac;
+    return true;
+}
+
+/* Decimal text of a big-endian two's complement integer with `scale`. */
+static fl_str decimal_text(fl_arena *a, const uint8_t *be, size_t n, int32_t scale)
+{
+    uint8_t mag[32];
+    if (n == 0 || n > sizeof mag) return FL_STR_NULL;
+    bool neg = be[0] & 0x80;
+    memcpy(mag, be, n);
+    if (neg) { /* two's complement negate */
+        for (size_t i = 0; i < n; i++) mag[i] = (uint8_t)~mag[i];
+        for (size_t i = n; i-- > 0;)
+            if (++mag[i] != 0) break;
+    }
+    char digs[100];
+    size_t nd = 0;
+    bool zero = false;
+    while (!zero && nd < sizeof digs) { /* repeated division by 10 */
+        unsigned rem = 0;
+        zero = true;
+        for (size_t i = 0; i < n; i++) {
+            unsigned cur = rem * 256 + mag[i];
+            mag[i] = (uint8_t)(cur / 10);
+            rem = cur % 10;
+            if (mag[i]) zero = false;
+        }
+        digs[nd++] = (char)('0' + rem);
+    }
+    while ((int64_t)nd <= scale) digs[nd++] = '0';
+    char out[110];
+    size_t o = 0;
+    if (neg) out[o++] = '-';
+    for (size_t i = nd; i-- > 0;) {
+        out[o++] = digs[i];
+        if (scale > 0 && i == (size_t)scale) out[o++] = '.';
+    }
+    return fl_arena_str_dup(a, fl_str_make(out, o));
+}
+
+static fl_str decimal_from_i64(fl_arena *a, int64_t v, int32_t scale)
+{
+    uint8_t be[8];
+    for (int i = 0; i < 8; i++) be[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+    return decimal_text(a, be, 8, scale);
+}
+
+/* Normalise a top-level scalar read from the file (node type nt) to the Delta kind. */
+static void normalise(fl_arena *a, const fl_delta_type *t, const fl_pq_node *nd, fl_pq_val *v)
+{
+    if (v->kind == FL_PQ_V_NULL || !nd) return;
+    switch (t->kind) {
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+        if (v->kind != FL_PQ_V_I64) return;
+        if (nd->type.phys == FL_PQ_INT96 || (nd->type.logical == FL_PQ_LT_TIMESTAMP && nd->type.unit == FL_PQ_UNIT_NANOS))
+            v->v.i64 /= 1000;
+        else if (nd->type.logical == FL_PQ_LT_TIMESTAMP && nd->type.unit == FL_PQ_UNIT_MILLIS)
+            v->v.i64 *= 1000;
+        return;
+    case FL_DELTA_T_DECIMAL: {
+        fl_str txt = FL_STR_NULL;
+        if (v->kind == FL_PQ_V_I32) txt = decimal_from_i64(a, v->v.i32, t->scale);
+        else if (v->kind == FL_PQ_V_I64) txt = decimal_from_i64(a, v->v.i64, t->scale);
+        else if (v->kind == FL_PQ_V_BYTES)
+            txt = decimal_text(a, (const uint8_t *)v->v.bytes.ptr, v->v.bytes.len, t->scale);
+        if (txt.ptr) {
+            v->kind = FL_PQ_V_BYTES;
+            v->v.bytes = txt;
+        }
+        return;
+    }
+    case FL_DELTA_T_LONG:
+        if (v->kind == FL_PQ_V_I32) v->kind = FL_PQ_V_I64, v->v.i64 = v->v.i32;
+        return;
+    case FL_DELTA_T_DOUBLE:
+        if (v->kind == FL_PQ_V_F32) v->kind = FL_PQ_V_F64, v->v.f64 = (double)v->v.f32;
+        return;
+    default: return;
+    }
+}
+
+/* Typed partition value (the log's string form). */
+static fl_rc part_value(fl_arena *a, const fl_delta_type *t, const fl_delta_kv *kv, fl_pq_val *out, fl_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!kv || !kv->has_val || (kv->val.len == 0 && t->kind != FL_DELTA_T_STRING)) return FL_OK; /* null */
+    fl_str s = kv->val;
+    int64_t i;
+    double d;
+    switch (t->kind) {
+    case FL_DELTA_T_STRING:
+    case FL_DELTA_T_BINARY:
+        out->kind = FL_PQ_V_BYTES;
+        out->v.bytes = fl_arena_str_dup(a, s);
+        return FL_OK;
+    case FL_DELTA_T_BOOLEAN:
+        out->kind = FL_PQ_V_BOOL;
+        out->v.b = s.len == 4 && (s.ptr[0] == 't' || s.ptr[0] == 'T');
+        return FL_OK;
+    case FL_DELTA_T_BYTE:
+    case FL_DELTA_T_SHORT:
+    case FL_DELTA_T_INTEGER:
+        if (!fl_parse_i64(s, &i) || i < INT32_MIN || i > INT32_MAX) break;
+        out->kind = FL_PQ_V_I32;
+        out->v.i32 = (int32_t)i;
+        return FL_OK;
+    case FL_DELTA_T_LONG:
+        if (!fl_parse_i64(s, &i)) break;
+        out->kind = FL_PQ_V_I64;
+        out->v.i64 = i;
+        return FL_OK;
+    case FL_DELTA_T_FLOAT:
+    case FL_DELTA_T_DOUBLE:
+        if (!fl_parse_f64(s, &d)) break;
+        out->kind = t->kind == FL_DELTA_T_FLOAT ? FL_PQ_V_F32 : FL_PQ_V_F64;
+        if (t->kind == FL_DELTA_T_FLOAT) out->v.f32 = (float)d;
+        else out->v.f64 = d;
+        return FL_OK;
+    case FL_DELTA_T_DATE:
+        if (!parse_date(s, &i) || s.len != 10) break;
+        out->kind = FL_PQ_V_I32;
+        out->v.i32 = (int32_t)i;
+        return FL_OK;
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+        if (!parse_ts(s, &i)) break;
+        out->kind = FL_PQ_V_I64;
+        out->v.i64 = i;
+        return FL_OK;
+    case FL_DELTA_T_DECIMAL: {
+        /* re-render with the column's scale: [-]int.frac, frac padded/cut to scale */
+        size_t j = 0;
+        bool neg = false;
+        if (j < s.len && (s.ptr[j] == '-' || s.ptr[j] == '+')) neg = s.ptr[j++] == '-';
+        size_t int_start = j;
+        while (j < s.len && s.ptr[j] >= '0' && s.ptr[j] <= '9') j++;
+        fl_str ip = fl_str_make(s.ptr + int_start, j - int_start);
+        fl_str fp = FL_STR_NULL;
+        if (j < s.len && s.ptr[j] == '.') {
+            size_t fs = ++j;
+            while (j < s.len && s.ptr[j] >= '0' && s.ptr[j] <= '9') j++;
+            fp = fl_str_make(s.ptr + fs, j - fs);
+        }
+        if (j != s.len || (ip.len == 0 && fp.len == 0) || ip.len > 40) goto badval;
+        while (ip.len > 1 && ip.ptr[0] == '0') ip.ptr++, ip.len--;
+        char buf[96];
+        size_t o = 0;
+        if (neg) buf[o++] = '-';
+        if (ip.len == 0) buf[o++] = '0';
+        memcpy(buf + o, ip.ptr, ip.len);
+        o += ip.len;
+        if (t->scale > 0) {
+            buf[o++] = '.';
+            for (int32_t k = 0; k < t->scale; k++) buf[o++] = (size_t)k < fp.len ? fp.ptr[k] : '0';
+        }
+        out->kind = FL_PQ_V_BYTES;
+        out->v.bytes = fl_arena_str_dup(a, fl_str_make(buf, o));
+        return FL_OK;
+    }
+    default: break;
+    }
+badval:
+    return fl_err_set(err, FL_E_DELTA_LOG, "partition value '" FL_STR_FMT "' of " FL_STR_FMT " does not fit its type",
+                      FL_STR_ARG(s), FL_STR_ARG(kv->key));
+}
+
+fl_rc fl_delta_scan_open(fl_delta_table *t, const fl_delta_snapshot *s, fl_delta_scan **out, fl_err *err)
+{
+    *out = NULL;
+    fl_delta_scan *sc = fl_calloc(1, sizeof *sc);
+    if (!sc) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    sc->t = t;
+    sc->s = s;
+    sc->schema = fl_delta_snapshot_get_schema(s);
+    fl_buf_init(&sc->data, FL_DELTA_MAX_SCAN_FILE_BYTES);
+    fl_arena_init(&sc->fa, 0, 0);
+    size_t nf = sc->schema->n_fields ? sc->schema->n_fields : 1;
+    sc->col_of = fl_calloc(nf, sizeof *sc->col_of);
+    sc->pvals = fl_calloc(nf, sizeof *sc->pvals);
+    sc->is_part = fl_calloc(nf, sizeof *sc->is_part);
+    if (!sc->col_of || !sc->pvals || !sc->is_part) {
+        fl_delta_scan_close(sc);
+        return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    }
+    const fl_delta_metadata *m = fl_delta_snapshot_get_metadata(s);
+    for (size_t i = 0; i < sc->schema->n_fields; i++)
+        for (size_t k = 0; k < m->n_partition_columns; k++)
+            if (fl_str_eq(m->partition_columns[k], sc->schema->fields[i].name)) sc->is_part[i] = true;
+    *out = sc;
+    return FL_OK;
+}
+
+void fl_delta_scan_close(fl_delta_scan *sc)
+{
+    if (!sc) return;
+    fl_pq_reader_free(sc->r);
+    fl_buf_reset(&sc->data);
+    fl_arena_fini(&sc->fa);
+    fl_free(sc->col_of);
+    fl_free(sc->pvals);
+    fl_free(sc->is_part);
+    fl_free(sc);
+}
+
+/* URI-decode a log path into a store key. */
+static fl_rc path_key(fl_str p, char *key, size_t cap, fl_err *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p.len; i++) {
+        char c = p.ptr[i];
+        if (c == '%' && i + 2 < p.len) {
+            char hx[3] = {p.ptr[i + 1], p.ptr[i + 2], 0};
+            char *end;
+            long v = strtol(hx, &end, 16);
+            if (*end == 0) {
+                c = (char)v;
+                i += 2;
+            }
+        }
+        if (k + 1 >= cap) return fl_err_set(err, FL_E_LIMIT, "data file path too long");
+        key[k++] = c;
+    }
+    key[k] = 0;
+    if (strstr(key, "://") || key[0] == '/')
+        return fl_err_set(err, FL_E_UNSUPPORTED, "data file " FL_STR_FMT " has an absolute path", FL_STR_ARG(p));
+    return FL_OK;
+}
+
+static fl_rc open_file(fl_delta_scan *sc, fl_err *err)
+{
+    const fl_delta_file *f = fl_delta_snapshot_get_file(sc->s, sc->file);
+    fl_pq_reader_free(sc->r);
+    sc->r = NULL;
+    fl_buf_clear(&sc->data);
+    fl_arena_reset(&sc->fa);
+    char key[FL_STORE_MAX_KEY + 1];
+    fl_rc rc = path_key(f->path, key, sizeof key, err);
+    if (rc) return rc;
+    if ((rc = fl_store_get(sc->t->st, fl_str_c(key), &sc->data, NULL, err)) != FL_OK) return rc;
+    if ((rc = fl_pq_reader_open_mem(sc->data.ptr, sc->data.len, NULL, &sc->r, err)) != FL_OK) {
+        fl_err_prefix(err, "%s: ", key);
+        return rc;
+    }
+    sc->ps = fl_pq_reader_get_schema(sc->r);
+    const fl_pq_node *root = fl_pq_schema_node(sc->ps, 0);
+    for (size_t i = 0; i < sc->schema->n_fields; i++) {
+        const fl_delta_field *fd = &sc->schema->fields[i];
+        sc->col_of[i] = -1;
+        if (sc->is_part[i]) {
+            const fl_delta_kv *kv = NULL;
+            for (size_t k = 0; k < f->n_partition_values; k++)
+                if (fl_str_eq(f->partition_values[k].key, fd->name)) kv = &f->partition_values[k];
+            if ((rc = part_value(&sc->fa, fd->type, kv, &sc->pvals[i], err)) != FL_OK) return rc;
+            continue;
+        }
+        for (int c = 0; c < root->num_children; c++) {
+            const fl_pq_node *n = fl_pq_schema_node(sc->ps, root->children[c]);
+            if (fl_str_eq_c(fd->name, n->name)) sc->col_of[i] = c;
+        }
+    }
+    sc->row = 0;
+    sc->dvpos = 0;
+    return fl_delta_dv_rows(sc->t, f, &sc->fa, &sc->dv, &sc->ndv, err);
+}
+
+fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **out, fl_err *err)
+{
+    *out = NULL;
+    for (;;) {
+        if (!sc->r) {
+            if (sc->file >= fl_delta_snapshot_num_files(sc->s)) return FL_E_EOF;
+            fl_rc rc = open_file(sc, err);
+            sc->file++;
+            if (rc) return rc;
+        }
+        fl_pq_val *fv = NULL;
+        fl_rc rc = fl_pq_reader_next_row(sc->r, a, &fv, err);
+        if (rc == FL_E_EOF) {
+            fl_pq_reader_free(sc->r);
+            sc->r = NULL;
+            continue;
+        }
+        if (rc) return rc;
+        uint64_t row = sc->row++;
+        while (sc->dvpos < sc->ndv && sc->dv[sc->dvpos] < row) sc->dvpos++;
+        if (sc->dvpos < sc->ndv && sc->dv[sc->dvpos] == row) continue; /* deleted */
+        size_t nf = sc->schema->n_fields;
+        fl_pq_val *res = fl_arena_alloc(a, sizeof *res);
+        fl_pq_val *items = fl_arena_calloc(a, nf ? nf : 1, sizeof *items);
+        if (!res || !items) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        const fl_pq_node *root = fl_pq_schema_node(sc->ps, 0);
+        for (size_t i = 0; i < nf; i++) {
+            if (sc->is_part[i]) {
+                items[i] = sc->pvals[i];
+                if (items[i].kind == FL_PQ_V_BYTES) items[i].v.bytes = fl_arena_str_dup(a, items[i].v.bytes);
+            } else if (sc->col_of[i] >= 0 && (uint32_t)sc->col_of[i] < fv->n) {
+                items[i] = fv->v.items[sc->col_of[i]];
+                normalise(a, sc->schema->fields[i].type, fl_pq_schema_node(sc->ps, root->children[sc->col_of[i]]),
+                          &items[i]);
+            } /* else: column added after this file was written: null */
+        }
+        res->kind = FL_PQ_V_STRUCT;
+        res->n = (uint32_t)nf;
+        res->v.items = items;
+        *out = res;
+        return FL_OK;
+    }
+}
