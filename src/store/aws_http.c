@@ -16,6 +16,7 @@ typedef struct http_ctx {
     aws_http_resp *rs;
     size_t body_off; /* upload position */
     fl_rc sink_rc;   /* FL_E_LIMIT when out overflowed */
+    bool sized;      /* out was reserved from Content-Length */
 } http_ctx;
 
 static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
@@ -47,6 +48,18 @@ static size_t on_write(char *src, size_t size, size_t nitems, void *ud)
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
         if (!c->rq->out) return n;
+        if (!c->sized && c->rs->has_length) { /* size the buffer once; refuse early if too big */
+            c->sized = true;
+            fl_buf *o = c->rq->out;
+            if (c->rs->content_length > (uint64_t)(o->limit - o->len)) {
+                c->sink_rc = FL_E_LIMIT;
+                return 0;
+            }
+            if (fl_buf_reserve(o, (size_t)c->rs->content_length) != FL_OK) {
+                c->sink_rc = o->rc;
+                return 0;
+            }
+        }
         if (fl_buf_append(c->rq->out, src, n) != FL_OK) {
             c->sink_rc = c->rq->out->rc;
             return 0; /* abort the transfer */

@@ -454,6 +454,11 @@ static void test_real_basic(void)
     fl_buf_clear(&b);
     CHECK_EQ_INT(fl_store_get_range(st, FL_STR("a.txt"), 50, 10, &b, &err), FL_OK); /* past the end */
     CHECK_EQ_INT(b.len, 0);
+    fl_buf small;
+    fl_buf_init(&small, 3); /* limit below the object size: refused from Content-Length */
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("a.txt"), &small, NULL, &err), FL_E_LIMIT);
+    CHECK_EQ_INT(small.len, 0);
+    fl_buf_reset(&small);
     fl_store_meta m;
     CHECK_EQ_INT(fl_store_head(st, FL_STR("a.txt"), &m, &err), FL_OK);
     CHECK_EQ_INT(m.size, 5);
