@@ -50,7 +50,7 @@ fl_rc fl_pq_reader_open(fl_pq_read_fn fn, void *ctx, uint64_t file_size, const f
                         fl_pq_reader **out, fl_err *err)
 {
     *out = NULL;
-    fl_pq_reader *r;
+    fl_pq_reader *r = NULL;
     fl_rc rc = reader_alloc(o, &r, err);
     if (rc) return rc;
     r->fn = fn;
@@ -69,7 +69,7 @@ fl_rc fl_pq_reader_open_mem(const void *data, size_t len, const fl_pq_read_opts 
                             fl_err *err)
 {
     *out = NULL;
-    fl_pq_reader *r;
+    fl_pq_reader *r = NULL;
     fl_rc rc = reader_alloc(o, &r, err);
     if (rc) return rc;
     r->mem = data;
@@ -88,7 +88,7 @@ fl_rc fl_pq_reader_open_mem(const void *data, size_t len, const fl_pq_read_opts 
 fl_rc fl_pq_reader_open_file(const char *path, const fl_pq_read_opts *o, fl_pq_reader **out, fl_err *err)
 {
     *out = NULL;
-    fl_pq_reader *r;
+    fl_pq_reader *r = NULL;
     fl_rc rc = reader_alloc(o, &r, err);
     if (rc) return rc;
     rc = fl_file_mmap(path, &r->map, err);
