@@ -284,6 +284,9 @@ fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype);
 int fp_item_is(const fl_fp_item *it, const fp_typespec *t, bool exact);
 
 
+/* Longest string a string function may build (join, replace, escape). */
+#define FP_MAX_STRING_BYTES (1u << 26)
+
 /* ------------------------------------------------------------------ function helpers */
 /* Shared by fp_func.c and fp_fnstr.c. A function gets its input collection; ordinary
  * arguments are evaluated in the caller's scope, lambda arguments per input item. */

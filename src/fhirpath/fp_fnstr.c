@@ -197,27 +197,29 @@ FN(join)
     fl_rc rc;
     if (n->nargs && (rc = fpf_str_arg(c, n, 0, s, &h, &sep))) return rc;
     if (in.len == 0) return fpf_out_str(c, FL_STR(""), out);
-    fl_buf b;
-    fl_buf_init(&b, 1u << 26);
+    /* two passes over the parts: measure, then copy once into the arena */
+    fl_str *parts = fl_arena_alloc(c->a, in.len * sizeof *parts);
+    if (!parts) return fpf_nomem(c);
+    size_t total = 0;
     for (size_t i = 0; i < in.len; i++) {
-        fl_str t;
-        if (!fp_item_string(c->a, &in.items[i], &t)) {
-            fl_buf_reset(&b);
+        if (!fp_item_string(c->a, &in.items[i], &parts[i]))
             return fhirpath_fail(c, n, FL_E_FP_EVAL, "join() needs strings, got %s", fl_fp_item_type_name(&in.items[i]));
+        total += parts[i].len + (i ? sep.len : 0);
+        if (total > FP_MAX_STRING_BYTES) return fl_err_set(c->err, FL_E_LIMIT, "fhirpath: join() result over %u bytes", FP_MAX_STRING_BYTES);
+    }
+    if (in.len == 1) return fpf_out_str(c, parts[0], out);
+    char *buf = fl_arena_alloc(c->a, total + 1);
+    if (!buf) return fpf_nomem(c);
+    size_t k = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        if (i && sep.len) {
+            memcpy(buf + k, sep.ptr, sep.len);
+            k += sep.len;
         }
-        if (i) fl_buf_append_str(&b, sep);
-        fl_buf_append_str(&b, t);
+        if (parts[i].len) memcpy(buf + k, parts[i].ptr, parts[i].len);
+        k += parts[i].len;
     }
-    if (b.rc) {
-        rc = b.rc;
-        fl_buf_reset(&b);
-        return fl_err_set(c->err, rc, "fhirpath: join() result too large");
-    }
-    fl_str res = fl_arena_str_dup(c->a, fl_buf_str(&b));
-    fl_buf_reset(&b);
-    if (!res.ptr && b.len) return fpf_nomem(c);
-    if (!res.ptr) res = FL_STR("");
-    return fpf_out_str(c, res, out);
+    return fpf_out_str(c, fl_str_make(buf, k), out);
 }
 
 FN(replace)
@@ -229,7 +231,7 @@ FN(replace)
     if ((rc = fpf_str_arg(c, n, 0, s, &h2, &pat)) || !h2) return rc;
     if ((rc = fpf_str_arg(c, n, 1, s, &h3, &rep)) || !h3) return rc;
     fl_buf b;
-    fl_buf_init(&b, 1u << 26);
+    fl_buf_init(&b, FP_MAX_STRING_BYTES);
     if (pat.len == 0) {
         /* insert the replacement around every character */
         fl_buf_append_str(&b, rep);
@@ -357,7 +359,7 @@ FN(replaceMatches)
         r = pcre2_substitute(code, (PCRE2_SPTR)(sv.ptr ? sv.ptr : ""), sv.len, 0,
                              PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL, mc,
                              (PCRE2_SPTR)(rep.ptr ? rep.ptr : ""), rep.len, buf, &olen);
-        if (r == PCRE2_ERROR_NOMEMORY && olen > cap && olen < (1u << 26)) {
+        if (r == PCRE2_ERROR_NOMEMORY && olen > cap && olen < FP_MAX_STRING_BYTES) {
             cap = olen;
             continue;
         }
@@ -462,7 +464,7 @@ static fl_rc escape_impl(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
     bool html = fl_str_eq_c(fmt, "html");
     if (!html && !fl_str_eq_c(fmt, "json")) return fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown escape format");
     fl_buf b;
-    fl_buf_init(&b, 1u << 26);
+    fl_buf_init(&b, FP_MAX_STRING_BYTES);
     static const struct { char ch; const char *ent; } ents[] = {{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}, {'"', "&quot;"}, {'\'', "&#39;"}};
     for (size_t i = 0; i < sv.len; i++) {
         char ch = sv.ptr[i];

@@ -120,12 +120,50 @@ FN(isDistinct)
 
 /* ------------------------------------------------------------------ filtering */
 
+/* Fast path of where(member = 'text') on a JSON object: 1 match, 0 no match, -1 decide
+ * the general way (choice or _member present, non-string value, text that may be a date). */
+static int where_eq_fast(const fp_node *crit, const fl_fp_item *it)
+{
+    if (it->kind != FL_FP_NODE || (it->flags_ & FPF_NOVALUE)) return -1;
+    const fl_json_val *obj = it->v.node;
+    fl_str name = crit->left->name, want = crit->right->lit.v.s;
+    const fl_json_val *val = NULL;
+    for (uint32_t i = 0; i < obj->len; i++) {
+        fl_str k = obj->u.members[i].key;
+        if (k.len == name.len && memcmp(k.ptr, name.ptr, name.len) == 0) {
+            val = &obj->u.members[i].val;
+        } else if (k.len > name.len && ((k.ptr[0] == '_' && k.len > name.len && memcmp(k.ptr + 1, name.ptr, name.len) == 0) ||
+                                        (memcmp(k.ptr, name.ptr, name.len) == 0 && k.ptr[name.len] >= 'A' &&
+                                         k.ptr[name.len] <= 'Z'))) {
+            return -1;
+        }
+    }
+    if (!val) return 0; /* empty criteria: not kept */
+    if (val->type != FL_JSON_STRING) return -1;
+    fl_str got = fl_json_str(val);
+    if (fl_str_eq(got, want)) return 1;
+    /* a date/time element may equal differently written text: let '=' decide */
+    if (got.len && got.ptr[0] >= '0' && got.ptr[0] <= '9') return -1;
+    return 0;
+}
+
 FN(where)
 {
     fp_cb b = {0};
+    const fp_node *crit = n->args[0];
+    bool fast = crit->op == FPN_EQ && crit->left->op == FPN_MEMBER && !crit->left->left && !crit->left->slot &&
+                crit->right->op == FPN_LIT && crit->right->lit.kind == FL_FP_STR;
     for (size_t i = 0; i < in.len; i++) {
         fl_fp_coll r;
         int t;
+        if (fast) {
+            int m = where_eq_fast(crit, &in.items[i]);
+            if (m >= 0) {
+                fl_rc rc;
+                if (m == 1 && (rc = fhirpath_cb_push(c, &b, &in.items[i]))) return rc;
+                continue;
+            }
+        }
         fl_rc rc = fpf_arg_on(c, n, 0, s, in, i, &r);
         if (rc) return rc;
         if (r.len > 1) return fhirpath_fail(c, n->args[0], FL_E_FP_EVAL, "where() criteria returned %zu items", r.len);

@@ -776,8 +776,10 @@ static bool node_eq(const fl_fp_item *a, const fl_fp_item *b)
 int fp_item_eq(const fl_fp_item *a, const fl_fp_item *b)
 {
     if ((a->flags_ & FPF_NOVALUE) || (b->flags_ & FPF_NOVALUE)) {
-        if ((a->flags_ & FPF_NOVALUE) && (b->flags_ & FPF_NOVALUE)) return fl_json_equal(a->v.node, b->v.node) ? 1 : 0;
-        return 0;
+        /* a primitive without a value compares like an empty value: unknown; the same
+         * element (same "_x" node) is still itself, for union()/distinct() */
+        if ((a->flags_ & FPF_NOVALUE) && (b->flags_ & FPF_NOVALUE) && a->v.node == b->v.node) return 1;
+        return -1;
     }
     if (is_num(a->kind) && is_num(b->kind)) {
         if (a->kind == FL_FP_INT && b->kind == FL_FP_INT) return a->v.i == b->v.i;

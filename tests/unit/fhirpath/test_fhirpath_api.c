@@ -190,6 +190,21 @@ static void test_navigation(void)
     CHECK_EQ_STR(ev("{\"_given\":[{\"id\":\"a\"},null,{\"id\":\"b\"}]}", "given.id"), "[\"a\",\"b\"]");
 }
 
+static void test_where(void)
+{
+    /* where(member = 'text') has a fast path; these cover each of its fall-backs */
+    const char *doc = "{\"t\":[{\"use\":\"home\",\"v\":1},{\"v\":2},{\"use\":\"work\",\"v\":3},"
+                      "{\"_use\":{\"id\":\"u\"},\"v\":4},{\"use\":[\"home\"],\"v\":5},"
+                      "{\"valueString\":\"home\",\"v\":6},{\"use\":\"2020-01-01\",\"v\":7},{\"use\":true,\"v\":8}]}";
+    CHECK_EQ_STR(ev(doc, "t.where(use = 'home').v"), "[1,5]");
+    CHECK_EQ_STR(ev(doc, "t.where(value = 'home').v"), "[6]");
+    CHECK_EQ_STR(ev(doc, "t.where(use = '2020-01-01').v"), "[7]");
+    CHECK_EQ_STR(ev(doc, "t.where(use != 'home').v"), "[3,7,8]");
+    CHECK_EQ_STR(ev(doc, "t.where(use.id = 'u').v"), "[4]");
+    CHECK_EQ_STR(ev(doc, "t.v.join('-')"), "[\"1-2-3-4-5-6-7-8\"]");
+    CHECK_EQ_STR(ev(doc, "t.first().use.join(', ')"), "[\"home\"]");
+}
+
 static void test_temporal(void)
 {
     CHECK_EQ_STR(ev(patient, "birthDate < @2000-01-01"), "[true]");
@@ -344,6 +359,7 @@ int main(void)
     RUN(test_variables);
     RUN(test_decimals);
     RUN(test_navigation);
+    RUN(test_where);
     RUN(test_temporal);
     RUN(test_keys);
     RUN(test_hints);
