@@ -72,21 +72,28 @@ static int gen(table *t, size_t n)
     char buf[64];
     size_t csv = 0;
     for (size_t i = 0; i < n; i++) {
+        /* one rnd() per statement: argument evaluation order differs between compilers */
         uint64_t r = rnd();
+        uint64_t r2 = rnd();
+        uint64_t r3 = rnd();
         int len = snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(r >> 32), (unsigned)(r & 0xffff),
-                           (unsigned)((r >> 16) & 0xfff), (unsigned)(rnd() & 0xffff),
-                           (unsigned long long)(rnd() & 0xffffffffffffull));
+                           (unsigned)((r >> 16) & 0xfff), (unsigned)(r2 & 0xffff), (unsigned long long)(r3 & 0xffffffffffffull));
         t->id[i] = fl_str_make(pool_put(t, buf, (size_t)len), (size_t)len);
         len = snprintf(buf, sizeof buf, "Patient/%llu", (unsigned long long)(rnd() % 100000));
         t->subject[i] = fl_str_make(pool_put(t, buf, (size_t)len), (size_t)len);
-        t->status[i] = fl_str_c(statuses[rnd() % 100 < 90 ? 0 : rnd() % 4]);
-        len = snprintf(buf, sizeof buf, "%llu-%llu", (unsigned long long)(1000 + rnd() % 300), (unsigned long long)(rnd() % 10));
+        uint64_t st = rnd() % 100;
+        t->status[i] = fl_str_c(statuses[st < 90 ? 0 : rnd() % 4]);
+        uint64_t c1 = 1000 + rnd() % 300;
+        uint64_t c2 = rnd() % 10;
+        len = snprintf(buf, sizeof buf, "%llu-%llu", (unsigned long long)c1, (unsigned long long)c2);
         t->code[i] = fl_str_make(pool_put(t, buf, (size_t)len), (size_t)len);
         t->unit[i] = fl_str_c(units[rnd() % 8]);
         t->note_valid[i] = rnd() % 10 == 0;
-        t->note[i] = t->note_valid[i] ? fl_str_c(notes[rnd() % 5]) : fl_str_make("", 0);
+        if (t->note_valid[i]) t->note[i] = fl_str_c(notes[rnd() % 5]);
+        else t->note[i] = fl_str_make("", 0);
         t->effective[i] = 1577836800000000LL + (int64_t)(rnd() % 157680000000000ull); /* 2020..2025 */
-        t->issued[i] = (int32_t)(t->effective[i] / 86400000000LL) + (int32_t)(rnd() % 3);
+        int32_t lag = (int32_t)(rnd() % 3);
+        t->issued[i] = (int32_t)(t->effective[i] / 86400000000LL) + lag;
         t->value_dec[i] = (int64_t)(rnd() % 100000000); /* DECIMAL(18,4): 0..9999.9999 */
         t->value[i] = (double)t->value_dec[i] / 10000.0;
         t->count[i] = (int64_t)(rnd() % 1000);
