@@ -197,6 +197,8 @@ FL_API fl_rc fl_fhirdb_outbox_ack(fl_fhirdb_conn *c, fl_str dest, const int64_t 
 /* Not delivered: release the lease, count the attempt, keep the error text. */
 FL_API fl_rc fl_fhirdb_outbox_nack(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n,
                                    fl_str error, fl_err *err);
+/* Drop every row of dest (the destination was deleted). *n_out optional. */
+FL_API fl_rc fl_fhirdb_outbox_purge(fl_fhirdb_conn *c, fl_str dest, int64_t *n_out, fl_err *err);
 /* Rows queued for dest (claimed or not). */
 FL_API fl_rc fl_fhirdb_outbox_count(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err);
 

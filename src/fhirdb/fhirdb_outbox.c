@@ -155,3 +155,13 @@ fl_rc fl_fhirdb_outbox_count(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_er
     db_val p[1] = {db_t(dest)};
     return db_exec(c, "SELECT COUNT(*) FROM fl_outbox WHERE destination_id=?", p, 1, seq_cb, out, err);
 }
+
+fl_rc fl_fhirdb_outbox_purge(fl_fhirdb_conn *c, fl_str dest, int64_t *n_out, fl_err *err)
+{
+    int64_t n = 0;
+    db_val p[1] = {db_t(dest)};
+    fl_rc rc = fl_fhirdb_outbox_count(c, dest, &n, err);
+    if (rc == FL_OK) rc = db_exec(c, "DELETE FROM fl_outbox WHERE destination_id=?", p, 1, NULL, NULL, err);
+    if (rc == FL_OK && n_out) *n_out = n;
+    return rc;
+}

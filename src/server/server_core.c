@@ -124,9 +124,19 @@ fl_rc fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
     fl_fhirdb_opts_default(&dbo);
     dbo.max_conns = srv->opts.threads + 2;
     dbo.log = srv->opts.log;
-    dbo.hook = srv->opts.hook;
-    dbo.hook_ctx = srv->opts.hook_ctx;
+    dbo.hook = srv_events_hook; /* topic events; it chains to opts.hook */
+    dbo.hook_ctx = srv;
+    pthread_rwlock_init(&srv->reg_lock, NULL);
+    srv->reg_lock_init = true;
     FL_TRY(fl_fhirdb_open(srv->db_url, &dbo, &srv->db, err));
+    fl_fhirdb_conn *c = NULL;
+    FL_TRY(fl_fhirdb_acquire(srv->db, &c, err));
+    rc = srv_events_reload(srv, c, err);
+    fl_fhirdb_release(srv->db, c);
+    if (rc) {
+        fl_err_prefix(err, "loading topics: ");
+        goto done;
+    }
     srv->start_us = fl_clock_now_us();
     *out = srv;
 done:
@@ -328,6 +338,8 @@ void fl_server_free(fl_server *srv)
     if (!srv) return;
     fl_server_stop(srv);
     fl_fhirdb_close(srv->db);
+    srv_events_free(srv);
+    if (srv->reg_lock_init) pthread_rwlock_destroy(&srv->reg_lock);
     for (size_t i = 0; i < srv->ncreds; i++) fl_free(srv->creds[i]);
     fl_free(srv->creds);
     fl_free(srv->listen);

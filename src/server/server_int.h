@@ -13,7 +13,10 @@
 
 #include <stdatomic.h>
 
+#include <pthread.h>
+
 struct MHD_Daemon;
+typedef struct srv_registry srv_registry;
 
 #define SRV_LAT_BUCKETS 10 /* request latency histogram buckets (+Inf is the count) */
 
@@ -37,6 +40,10 @@ struct fl_server {
     uint16_t port;
     int64_t start_us;
     srv_metrics metrics;
+    pthread_rwlock_t reg_lock; /* guards reg */
+    srv_registry *reg;         /* active topics and destinations (server_events.c) */
+    atomic_bool reg_dirty;     /* a topic/destination changed: reload after the request */
+    bool reg_lock_init;
 };
 
 typedef struct srv_param {
@@ -115,6 +122,12 @@ int64_t srv_if_match(fl_str v);
 const char *srv_check_special(srv_req *r, fl_str type, const fl_json_val *res);
 /* Types whose instances cannot be updated (PUT -> 405). */
 bool srv_immutable_type(fl_str type);
+
+/* server_events.c: topic registry, outbox enqueue in the write hook, $status. */
+fl_rc srv_events_reload(fl_server *srv, fl_fhirdb_conn *c, fl_err *err);
+void srv_events_free(fl_server *srv);
+fl_rc srv_events_hook(void *ctx, fl_fhirdb_conn *c, const fl_fhirdb_event *ev, fl_err *err);
+void srv_dest_status(srv_req *r, fl_str id);
 
 /* server_bundle.c */
 void srv_bundle(srv_req *r);

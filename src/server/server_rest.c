@@ -260,6 +260,14 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
             bad_method(r, method, "a resource instance");
         return;
     }
+    if (nseg == 3 && fl_str_eq_c(type, "AidboxTopicDestination") && fl_str_eq_c(hist, "$status")) {
+        if (!get) {
+            bad_method(r, method, "$status");
+            return;
+        }
+        if (check_id(r, type, id)) srv_dest_status(r, id);
+        return;
+    }
     if (hist.len && hist.ptr[0] == '$') {
         srv_outcome(r, 404, "unknown operation '%.*s' on %.*s/%.*s", FL_STR_ARG(hist), FL_STR_ARG(type),
                     FL_STR_ARG(id));

@@ -308,6 +308,15 @@ void fl_server_handle(fl_server *srv, const fl_server_req *req, fl_arena *a, fl_
     if (qm && !srv_parse_query(r, fl_str_make(qm + 1, target.len - rawpath.len - 1))) goto done;
     dispatch(r, req->method, path);
 done:
+    if (atomic_load(&srv->reg_dirty)) {
+        /* a topic or destination changed and is committed (or rolled back): reload the
+         * registry from committed state, outside any transaction */
+        fl_err err;
+        fl_err_clear(&err);
+        if (r->c && fl_fhirdb_in_tx(r->c)) fl_fhirdb_rollback(r->c);
+        if (srv_conn(r, &err) != FL_OK || srv_events_reload(srv, r->c, &err) != FL_OK)
+            fl_log(&srv->opts.log, FL_LOG_ERROR, "topics: reload failed: %s", err.msg);
+    }
     if (r->c) fl_fhirdb_release(srv->db, r->c);
     r->c = NULL;
     if (resp->body.rc) {

@@ -180,6 +180,73 @@ static void test_topics(void)
     CHECK_EQ_INT(call("POST", "/fhir", tx, NULL, NULL), 405);
 }
 
+static int64_t queued(const char *dest)
+{
+    fl_fhirdb_conn *c = NULL;
+    fl_err err;
+    int64_t n = -1;
+    if (fl_fhirdb_acquire(fl_server_get_db(S), &c, &err) != FL_OK) return -1;
+    if (fl_fhirdb_outbox_count(c, fl_str_c(dest), &n, &err) != FL_OK) n = -1;
+    fl_fhirdb_release(fl_server_get_db(S), c);
+    return n;
+}
+
+/* Writes matching a topic's trigger and fhirPathCriteria are queued for each destination
+ * of that topic, in the write's transaction; deleting the destination purges its queue. */
+static void test_events(void)
+{
+    const char *topic = "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"http://ex.org/final-obs\","
+                        "\"status\":\"active\",\"trigger\":[{\"resource\":\"Observation\","
+                        "\"supportedInteraction\":[\"create\",\"update\"],"
+                        "\"fhirPathCriteria\":\"%current.status = 'final'\"}]}";
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic", topic, NULL, NULL), 201);
+    const char *dest = "{\"resourceType\":\"AidboxTopicDestination\",\"id\":\"ev1\",\"status\":\"active\","
+                       "\"topic\":\"http://ex.org/final-obs\",\"kind\":\"data-lakehouse-at-least-once\"}";
+    CHECK_EQ_INT(call("PUT", "/fhir/AidboxTopicDestination/ev1", dest, NULL, NULL), 405); /* immutable, even to create */
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", dest, NULL, NULL), 201);
+    char did[64] = "";
+    const char *idp = R.body.ptr ? strstr(R.body.ptr, "\"id\":\"") : NULL;
+    if (idp) sscanf(idp + 6, "%63[^\"]", did);
+    CHECK(did[0] != 0);
+    CHECK_EQ_INT(queued(did), 0);
+    CHECK_EQ_INT(call("PUT", "/fhir/Observation/e1", "{\"resourceType\":\"Observation\",\"id\":\"e1\",\"status\":\"final\"}",
+                      NULL, NULL),
+                 201);
+    CHECK_EQ_INT(queued(did), 1);
+    CHECK_EQ_INT(call("PUT", "/fhir/Observation/e2",
+                      "{\"resourceType\":\"Observation\",\"id\":\"e2\",\"status\":\"preliminary\"}", NULL, NULL),
+                 201);
+    CHECK_EQ_INT(queued(did), 1); /* criteria false */
+    CHECK_EQ_INT(call("PUT", "/fhir/Observation/e2", "{\"resourceType\":\"Observation\",\"id\":\"e2\",\"status\":\"final\"}",
+                      NULL, NULL),
+                 200);
+    CHECK_EQ_INT(queued(did), 2);
+    CHECK_EQ_INT(call("DELETE", "/fhir/Observation/e1", "", NULL, NULL), 204);
+    CHECK_EQ_INT(queued(did), 2); /* delete is not a trigger interaction */
+    CHECK_EQ_INT(call("PUT", "/fhir/Patient/e3", "{\"resourceType\":\"Patient\",\"id\":\"e3\"}", NULL, NULL), 201);
+    CHECK_EQ_INT(queued(did), 2); /* other type */
+    char path[128];
+    snprintf(path, sizeof path, "/fhir/AidboxTopicDestination/%s/$status", did);
+    CHECK_EQ_INT(call("GET", path, "", NULL, NULL), 200);
+    CHECK(body_has("\"name\":\"messagesQueued\",\"valueInteger\":2"));
+    /* a failing transaction enqueues nothing */
+    const char *tx = "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+                     "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\"},\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}},"
+                     "{\"request\":{\"method\":\"GET\",\"url\":\"Observation/nope\"}}]}";
+    CHECK_EQ_INT(call("POST", "/fhir", tx, NULL, NULL), 404);
+    CHECK_EQ_INT(queued(did), 2);
+    snprintf(path, sizeof path, "/fhir/AidboxTopicDestination/%s", did);
+    CHECK_EQ_INT(call("DELETE", path, "", NULL, NULL), 204);
+    CHECK_EQ_INT(queued(did), 0); /* purged with the delete */
+    CHECK_EQ_INT(call("PUT", "/fhir/Observation/e4", "{\"resourceType\":\"Observation\",\"id\":\"e4\",\"status\":\"final\"}",
+                      NULL, NULL),
+                 201);
+    CHECK_EQ_INT(queued(did), 0); /* the destination is gone */
+    snprintf(path, sizeof path, "/fhir/AidboxTopicDestination/%s/$status", did);
+    CHECK_EQ_INT(call("GET", path, "", NULL, NULL), 410);
+    CHECK_EQ_INT(call("GET", "/fhir/AidboxTopicDestination/none/$status", "", NULL, NULL), 404);
+}
+
 static void test_config(void)
 {
     fl_server_opts o;
@@ -385,6 +452,7 @@ int main(void)
         RUN(test_bundles);
         RUN(test_hook);
         RUN(test_topics);
+        RUN(test_events);
     }
     RUN(test_config);
     RUN(test_start_stop);
