@@ -379,7 +379,7 @@ check(st == 200 and not js.get("entry"), "instance history with _since in the fu
 st, resp = raw_post("/Basic", b'{"resourceType":"Basic"}', chunked=True)
 check(st == 201, "chunked body under limit -> 201", (st, resp[:300]))
 
-# ---------------------------------------------------------------- topics and destinations (validation only)
+# ---------------------------------------------------------------- topics, destinations, events, $status
 topic = {"resourceType": "AidboxSubscriptionTopic", "url": "http://example.org/topic/" + RUN, "status": "active",
          "trigger": [{"resource": "Observation", "supportedInteraction": ["create", "update", "delete"],
                       "fhirPathCriteria": "%current.status = 'final' or %previous.status = 'final'"}]}
@@ -396,6 +396,28 @@ check(st == 201, "create AidboxTopicDestination", (st, diag(js)))
 if st == 201:
     st, h, js = req("PUT", f"/AidboxTopicDestination/{js['id']}", js)
     check(st == 405 and "immutable" in diag(js), "AidboxTopicDestination PUT -> 405", (st, diag(js)))
+
+
+def queued(dest_id):
+    st, h, js = req("GET", f"/AidboxTopicDestination/{dest_id}/$status")
+    if st != 200:
+        return None
+    return next(p["valueInteger"] for p in js["parameter"] if p["name"] == "messagesQueued")
+
+
+st, h, js = req("POST", "/AidboxTopicDestination", dest)
+did = js["id"] if st == 201 else None
+check(did and queued(did) == 0, "$status of a new destination", st)
+st, h, js = req("POST", "/Observation", {"resourceType": "Observation", "status": "final", "code": {"text": RUN}})
+oid = js["id"]
+check(queued(did) == 1, "matching create is queued (same transaction)", queued(did))
+req("POST", "/Observation", {"resourceType": "Observation", "status": "preliminary"})
+check(queued(did) == 1, "criteria false -> not queued", queued(did))
+req("DELETE", f"/Observation/{oid}")
+check(queued(did) == 2, "delete of a final Observation is queued (%previous)", queued(did))
+st, h, js = req("DELETE", f"/AidboxTopicDestination/{did}")
+st, h, js = req("GET", f"/AidboxTopicDestination/{did}/$status")
+check(st == 410, "$status of a deleted destination -> 410", st)
 st, h, js = req("POST", "/AidboxTopicDestination", dict(dest, content="everything"))
 check(st == 400 and "content" in diag(js), "bad destination content -> 400", diag(js))
 
