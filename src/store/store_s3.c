@@ -18,6 +18,7 @@
 
 #define S3_MAX_BUCKET 63u
 #define S3_MAX_ETAG 72u
+#define S3_MAX_UPLOAD_CONCURRENCY 16u
 
 /* Where requests go; may change once when S3 names the bucket's real region. */
 typedef struct s3_addr {
@@ -40,6 +41,7 @@ typedef struct s3 {
     char ep_path[AWS_MAX_HOST];  /* custom endpoint base path ("" or "/x") */
     bool unsigned_payload;
     size_t part_size;
+    uint32_t upload_concurrency; /* parts of one writer in flight at once */
     uint32_t list_max_keys;
     long connect_timeout_ms, low_speed_time_s;
     fl_store_retry retry;
@@ -659,13 +661,32 @@ done:
 
 /* ------------------------------------------------------------------ multipart writer */
 
+struct s3_writer;
+
+/* One part buffer and, while `running`, the thread uploading it. */
+typedef struct part_job {
+    struct s3_writer *w;
+    fl_buf buf;
+    uint32_t partno;
+    bool running;
+    pthread_t th;
+    fl_rc rc;
+    fl_err err;
+    char etag[S3_MAX_ETAG];
+} part_job;
+
+/* Parts are filled by the caller's thread and uploaded by up to njobs threads at once
+ * (s3.uploadConcurrency). Only the caller's thread touches etags, cur and nparts; a worker
+ * touches only its own job. */
 typedef struct s3_writer {
     s3 *s;
     fl_buf key;   /* full key */
     uint32_t flags;
-    fl_buf part;  /* bytes of the part being filled */
+    part_job *jobs;
+    uint32_t njobs, cur; /* cur: the job being filled */
+    uint32_t nparts;     /* parts handed out */
     char upload_id[1024];
-    fl_vec etags; /* char[S3_MAX_ETAG] per uploaded part */
+    fl_vec etags; /* char[S3_MAX_ETAG] per uploaded part, in part order */
     uint64_t size;
     fl_rc rc;     /* sticky */
 } s3_writer;
@@ -710,22 +731,60 @@ static fl_rc step_create(s3_writer *w, void *arg, bool retried, fl_err *err)
 static fl_rc step_part(s3_writer *w, void *arg, bool retried, fl_err *err)
 {
     (void)retried;
-    uint32_t partno = *(uint32_t *)arg;
+    part_job *j = arg;
     char pn[16];
-    snprintf(pn, sizeof pn, "%u", partno);
+    snprintf(pn, sizeof pn, "%u", j->partno);
     aws_kv q[2] = {{FL_STR("partNumber"), fl_str_c(pn)}, {FL_STR("uploadId"), fl_str_c(w->upload_id)}};
     s3_req r = {.method = "PUT", .op = "UploadPart", .key = fl_buf_str(&w->key), .query = q, .nquery = 2,
-                .body = w->part.ptr, .body_len = w->part.len, .unsigned_payload = w->s->unsigned_payload};
+                .body = j->buf.ptr, .body_len = j->buf.len, .unsigned_payload = w->s->unsigned_payload};
     aws_http_resp rs;
     fl_rc rc = s3_call(w->s, &r, &rs, err);
     if (rc) return rc;
     if (!rs.etag[0])
-        return fl_err_set(err, FL_E_CORRUPT, "s3 UploadPart %u s3://%s/%s: no ETag in the answer", partno, w->s->bucket,
-                          w->key.ptr);
-    char *slot = fl_vec_push_zero(&w->etags);
-    if (!slot) return fl_err_set(err, FL_E_NOMEM, "s3 multipart: out of memory");
-    snprintf(slot, S3_MAX_ETAG, "%s", rs.etag);
+        return fl_err_set(err, FL_E_CORRUPT, "s3 UploadPart %u s3://%s/%s: no ETag in the answer", j->partno,
+                          w->s->bucket, w->key.ptr);
+    snprintf(j->etag, sizeof j->etag, "%s", rs.etag);
     return FL_OK;
+}
+
+static void *part_thread(void *arg)
+{
+    part_job *j = arg;
+    fl_err_clear(&j->err);
+    j->rc = with_retry(j->w, step_part, j, "UploadPart", &j->err);
+    return NULL;
+}
+
+/* Wait for job j (if running) and record its ETag; the first failure is returned. */
+static fl_rc part_collect(s3_writer *w, part_job *j, fl_err *err)
+{
+    if (!j->running) return FL_OK;
+    pthread_join(j->th, NULL);
+    j->running = false;
+    if (j->rc) {
+        if (err) *err = j->err;
+        return j->rc;
+    }
+    char *slot = fl_vec_push_zero(&w->etags); /* jobs are collected in part order */
+    if (!slot) return fl_err_set(err, FL_E_NOMEM, "s3 multipart: out of memory");
+    memcpy(slot, j->etag, S3_MAX_ETAG);
+    fl_buf_clear(&j->buf);
+    return FL_OK;
+}
+
+/* Wait for every running upload, oldest part first; returns the first failure. */
+static fl_rc part_collect_all(s3_writer *w, fl_err *err)
+{
+    fl_rc first = FL_OK;
+    for (;;) {
+        part_job *oldest = NULL;
+        for (uint32_t i = 0; i < w->njobs; i++)
+            if (w->jobs[i].running && (!oldest || w->jobs[i].partno < oldest->partno)) oldest = &w->jobs[i];
+        if (!oldest) return first;
+        fl_err e;
+        fl_rc rc = part_collect(w, oldest, first ? &e : err);
+        if (rc && !first) first = rc;
+    }
 }
 
 static fl_rc step_complete(s3_writer *w, void *arg, bool retried, fl_err *err)
@@ -821,23 +880,45 @@ static void mpu_abort(s3_writer *w)
     w->upload_id[0] = 0;
 }
 
+/* Hand the filled part to an upload thread (or upload it here when concurrency is 1 or no
+ * thread can be started), then make sure the next job is free to be filled. */
 static fl_rc flush_part(s3_writer *w, fl_err *err)
 {
     fl_rc rc;
     if (!w->upload_id[0] && (rc = with_retry(w, step_create, NULL, "CreateMultipartUpload", err)) != FL_OK) return rc;
-    if (w->etags.len >= S3_MAX_PARTS)
+    if (w->nparts >= S3_MAX_PARTS)
         return fl_err_set(err, FL_E_LIMIT, "s3 multipart s3://%s/%s: more than %u parts; raise s3.partSize",
                           w->s->bucket, w->key.ptr, S3_MAX_PARTS);
-    uint32_t partno = (uint32_t)w->etags.len + 1;
-    rc = with_retry(w, step_part, &partno, "UploadPart", err);
-    if (!rc) fl_buf_clear(&w->part);
-    return rc;
+    part_job *j = &w->jobs[w->cur];
+    j->partno = ++w->nparts;
+    j->rc = FL_OK;
+    if (w->njobs > 1 && pthread_create(&j->th, NULL, part_thread, j) == 0) {
+        j->running = true;
+        w->cur = (w->cur + 1) % w->njobs;
+        return part_collect(w, &w->jobs[w->cur], err); /* the oldest upload in flight */
+    }
+    /* synchronous: earlier parts are collected first to keep the ETag order */
+    if ((rc = part_collect_all(w, err)) != FL_OK) return rc;
+    fl_err_clear(&j->err);
+    j->rc = with_retry(w, step_part, j, "UploadPart", &j->err);
+    if (j->rc) {
+        if (err) *err = j->err;
+        return j->rc;
+    }
+    char *slot = fl_vec_push_zero(&w->etags);
+    if (!slot) return fl_err_set(err, FL_E_NOMEM, "s3 multipart: out of memory");
+    memcpy(slot, j->etag, S3_MAX_ETAG);
+    fl_buf_clear(&j->buf);
+    return FL_OK;
 }
 
 static void writer_free(s3_writer *w)
 {
+    fl_err e;
+    part_collect_all(w, &e); /* never free a buffer a thread still reads */
+    for (uint32_t i = 0; i < w->njobs; i++) fl_buf_reset(&w->jobs[i].buf);
+    fl_free(w->jobs);
     fl_buf_reset(&w->key);
-    fl_buf_reset(&w->part);
     fl_vec_reset(&w->etags);
     fl_free(w);
 }
@@ -849,8 +930,19 @@ static fl_rc s3_writer_open(void *impl, fl_str key, uint32_t flags, void **out, 
     if (!w) return fl_err_set(err, FL_E_NOMEM, "s3 writer: out of memory");
     w->s = s;
     w->flags = flags;
-    fl_buf_init(&w->part, s->part_size + 1);
     fl_vec_init(&w->etags, S3_MAX_ETAG);
+    fl_buf_init(&w->key, 1);
+    w->jobs = fl_calloc(s->upload_concurrency, sizeof *w->jobs);
+    if (!w->jobs) {
+        writer_free(w);
+        return fl_err_set(err, FL_E_NOMEM, "s3 writer: out of memory");
+    }
+    w->njobs = s->upload_concurrency;
+    for (uint32_t i = 0; i < w->njobs; i++) {
+        w->jobs[i].w = w;
+        fl_buf_init(&w->jobs[i].buf, s->part_size + 1);
+    }
+    fl_buf_reset(&w->key);
     fl_rc rc = full_key(s, key, &w->key, err);
     if (rc) {
         writer_free(w);
@@ -860,26 +952,39 @@ static fl_rc s3_writer_open(void *impl, fl_str key, uint32_t flags, void **out, 
     return FL_OK;
 }
 
+/* The part buffer being filled. */
+static fl_buf *cur_part(s3_writer *w) { return &w->jobs[w->cur].buf; }
+
+/* Stop: wait for the upload threads, then abort the multipart upload. */
+static void writer_stop(s3_writer *w)
+{
+    fl_err e;
+    part_collect_all(w, &e);
+    mpu_abort(w);
+}
+
 static fl_rc s3_writer_write(void *wp, const void *data, size_t len, fl_err *err)
 {
     s3_writer *w = wp;
     const char *p = data;
     if (w->rc) return fl_err_set(err, w->rc, "s3 writer s3://%s/%s already failed", w->s->bucket, w->key.ptr);
     while (len) {
-        size_t room = w->s->part_size - w->part.len;
+        fl_buf *part = cur_part(w);
+        size_t room = w->s->part_size - part->len;
         size_t n = len < room ? len : room;
-        if (fl_buf_append(&w->part, p, n) != FL_OK) {
+        if (fl_buf_append(part, p, n) != FL_OK) {
             w->rc = fl_err_set(err, FL_E_NOMEM, "s3 writer: out of memory for a %zu-byte part", w->s->part_size);
+            writer_stop(w);
             return w->rc;
         }
         p += n;
         len -= n;
         w->size += n;
-        if (w->part.len == w->s->part_size) {
+        if (part->len == w->s->part_size) {
             fl_rc rc = flush_part(w, err);
             if (rc) {
                 w->rc = rc;
-                mpu_abort(w); /* no orphaned upload even if the caller forgets to abort */
+                writer_stop(w); /* no orphaned upload even if the caller forgets to abort */
                 return rc;
             }
         }
@@ -891,7 +996,8 @@ static fl_rc s3_writer_write(void *wp, const void *data, size_t len, fl_err *err
 static bool same_bytes(s3_writer *w)
 {
     fl_buf b;
-    fl_buf_init(&b, w->part.len + 1);
+    const fl_buf *part = cur_part(w);
+    fl_buf_init(&b, part->len + 1);
     fl_err e;
     size_t rl = strlen(w->s->root);
     fl_str rel = fl_str_make(w->key.ptr + rl, w->key.len - rl);
@@ -900,7 +1006,7 @@ static bool same_bytes(s3_writer *w)
         fl_buf_clear(&b);
         fl_rc rc = s3_get(w->s, rel, 0, UINT64_MAX, &b, NULL, &e);
         if (rc == FL_OK) {
-            same = b.len == w->part.len && (b.len == 0 || memcmp(b.ptr, w->part.ptr, b.len) == 0);
+            same = b.len == part->len && (b.len == 0 || memcmp(b.ptr, part->ptr, b.len) == 0);
             break;
         }
         if (!fl_err_is_retriable(&e)) break;
@@ -922,7 +1028,7 @@ static fl_rc s3_writer_commit(void *wp, fl_store_meta *meta, fl_err *err)
         uint32_t max = w->s->retry.max_attempts ? w->s->retry.max_attempts : 6;
         for (uint32_t attempt = 1;; attempt++) {
             if (err) fl_err_clear(err);
-            rc = s3_put_full(w->s, fl_buf_str(&w->key), w->part.ptr, w->part.len, w->flags, meta, err);
+            rc = s3_put_full(w->s, fl_buf_str(&w->key), cur_part(w)->ptr, cur_part(w)->len, w->flags, meta, err);
             if (rc == FL_E_EXISTS && attempt > 1 && same_bytes(w)) { /* our earlier try had landed */
                 if (err) fl_err_clear(err);
                 rc = FL_OK;
@@ -932,10 +1038,11 @@ static fl_rc s3_writer_commit(void *wp, fl_store_meta *meta, fl_err *err)
         }
         goto done;
     }
-    if (w->part.len && (rc = flush_part(w, err)) != FL_OK) goto done;
+    if (cur_part(w)->len && (rc = flush_part(w, err)) != FL_OK) goto done;
+    if ((rc = part_collect_all(w, err)) != FL_OK) goto done;
     rc = with_retry(w, step_complete, meta, "CompleteMultipartUpload", err);
 done:
-    if (rc) mpu_abort(w);
+    if (rc) writer_stop(w);
     writer_free(w);
     return rc;
 }
@@ -944,7 +1051,7 @@ static void s3_writer_abort(void *wp)
 {
     s3_writer *w = wp;
     if (!w) return;
-    mpu_abort(w);
+    writer_stop(w);
     writer_free(w);
 }
 
@@ -972,8 +1079,10 @@ static const char *const P_MAXKEYS[] = {"s3.listMaxKeys", NULL};
 static const char *const P_UNSIGNED[] = {"s3.unsignedPayload", NULL};
 static const char *const P_CONNECT[] = {"s3.connectTimeoutMs", NULL};
 static const char *const P_LOWSPEED[] = {"s3.lowSpeedTimeS", NULL};
+static const char *const P_UPCONC[] = {"s3.uploadConcurrency", NULL};
 static const char *const *const P_ALL[] = {P_REGION, P_ENDPOINT, P_PATHSTYLE, P_AKID, P_SECRET, P_TOKEN,
-                                           P_PROFILE, P_PART, P_MAXKEYS, P_UNSIGNED, P_CONNECT, P_LOWSPEED};
+                                           P_PROFILE, P_PART, P_MAXKEYS, P_UNSIGNED, P_CONNECT, P_LOWSPEED,
+                                           P_UPCONC};
 
 static bool known_prop(const char *k)
 {
@@ -1023,6 +1132,7 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     pthread_mutex_init(&s->addr_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* ref-counted; thread-safe in libcurl >= 7.84 */
     s->part_size = S3_DEFAULT_PART_SIZE;
+    s->upload_concurrency = 4;
     s->list_max_keys = 1000;
     s->connect_timeout_ms = 5000;
     s->low_speed_time_s = 60;
@@ -1062,6 +1172,11 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
         if (!parse_num(v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE, &num))
             FL_FAIL(FL_E_CONFIG, "s3.partSize \"%s\": need %zu..%zu bytes", v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE);
         s->part_size = (size_t)num;
+    }
+    if ((v = prop(o, P_UPCONC))) {
+        if (!parse_num(v, 1, S3_MAX_UPLOAD_CONCURRENCY, &num))
+            FL_FAIL(FL_E_CONFIG, "s3.uploadConcurrency \"%s\": need 1..%u", v, S3_MAX_UPLOAD_CONCURRENCY);
+        s->upload_concurrency = (uint32_t)num;
     }
     if ((v = prop(o, P_MAXKEYS))) {
         if (!parse_num(v, 1, 1000, &num)) FL_FAIL(FL_E_CONFIG, "s3.listMaxKeys \"%s\": need 1..1000", v);

@@ -844,6 +844,39 @@ static void test_real_assume_role(void)
     fl_rm_rf(dir, &err);
 }
 
+/* The same multipart path with one part in flight (no upload threads). */
+static void test_real_multipart_serial(void)
+{
+    const char *ep = getenv("S3_ENDPOINT"), *bucket = getenv("S3_BUCKET");
+    char url[512];
+    snprintf(url, sizeof url, "s3://%s/%s/serial", bucket, run_prefix);
+    fl_store_prop p[] = {{"s3.endpoint", ep}, {"s3.partSize", "5242880"}, {"s3.uploadConcurrency", "1"}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = p;
+    o.nprops = 3;
+    fl_store *st = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_store_open(url, &o, &st, &err), FL_OK);
+    if (!st) return;
+    size_t total = (size_t)11 << 20;
+    char *data = fl_malloc(total);
+    for (size_t i = 0; i < total; i++) data[i] = (char)(i * 7 + (i >> 20));
+    fl_store_writer *w = NULL;
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("b.bin"), 0, &w, &err), FL_OK);
+    if (w) {
+        CHECK_EQ_INT(fl_store_writer_write(w, data, total, &err), FL_OK);
+        CHECK_MSG(fl_store_writer_commit(w, NULL, &err) == FL_OK, "%s", err.msg);
+    }
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    CHECK_EQ_INT(fl_store_get(st, FL_STR("b.bin"), &b, NULL, &err), FL_OK);
+    CHECK(b.len == total && memcmp(b.ptr, data, total) == 0);
+    fl_buf_reset(&b);
+    fl_free(data);
+    fl_store_close(st);
+}
+
 int main(void)
 {
     fake_start();
@@ -865,6 +898,7 @@ int main(void)
         RUN(test_real_threads);
         RUN(test_real_assume_role);
         RUN(test_real_multipart);
+        RUN(test_real_multipart_serial);
         const char *kind = getenv("S3_SERVER");
         if (kind && !strcmp(kind, "moto")) /* moto's server does not verify signatures */
             fprintf(stderr, "skip test_real_wrong_secret: %s does not check SigV4\n", kind);
