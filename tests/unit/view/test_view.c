@@ -238,6 +238,19 @@ static void test_types(void)
     CHECK_EQ_STR(fl_view_plan_resource(p), "Patient");
     fl_view_plan_free(p);
 
+    /* unionAll branches: an undeclared column takes the declared type of another branch;
+     * two different inferred types fall back to STRING */
+    p = compile_ok("{\"resource\":\"Patient\",\"select\":[{\"unionAll\":["
+                   "{\"column\":[{\"name\":\"a\",\"path\":\"active\"},{\"name\":\"b\",\"path\":\"birthDate\"}]},"
+                   "{\"column\":[{\"name\":\"a\",\"path\":\"'x'\",\"type\":\"string\"},{\"name\":\"b\",\"path\":\"gender\"}]}]}]}",
+                   0);
+    if (p) {
+        CHECK(fl_view_plan_ncols(p) == 2);
+        CHECK(fl_view_plan_col(p, 0)->type == FL_VIEW_STRING && fl_view_plan_col(p, 0)->declared);
+        CHECK(fl_view_plan_col(p, 1)->type == FL_VIEW_STRING && !fl_view_plan_col(p, 1)->declared);
+    }
+    fl_view_plan_free(p);
+
     /* the spec mapping keeps temporal text */
     p = compile_ok("{\"resource\":\"Patient\",\"select\":[{\"column\":[{\"name\":\"dt\",\"path\":\"birthDate\",\"type\":\"date\"}]}]}",
                    FL_VIEW_TEMPORAL_AS_STRING);
