@@ -42,6 +42,7 @@ typedef struct fl_fhirdb_event {
     int64_t last_updated_us; /* microseconds since the epoch (ms precision) */
     fl_str current;          /* JSON text after the write; empty for delete */
     fl_str previous;         /* JSON text before the write; empty on create */
+    fl_str correlation_id;   /* from fl_fhirdb_wopts (empty when none) */
 } fl_fhirdb_event;
 
 /* Called inside the write transaction after the resource and history rows are written
@@ -104,6 +105,7 @@ typedef struct fl_fhirdb_wopts {
     int64_t if_match;   /* > 0: the current version must equal this, else FL_E_CONFLICT with
                            err->status = 412 */
     fl_str id;          /* create: a preassigned id (transaction Bundles); empty = new UUID */
+    fl_str correlation_id; /* passed to the hook and stored with outbox events; empty = none */
 } fl_fhirdb_wopts;
 
 /* Create `res` (a parsed resource object whose resourceType is `type`) under a new id.
@@ -179,6 +181,7 @@ typedef struct fl_fhirdb_outbox_row {
     fl_fhirdb_op op;
     fl_str payload;
     int64_t attempts;
+    fl_str correlation_id; /* empty when none */
 } fl_fhirdb_outbox_row;
 
 /* Queue an event for destination `dest` on connection c: call it from the write hook so

@@ -29,6 +29,7 @@ typedef struct fl_server fl_server;
 #define FL_SERVER_MAX_JSON_DEPTH 128           /* nesting of a request body */
 #define FL_SERVER_MAX_AUTH_FILE (1u << 20)     /* bytes of --auth-file */
 #define FL_SERVER_MAX_REQUEST_MEMORY (768u << 20) /* scratch arena of one request */
+#define FL_SERVER_MAX_CORRELATION_ID 256       /* bytes of an X-Topic-Correlation-Id header */
 
 typedef enum fl_server_auth {
     FL_SERVER_AUTH_NONE = 0,

@@ -21,7 +21,7 @@ static const char *const schema_sqlite =
     " destination_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,"
     " version INTEGER NOT NULL, op TEXT NOT NULL, payload TEXT NOT NULL,"
     " created INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0,"
-    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, correlation_id TEXT);"
     "CREATE INDEX IF NOT EXISTS fl_outbox_dest ON fl_outbox(destination_id, seq);"
     "CREATE TABLE IF NOT EXISTS fl_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "INSERT OR IGNORE INTO fl_meta(key, value) VALUES('schema_version', '1');";
@@ -43,7 +43,7 @@ static const char *const schema_pg =
     " destination_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,"
     " version BIGINT NOT NULL, op TEXT NOT NULL, payload TEXT NOT NULL,"
     " created BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,"
-    " attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT);"
+    " attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT, correlation_id TEXT);"
     "CREATE INDEX IF NOT EXISTS fl_outbox_dest ON fl_outbox(destination_id, seq);"
     "CREATE TABLE IF NOT EXISTS fl_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "INSERT INTO fl_meta(key, value) VALUES('schema_version', '1') ON CONFLICT DO NOTHING;"
@@ -117,6 +117,12 @@ fl_rc fl_fhirdb_open(const char *url, const fl_fhirdb_opts *o, fl_fhirdb **out, 
     FL_TRY(fl_fhirdb_acquire(db, &c, err));
     rc = db_exec_script(c, db->backend == DB_SQLITE ? schema_sqlite : schema_pg, err);
     if (rc && db->backend == DB_PG) db_exec_script(c, "ROLLBACK", NULL);
+    /* stores created before fl_outbox.correlation_id existed (same day, pre-release) */
+    if (rc == FL_OK && db->backend == DB_PG)
+        rc = db_exec_script(c, "ALTER TABLE fl_outbox ADD COLUMN IF NOT EXISTS correlation_id TEXT", err);
+    if (rc == FL_OK && db->backend == DB_SQLITE &&
+        db_exec_script(c, "SELECT correlation_id FROM fl_outbox LIMIT 0", NULL) != FL_OK)
+        rc = db_exec_script(c, "ALTER TABLE fl_outbox ADD COLUMN correlation_id TEXT", err);
     fl_fhirdb_release(db, c);
     if (rc) {
         fl_err_prefix(err, "creating schema: ");

@@ -32,13 +32,14 @@ fl_rc fl_fhirdb_outbox_enqueue(fl_fhirdb_conn *c, fl_str dest, const fl_fhirdb_e
 {
     if (!dest.len) return fl_err_set(err, FL_E_ARG, "outbox: empty destination id");
     int64_t seq = 0;
-    db_val p[7] = {db_t(dest),         db_t(ev->type),  db_t(ev->id),
-                   db_i(ev->version),  db_t(fl_str_c(op_name(ev->op))), db_t(payload),
-                   db_i(fl_clock_now_us())};
+    db_val p[8] = {db_t(dest),        db_t(ev->type),
+                   db_t(ev->id),      db_i(ev->version),
+                   db_t(fl_str_c(op_name(ev->op))), db_t(payload),
+                   db_i(fl_clock_now_us()), ev->correlation_id.len ? db_t(ev->correlation_id) : db_null()};
     fl_rc rc = db_exec(c,
                        "INSERT INTO fl_outbox(destination_id, resource_type, resource_id, version,"
-                       " op, payload, created) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-                       p, 7, seq_cb, &seq, err);
+                       " op, payload, created, correlation_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                       p, 8, seq_cb, &seq, err);
     if (rc == FL_OK && seq_out) *seq_out = seq;
     return rc;
 }
@@ -49,11 +50,12 @@ typedef struct claim_sink {
     size_t n, cap;
 } claim_sink;
 
-/* columns: seq, destination_id, resource_type, resource_id, version, op, payload, attempts */
+/* columns: seq, destination_id, resource_type, resource_id, version, op, payload, attempts,
+ * correlation_id */
 static fl_rc claim_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
 {
     claim_sink *s = ctx;
-    if (ncol < 8) return fl_err_set(err, FL_E_INTERNAL, "outbox: short row");
+    if (ncol < 9) return fl_err_set(err, FL_E_INTERNAL, "outbox: short row");
     if (s->n >= s->cap) return FL_OK;
     fl_fhirdb_outbox_row *r = &s->rows[s->n];
     r->seq = db_int(&cols[0]);
@@ -64,7 +66,8 @@ static fl_rc claim_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
     r->op = op_parse(db_text(&cols[5]));
     r->payload = fl_arena_str_dup(s->a, db_text(&cols[6]));
     r->attempts = db_int(&cols[7]);
-    if (!r->destination_id.ptr || !r->type.ptr || !r->id.ptr || !r->payload.ptr)
+    r->correlation_id = fl_arena_str_dup(s->a, db_text(&cols[8]));
+    if (!r->destination_id.ptr || !r->type.ptr || !r->id.ptr || !r->payload.ptr || !r->correlation_id.ptr)
         return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
     s->n++;
     return FL_OK;
@@ -91,10 +94,12 @@ fl_rc fl_fhirdb_outbox_claim(fl_fhirdb_conn *c, fl_str dest, uint32_t max, uint3
         c->backend == DB_PG
             ? "UPDATE fl_outbox SET lease_until=? WHERE seq IN (SELECT seq FROM fl_outbox"
               " WHERE destination_id=? AND lease_until<? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)"
-              " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts"
+              " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts,"
+              " correlation_id"
             : "UPDATE fl_outbox SET lease_until=? WHERE seq IN (SELECT seq FROM fl_outbox"
               " WHERE destination_id=? AND lease_until<? ORDER BY seq LIMIT ?)"
-              " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts";
+              " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts,"
+              " correlation_id";
     fl_rc rc = db_exec(c, sql, p, 4, claim_cb, &s, err);
     if (rc) return rc;
     qsort(s.rows, s.n, sizeof *s.rows, row_cmp); /* RETURNING order is unspecified */

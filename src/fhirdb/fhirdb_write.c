@@ -221,6 +221,7 @@ static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id
             .last_updated_us = lu,
             .current = text,
             .previous = live ? cur.body : FL_STR(""),
+            .correlation_id = wo ? wo->correlation_id : FL_STR(""),
         };
         FL_TRY(o->hook(o->hook_ctx, c, &ev, err));
     }

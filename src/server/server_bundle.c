@@ -146,7 +146,7 @@ static fl_rc subst(fl_arena *a, const fl_json_val *in, fl_json_val *out, const f
 /* Run one prepared entry on r->c. Fills be->status/rec; returns the store's code. */
 static fl_rc exec_entry(srv_req *r, bentry *be, fl_err *err)
 {
-    fl_fhirdb_wopts wo = {.if_match = be->if_match, .id = be->new_id};
+    fl_fhirdb_wopts wo = {.if_match = be->if_match, .id = be->new_id, .correlation_id = r->correlation_id};
     fl_rc rc = FL_OK;
     switch (be->method) {
     case M_POST:

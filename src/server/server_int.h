@@ -62,6 +62,7 @@ typedef struct srv_req {
     size_t nparams;
     int prefer;          /* SRV_PREFER_* */
     bool strict;         /* Prefer: handling=strict (unknown parameters are errors) */
+    fl_str correlation_id; /* X-Topic-Correlation-Id, stored with topic events */
 } srv_req;
 
 enum { SRV_PREFER_DEFAULT = 0, SRV_PREFER_MINIMAL, SRV_PREFER_REPRESENTATION, SRV_PREFER_OUTCOME };

@@ -85,7 +85,8 @@ static void do_create(srv_req *r, fl_str type)
     fl_fhirdb_rec rec;
     fl_err err;
     fl_err_clear(&err);
-    fl_rc rc = fl_fhirdb_create(r->c, type, res, NULL, r->a, &rec, &err);
+    fl_fhirdb_wopts wo = {.correlation_id = r->correlation_id};
+    fl_rc rc = fl_fhirdb_create(r->c, type, res, &wo, r->a, &rec, &err);
     if (rc) {
         srv_store_fail(r, rc, &err, "create failed");
         return;
@@ -119,7 +120,7 @@ static void do_update(srv_req *r, fl_str type, fl_str id)
         return;
     }
     if (!check_id(r, type, id)) return;
-    fl_fhirdb_wopts wo = {0};
+    fl_fhirdb_wopts wo = {.correlation_id = r->correlation_id};
     if (!if_match(r, &wo)) return;
     const fl_json_val *res = srv_parse_body(r, r->req->body, "update");
     if (!res) return;
@@ -143,7 +144,7 @@ static void do_update(srv_req *r, fl_str type, fl_str id)
 static void do_delete(srv_req *r, fl_str type, fl_str id)
 {
     if (!check_id(r, type, id)) return;
-    fl_fhirdb_wopts wo = {0};
+    fl_fhirdb_wopts wo = {.correlation_id = r->correlation_id};
     if (!if_match(r, &wo)) return;
     if (!srv_get_conn(r)) return;
     fl_fhirdb_rec rec;

@@ -217,6 +217,11 @@ static void dispatch(srv_req *r, fl_str method, fl_str path)
         srv_outcome(r, 415, "unsupported Content-Type '%.*s' (use application/fhir+json)", FL_STR_ARG(ct));
         return;
     }
+    r->correlation_id = srv_header(r->req, "X-Topic-Correlation-Id");
+    if (r->correlation_id.len > FL_SERVER_MAX_CORRELATION_ID) {
+        srv_outcome(r, 400, "X-Topic-Correlation-Id longer than %d bytes", FL_SERVER_MAX_CORRELATION_ID);
+        return;
+    }
     fl_str prefer = srv_header(r->req, "Prefer");
     r->prefer = parse_prefer(prefer);
     for (size_t k = 0; k + 15 <= prefer.len; k++)

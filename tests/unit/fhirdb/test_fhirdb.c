@@ -243,7 +243,8 @@ static void test_tx_hook_outbox(void)
     if (!db) return;
     fl_fhirdb_rec r;
     CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
-    CHECK(fl_fhirdb_update(c, FL_STR("Patient"), FL_STR("a"), J("{\"resourceType\":\"Patient\"}"), NULL, &A,
+    fl_fhirdb_wopts corr = {.correlation_id = FL_STR("corr-1")};
+    CHECK(fl_fhirdb_update(c, FL_STR("Patient"), FL_STR("a"), J("{\"resourceType\":\"Patient\"}"), &corr, &A,
                            &r, &err) == FL_OK);
     CHECK(hs.last_op == FL_FHIRDB_CREATE && hs.prev_len == 0);
     CHECK(fl_fhirdb_update(c, FL_STR("Patient"), FL_STR("a"), J("{\"resourceType\":\"Patient\"}"), NULL, &A,
@@ -287,6 +288,7 @@ static void test_tx_hook_outbox(void)
     CHECK(fl_fhirdb_outbox_claim(c, FL_STR("dest1"), 2, 60000, &A, &rows, &nr, &err) == FL_OK);
     CHECK(nr == 2 && rows[0].seq < rows[1].seq && rows[0].op == FL_FHIRDB_CREATE);
     CHECK(nr == 2 && fl_str_eq_c(rows[0].type, "Patient") && fl_str_eq_c(rows[0].id, "a"));
+    CHECK(nr == 2 && fl_str_eq_c(rows[0].correlation_id, "corr-1") && rows[1].correlation_id.len == 0);
     int64_t s1[2] = {rows[0].seq, rows[1].seq};
     CHECK(fl_fhirdb_outbox_claim(c, FL_STR("dest1"), 10, 60000, &A, &rows, &nr, &err) == FL_OK);
     CHECK_EQ_INT(nr, 2);

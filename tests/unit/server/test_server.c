@@ -210,9 +210,23 @@ static void test_events(void)
     CHECK(did[0] != 0);
     CHECK_EQ_INT(queued(did), 0);
     CHECK_EQ_INT(call("PUT", "/fhir/Observation/e1", "{\"resourceType\":\"Observation\",\"id\":\"e1\",\"status\":\"final\"}",
-                      NULL, NULL),
+                      "X-Topic-Correlation-Id", "trace-42"),
                  201);
     CHECK_EQ_INT(queued(did), 1);
+    {
+        fl_fhirdb_conn *c = NULL;
+        fl_err err;
+        fl_fhirdb_outbox_row *rows = NULL;
+        size_t nr = 0;
+        CHECK(fl_fhirdb_acquire(fl_server_get_db(S), &c, &err) == FL_OK);
+        if (c) {
+            CHECK(fl_fhirdb_outbox_claim(c, fl_str_c(did), 10, 1, &A, &rows, &nr, &err) == FL_OK);
+            CHECK(nr == 1 && fl_str_eq_c(rows[0].correlation_id, "trace-42") && fl_str_eq_c(rows[0].id, "e1"));
+            CHECK(nr == 1 && rows[0].payload.len > 0 && rows[0].op == FL_FHIRDB_CREATE);
+            fl_fhirdb_release(fl_server_get_db(S), c);
+        }
+        fl_sleep_ms(2); /* the 1 ms lease expires, so the row counts as queued, unclaimed */
+    }
     CHECK_EQ_INT(call("PUT", "/fhir/Observation/e2",
                       "{\"resourceType\":\"Observation\",\"id\":\"e2\",\"status\":\"preliminary\"}", NULL, NULL),
                  201);
