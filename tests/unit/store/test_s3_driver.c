@@ -138,6 +138,18 @@ static void fake_script(int n, const reply *r)
     pthread_mutex_unlock(&F.mu);
 }
 
+/* Every log line of the fake-server tests, at DEBUG level, to check no secret is logged. */
+static int log_lines, log_secret_hits;
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    log_lines++;
+    if (strstr(msg, "fake-secret-never-shown") || strstr(msg, "vended-secret") || strstr(msg, "vended-session-token"))
+        log_secret_hits++;
+}
+static const fl_logger test_log = {capture_log, NULL, FL_LOG_DEBUG};
+
 static fl_store *open_fake(const char *url, const char *extra_k, const char *extra_v)
 {
     char ep[64];
@@ -153,6 +165,7 @@ static fl_store *open_fake(const char *url, const char *extra_k, const char *ext
     o.nprops = 5;
     o.retry_base_ms = 1;
     o.retry_cap_ms = 5;
+    o.log = &test_log;
     fl_store *st = NULL;
     fl_err err;
     if (fl_store_open(url, &o, &st, &err) != FL_OK) {
@@ -886,6 +899,9 @@ int main(void)
     RUN(test_multipart_error_in_200);
     RUN(test_env_endpoint_and_provider);
     RUN(test_region_discovery);
+    CHECK(log_lines > 10); /* retries, credential source, region switch were logged ... */
+    CHECK_EQ_INT(log_secret_hits, 0); /* ... and never a secret */
+    fprintf(stderr, "%d log lines, %d containing a secret\n", log_lines, log_secret_hits);
     fake_stop();
     if (getenv("S3_FAULTS") && getenv("S3_ENDPOINT") && getenv("S3_BUCKET")) {
         snprintf(run_prefix, sizeof run_prefix, "f%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
