@@ -4,7 +4,8 @@
  * identifiers, extensions), also in memory. Every line is parsed by fhirlake (arena reset
  * per line) and by jansson (json_loadb + json_decref); best of --reps runs is reported as
  * MB/s and resources/s, plus the ratio. Also times fhirlake's NDJSON reader + parse over
- * the same buffer ("reader+parse"). Times are the thread's CPU time (one core), so other
+ * the same buffer ("reader+parse") and parse + compact write-back ("parse+write", against
+ * jansson's json_loadb + json_dumpb). Times are the thread's CPU time (one core), so other
  * jobs on a shared machine distort them less than wall-clock time would.
  * usage: bench_json_parse [--bulk DIR] [--patients N] [--reps R] [--no-jansson] */
 #include "fhirlake/json.h"
@@ -205,6 +206,30 @@ static double run_fhirlake(const dataset *d, size_t *bad)
     return t;
 }
 
+/* Parse and write back compactly (writer throughput on top of the parse). */
+static double run_roundtrip(const dataset *d, size_t *bad)
+{
+    fl_arena a;
+    fl_arena_init(&a, 256 * 1024, 0);
+    fl_buf out;
+    fl_buf_init(&out, 0);
+    double t0 = now_s();
+    size_t nbad = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        fl_arena_reset(&a);
+        fl_buf_clear(&out);
+        fl_json_val *v;
+        if (fl_json_parse(d->text.ptr + d->starts[i], line_len(d, i), NULL, &a, &v, NULL, NULL) ||
+            fl_json_write(v, &out))
+            nbad++;
+    }
+    double t = now_s() - t0;
+    fl_buf_reset(&out);
+    fl_arena_fini(&a);
+    *bad = nbad;
+    return t;
+}
+
 static double run_reader(const dataset *d, size_t *bad)
 {
     fl_arena a;
@@ -228,6 +253,23 @@ static double run_reader(const dataset *d, size_t *bad)
 }
 
 #ifdef HAVE_JANSSON
+static double run_jansson_roundtrip(const dataset *d, size_t *bad)
+{
+    size_t cap = 1 << 20;
+    char *buf = malloc(cap);
+    double t0 = now_s();
+    size_t nbad = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        json_error_t e;
+        json_t *j = json_loadb(d->text.ptr + d->starts[i], line_len(d, i), 0, &e);
+        if (!j || json_dumpb(j, buf, cap, JSON_COMPACT | JSON_PRESERVE_ORDER) == 0) nbad++;
+        json_decref(j);
+    }
+    free(buf);
+    *bad = nbad;
+    return now_s() - t0;
+}
+
 static double run_jansson(const dataset *d, size_t *bad)
 {
     double t0 = now_s();
@@ -252,7 +294,7 @@ static void bench(const dataset *d, int reps)
     double mb = (double)d->text.len / 1e6;
     printf("\n%s: %zu resources, %.1f MB (avg %.0f bytes/resource)\n", d->name, d->count, mb,
            (double)d->text.len / (double)(d->count ? d->count : 1));
-    double best_fl = 1e30, best_rd = 1e30, best_js = 1e30;
+    double best_fl = 1e30, best_rd = 1e30, best_js = 1e30, best_rt = 1e30, best_jrt = 1e30;
     size_t bad = 0;
     for (int r = 0; r < reps; r++) {
         double t = run_fhirlake(d, &bad);
@@ -261,10 +303,15 @@ static void bench(const dataset *d, int reps)
         t = run_reader(d, &bad);
         if (t < best_rd) best_rd = t;
         if (bad) printf("  reader+parse failed on %zu lines!\n", bad);
+        t = run_roundtrip(d, &bad);
+        if (t < best_rt) best_rt = t;
+        if (bad) printf("  parse+write failed on %zu lines!\n", bad);
     }
     printf("  %-22s %8.1f MB/s %12.0f resources/s\n", "fhirlake parse", mb / best_fl, (double)d->count / best_fl);
     printf("  %-22s %8.1f MB/s %12.0f resources/s\n", "fhirlake reader+parse", mb / best_rd,
            (double)d->count / best_rd);
+    printf("  %-22s %8.1f MB/s %12.0f resources/s\n", "fhirlake parse+write", mb / best_rt,
+           (double)d->count / best_rt);
 #ifdef HAVE_JANSSON
     if (skip_jansson) return;
     for (int r = 0; r < reps; r++) {
@@ -273,9 +320,17 @@ static void bench(const dataset *d, int reps)
         if (bad) printf("  jansson rejected %zu lines!\n", bad);
     }
     printf("  %-22s %8.1f MB/s %12.0f resources/s\n", "jansson json_loadb", mb / best_js, (double)d->count / best_js);
-    printf("  ratio fhirlake/jansson: %.1fx\n", best_js / best_fl);
+    for (int r = 0; r < reps; r++) {
+        double t = run_jansson_roundtrip(d, &bad);
+        if (t < best_jrt) best_jrt = t;
+        if (bad) printf("  jansson loadb+dumpb failed on %zu lines!\n", bad);
+    }
+    printf("  %-22s %8.1f MB/s %12.0f resources/s\n", "jansson loadb+dumpb", mb / best_jrt,
+           (double)d->count / best_jrt);
+    printf("  ratio fhirlake/jansson: parse %.1fx, parse+write %.1fx\n", best_js / best_fl, best_jrt / best_rt);
 #else
     (void)best_js;
+    (void)best_jrt;
     printf("  (jansson not available: no comparison)\n");
 #endif
 }

@@ -2,7 +2,8 @@
  * (module json). Strings are scanned with the same plain-byte scanner as the parser and
  * escaped minimally ('"', '\\', control characters); invalid UTF-8 in a string to write
  * becomes U+FFFD so the output is always valid JSON. Numbers are copied from their
- * source text. Errors are sticky in the fl_buf (out->rc). Uses base only. */
+ * source text. The DOM writer stores bytes through a cursor into the fl_buf and only
+ * calls fl_buf to grow. Errors are sticky in the fl_buf (out->rc). Uses base only. */
 #include "json/json_int.h"
 
 #include <float.h>
@@ -18,91 +19,163 @@
 
 static const char json_hex[] = "0123456789abcdef";
 
-fl_rc fl_json_write_str(fl_buf *out, fl_str s)
+/* A cursor into an fl_buf's storage: the hot loops write bytes directly and only call
+ * into fl_buf when they need more room (sticky errors and limits stay fl_buf's). One
+ * byte at the end of the storage is kept for the NUL that fl_buf promises. */
+typedef struct jwb {
+    fl_buf *b;
+    char *p, *end; /* NULL after a failure: every later write is dropped */
+} jwb;
+
+static void jwb_init(jwb *w, fl_buf *b)
 {
-    const char *p = s.ptr ? s.ptr : "", *end = p + s.len;
-    if (fl_buf_reserve(out, s.len + 2)) return out->rc;
-    fl_buf_putc(out, '"');
+    w->b = b;
+    if (b->ptr && !b->rc) {
+        w->p = b->ptr + b->len;
+        w->end = b->ptr + b->cap - 1;
+    } else {
+        w->p = w->end = NULL;
+    }
+}
+
+/* Publish what was written: b->len and the terminating NUL. */
+static void jwb_sync(jwb *w)
+{
+    if (!w->p) return;
+    w->b->len = (size_t)(w->p - w->b->ptr);
+    w->b->ptr[w->b->len] = 0;
+}
+
+static void jwb_fail(jwb *w, fl_rc rc)
+{
+    jwb_sync(w);
+    if (!w->b->rc) w->b->rc = rc;
+    w->p = w->end = NULL;
+}
+
+static bool jwb_grow(jwb *w, size_t n)
+{
+    if (w->b->rc) return false;
+    jwb_sync(w);
+    if (fl_buf_reserve(w->b, n)) {
+        w->p = w->end = NULL;
+        return false;
+    }
+    w->p = w->b->ptr + w->b->len;
+    w->end = w->b->ptr + w->b->cap - 1;
+    return true;
+}
+
+/* Room for n more bytes (false after a failure). */
+static inline bool jwb_need(jwb *w, size_t n)
+{
+    if (FL_LIKELY(w->p && (size_t)(w->end - w->p) >= n)) return true;
+    return jwb_grow(w, n);
+}
+
+static inline void jwb_put(jwb *w, const char *s, size_t n)
+{
+    if (!jwb_need(w, n)) return;
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+/* Quoted, escaped string. Invariant inside the loop: room >= unread input + 1 (the
+ * closing quote); plain bytes keep it, each expanding escape re-reserves. */
+static void jwb_str(jwb *w, const char *s, size_t n)
+{
+    const char *p = s ? s : "", *end = p + n;
+    if (!jwb_need(w, n + 2)) return;
+    *w->p++ = '"';
     while (p < end) {
         const char *run = json_scan_plain(p, end);
-        if (run > p) fl_buf_append(out, p, (size_t)(run - p));
+        size_t k = (size_t)(run - p);
+        memcpy(w->p, p, k);
+        w->p += k;
         p = run;
         if (p >= end) break;
         unsigned char c = (unsigned char)*p;
-        char esc[6];
         if (c >= 0x80) {
-            size_t n = json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
-            if (n) {
-                fl_buf_append(out, p, n);
-                p += n;
-            } else {
-                fl_buf_append(out, "\\ufffd", 6);
-                p++;
+            size_t m = json_utf8_seq((const unsigned char *)p, (const unsigned char *)end);
+            if (m) { /* valid UTF-8 is copied as is */
+                memcpy(w->p, p, m);
+                w->p += m;
+                p += m;
+                continue;
             }
-            continue;
         }
-        esc[0] = '\\';
+        if (!jwb_need(w, 6 + (size_t)(end - p) + 1)) return;
+        char *d = w->p;
+        d[0] = '\\';
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
+        case '"': d[1] = '"'; w->p += 2; break;
+        case '\\': d[1] = '\\'; w->p += 2; break;
+        case '\b': d[1] = 'b'; w->p += 2; break;
+        case '\f': d[1] = 'f'; w->p += 2; break;
+        case '\n': d[1] = 'n'; w->p += 2; break;
+        case '\r': d[1] = 'r'; w->p += 2; break;
+        case '\t': d[1] = 't'; w->p += 2; break;
         default:
-            esc[1] = 'u';
-            esc[2] = '0';
-            esc[3] = '0';
-            esc[4] = json_hex[c >> 4];
-            esc[5] = json_hex[c & 15];
-            fl_buf_append(out, esc, 6);
-            p++;
-            continue;
+            if (c >= 0x80) { /* not valid UTF-8: U+FFFD */
+                memcpy(d, "\\ufffd", 6);
+            } else {
+                memcpy(d, "\\u00", 4);
+                d[4] = json_hex[c >> 4];
+                d[5] = json_hex[c & 15];
+            }
+            w->p += 6;
+            break;
         }
-        fl_buf_append(out, esc, 2);
         p++;
     }
-    fl_buf_putc(out, '"');
+    *w->p++ = '"';
+}
+
+fl_rc fl_json_write_str(fl_buf *out, fl_str s)
+{
+    jwb w;
+    jwb_init(&w, out);
+    jwb_str(&w, s.ptr, s.len);
+    jwb_sync(&w);
     return out->rc;
 }
 
-static void json_write_at(const fl_json_val *v, fl_buf *out, unsigned depth)
+static void json_write_at(jwb *w, const fl_json_val *v, unsigned depth)
 {
-    if (out->rc) return;
     switch (v->type) {
-    case FL_JSON_NULL: fl_buf_append(out, "null", 4); break;
-    case FL_JSON_TRUE: fl_buf_append(out, "true", 4); break;
-    case FL_JSON_FALSE: fl_buf_append(out, "false", 5); break;
-    case FL_JSON_NUMBER: fl_buf_append(out, v->u.str, v->len); break;
-    case FL_JSON_STRING: fl_json_write_str(out, (fl_str){v->u.str, v->len}); break;
+    case FL_JSON_NULL: jwb_put(w, "null", 4); break;
+    case FL_JSON_TRUE: jwb_put(w, "true", 4); break;
+    case FL_JSON_FALSE: jwb_put(w, "false", 5); break;
+    case FL_JSON_NUMBER: jwb_put(w, v->u.str, v->len); break;
+    case FL_JSON_STRING: jwb_str(w, v->u.str, v->len); break;
     case FL_JSON_ARRAY:
         if (depth >= JSON_WRITE_MAX_DEPTH) {
-            out->rc = FL_E_JSON_DEPTH;
+            jwb_fail(w, FL_E_JSON_DEPTH);
             return;
         }
-        fl_buf_putc(out, '[');
-        for (uint32_t i = 0; i < v->len; i++) {
-            if (i) fl_buf_putc(out, ',');
-            json_write_at(&v->u.items[i], out, depth + 1);
+        jwb_put(w, "[", 1);
+        for (uint32_t i = 0; i < v->len && w->p; i++) {
+            if (i) jwb_put(w, ",", 1);
+            json_write_at(w, &v->u.items[i], depth + 1);
         }
-        fl_buf_putc(out, ']');
+        jwb_put(w, "]", 1);
         break;
     case FL_JSON_OBJECT:
         if (depth >= JSON_WRITE_MAX_DEPTH) {
-            out->rc = FL_E_JSON_DEPTH;
+            jwb_fail(w, FL_E_JSON_DEPTH);
             return;
         }
-        fl_buf_putc(out, '{');
-        for (uint32_t i = 0; i < v->len; i++) {
-            if (i) fl_buf_putc(out, ',');
-            fl_json_write_str(out, v->u.members[i].key);
-            fl_buf_putc(out, ':');
-            json_write_at(&v->u.members[i].val, out, depth + 1);
+        jwb_put(w, "{", 1);
+        for (uint32_t i = 0; i < v->len && w->p; i++) {
+            const fl_json_member *m = &v->u.members[i];
+            if (i) jwb_put(w, ",", 1);
+            jwb_str(w, m->key.ptr, m->key.len);
+            jwb_put(w, ":", 1);
+            json_write_at(w, &m->val, depth + 1);
         }
-        fl_buf_putc(out, '}');
+        jwb_put(w, "}", 1);
         break;
-    default: out->rc = FL_E_ARG; break;
+    default: jwb_fail(w, FL_E_ARG); break;
     }
 }
 
@@ -112,7 +185,10 @@ fl_rc fl_json_write(const fl_json_val *v, fl_buf *out)
         if (!out->rc) out->rc = FL_E_ARG;
         return out->rc;
     }
-    json_write_at(v, out, 0);
+    jwb w;
+    jwb_init(&w, out);
+    json_write_at(&w, v, 0);
+    jwb_sync(&w);
     return out->rc;
 }
 

@@ -269,6 +269,57 @@ static void test_jw_errors(void)
     fl_buf_reset(&b);
 }
 
+/* Random byte strings, written into fresh and nearly full buffers: the output always
+ * parses, valid UTF-8 input comes back unchanged, and a buffer limit gives a clean
+ * FL_E_LIMIT with a NUL-terminated prefix. */
+static void test_write_stress(void)
+{
+    uint64_t seed = 0x2545F4914F6CDD1Dull;
+    char in[300];
+    int bad = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = 0;
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        size_t len = (size_t)(seed % sizeof in);
+        int mode = (int)((seed >> 20) % 3); /* 0 ASCII+controls, 1 valid UTF-8 mix, 2 any byte */
+        while (n < len) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            unsigned r = (unsigned)(seed >> 32);
+            if (mode == 0) {
+                in[n++] = (char)(r % 3 ? 0x20 + r % 0x5f : r % 0x20);
+            } else if (mode == 1 && n + 3 <= len && r % 5 == 0) {
+                memcpy(in + n, "\xE2\x82\xAC", 3); /* U+20AC */
+                n += 3;
+            } else {
+                in[n++] = (char)(mode == 2 ? r & 0xff : (r % 4 ? 0x20 + r % 0x5f : r % 0x20));
+            }
+        }
+        fl_buf b;
+        fl_buf_init(&b, 0);
+        if (iter % 2) fl_buf_append(&b, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", (size_t)(63 - iter % 7));
+        size_t pre = b.len;
+        if (fl_json_write_str(&b, fl_str_make(in, n)) != FL_OK) bad++;
+        fl_json_val *v;
+        fl_err err;
+        if (fl_json_parse(b.ptr + pre, b.len - pre, NULL, &A, &v, NULL, &err) != FL_OK || !fl_json_is_str(v)) {
+            bad++;
+        } else if (fl_utf8_valid(in, n, NULL) && (v->len != n || memcmp(v->u.str, in, n) != 0)) {
+            bad++;
+        }
+        if (strlen(b.ptr) != b.len && memchr(in, 0, n) == NULL) bad++; /* NUL-terminated */
+        fl_buf_reset(&b);
+        /* the same into a buffer with a limit: OK or a clean FL_E_LIMIT */
+        fl_buf lim;
+        fl_buf_init(&lim, (size_t)(iter % 40) + 1);
+        fl_rc rc = fl_json_write_str(&lim, fl_str_make(in, n));
+        if (rc != FL_OK && rc != FL_E_LIMIT) bad++;
+        if (lim.len > lim.limit || (lim.ptr && lim.ptr[lim.len] != 0)) bad++;
+        fl_buf_reset(&lim);
+        fl_arena_reset(&A);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     fl_arena_init(&A, 0, 0);
@@ -278,6 +329,7 @@ int main(void)
     RUN(test_jw);
     RUN(test_jw_f64);
     RUN(test_jw_errors);
+    RUN(test_write_stress);
     fl_arena_fini(&A);
     return testhelp_done();
 }
