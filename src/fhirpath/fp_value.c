@@ -560,7 +560,6 @@ static const fp_unit_def unit_table[] = {
     {"a", "a", "1"},
     {"%", "1", "0.01"},
     {"1", "1", "1"},
-    {"L", "l", "1"},
     {"[degF]", "[degF]", "1"},
     {"Cel", "Cel", "1"},
     {"mm[Hg]", "mm[Hg]", "1"},
@@ -603,18 +602,19 @@ static bool unit_term(fl_str t, fp_dec *factor, fl_str *base, int *expo)
             return true;
         }
     }
-    static const char *const bases[] = {"g", "m", "s", "l", "mol", "eq", "U", "[iU]", "kat", "Pa", "J", "W"};
+    static const char *const bases[] = {"g", "m", "s", "l", "L", "mol", "eq", "U", "[iU]", "kat", "Pa", "J", "W"};
     for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
         fl_str b = fl_str_c(bases[i]);
+        fl_str canon = fl_str_eq_c(b, "L") ? FL_STR("l") : b; /* litre: L and l are one unit */
         if (fl_str_eq(t, b)) {
             *factor = fp_dec_from_i64(1);
-            *base = b;
+            *base = canon;
             return true;
         }
         const char *pf;
         if (t.len == b.len + 1 && fl_str_ends_with(t, b) && prefix_factor(t.ptr[0], &pf)) {
             fp_dec_parse(fl_str_c(pf), factor);
-            *base = b;
+            *base = canon;
             return true;
         }
     }

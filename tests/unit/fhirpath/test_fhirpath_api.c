@@ -219,6 +219,33 @@ static void test_temporal(void)
     CHECK_EQ_STR(ev(NULL, "@2014-01-01T08:05+08:00.lowBoundary()"), "[\"2014-01-01T08:05:00.000+08:00\"]");
 }
 
+static void test_values(void)
+{
+    /* decimals: rounding, scale, comparison across scales */
+    CHECK_EQ_STR(ev(NULL, "(-2.5).round()"), "[-3]");
+    CHECK_EQ_STR(ev(NULL, "1.005.round(2)"), "[1.01]");
+    CHECK_EQ_STR(ev(NULL, "0.1 * 3"), "[0.3]");
+    CHECK_EQ_STR(ev(NULL, "10.0 / 4"), "[2.5]");
+    CHECK_EQ_STR(ev(NULL, "1.2 ~ 1.23"), "[true]");
+    CHECK_EQ_STR(ev(NULL, "100.000 > 99.9999"), "[true]");
+    CHECK_EQ_STR(ev(NULL, "(-1.5).truncate()"), "[-1]");
+    CHECK_EQ_STR(ev(NULL, "1e2"), "compile error: 1e2: col 2: unexpected identifier 'e2' after the expression");
+    /* dates: leap years, month ends, offsets, precision */
+    CHECK_EQ_STR(ev(NULL, "@2020-02-29 + 1 year"), "[\"2021-02-28\"]");
+    CHECK_EQ_STR(ev(NULL, "@2020-03-31 - 1 month"), "[\"2020-02-29\"]");
+    CHECK_EQ_STR(ev(NULL, "@2019-12-31T23:30:00Z + 45 minutes"), "[\"2020-01-01T00:15:00Z\"]");
+    CHECK_EQ_STR(ev(NULL, "@2020-01-01T00:30:00+01:00 < @2019-12-31T23:45:00Z"), "[true]");
+    CHECK_EQ_STR(ev(NULL, "@2020 = @2020-01"), "[]");
+    CHECK_EQ_STR(ev(NULL, "@2020 ~ @2020-01"), "[false]");
+    CHECK_EQ_STR(ev(NULL, "@T23:00 + 2 hours"), "[\"01:00\"]");
+    CHECK_EQ_STR(ev(NULL, "@2020-01-15.precision()"), "[8]");
+    /* quantities: UCUM conversions of the small built-in table */
+    CHECK_EQ_STR(ev(NULL, "1 'L' = 1000 'mL'"), "[true]");
+    CHECK_EQ_STR(ev(NULL, "100 'mg/dL' = 1 'g/L'"), "[true]");
+    CHECK_EQ_STR(ev(NULL, "1 '[lb_av]' > 450 'g'"), "[true]");
+    CHECK_EQ_STR(ev(NULL, "1 'kg' < 1 'm'"), "eval error: 1 'kg' < 1 'm': col 8: cannot compare Quantity with Quantity");
+}
+
 static void test_keys(void)
 {
     CHECK_EQ_STR(ev(patient, "getResourceKey()"), "[\"p1\"]");
@@ -361,6 +388,7 @@ int main(void)
     RUN(test_navigation);
     RUN(test_where);
     RUN(test_temporal);
+    RUN(test_values);
     RUN(test_keys);
     RUN(test_hints);
     RUN(test_items);
