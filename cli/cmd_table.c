@@ -278,7 +278,7 @@ static void cat_value(fl_jw *w, const fl_delta_type *t, const fl_pq_val *v, unsi
         }
         break;
     case FL_DELTA_T_DECIMAL:
-        if (v->kind == FL_PQ_V_BYTES && depth == 0) {
+        if (v->kind == FL_PQ_V_BYTES) { /* the scan renders decimals as text */
             fl_jw_str(w, v->v.bytes);
             return;
         }
@@ -777,6 +777,7 @@ int cmd_table(int argc, char **argv)
     fl_delta_opts dopts;
     fl_delta_opts_default(&dopts);
     dopts.read_dv = read_dv;
+    dopts.read_column_mapping = read_dv; /* --read-dv: the CLI reads rows through the scan */
     if (!rc) rc = fl_delta_table_open(st, &dopts, &t, &err);
     if (rc) {
         cli_report(url, rc, &err);

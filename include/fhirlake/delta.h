@@ -182,6 +182,10 @@ typedef struct fl_delta_opts {
                                       has a deletion vector, so tables with the reader
                                       feature deletionVectors may be loaded (writers never
                                       need this: appends ignore DVs) */
+    bool read_column_mapping;      /* the caller reads rows through fl_delta_scan (which maps
+                                      physical column names / field ids), so tables with
+                                      column mapping (name or id) may be loaded for reading;
+                                      writing them stays refused */
 } fl_delta_opts;
 
 static inline void fl_delta_opts_default(fl_delta_opts *o) { memset(o, 0, sizeof *o); }

@@ -54,13 +54,13 @@ static bool column_mapping_on(const fl_delta_snapshot *s)
     return !fl_str_eq_c(m, "none");
 }
 
-fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, fl_err *err)
+fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, bool cm_ok, fl_err *err)
 {
     const fl_delta_protocol *p = &s->proto;
     if (p->min_reader > 3 || p->min_reader < 1)
         return fl_err_set(err, FL_E_DELTA_PROTOCOL,
                           "table needs minReaderVersion %d; this fhirlake reads versions 1 to 3", (int)p->min_reader);
-    if (p->min_reader == 2 && column_mapping_on(s))
+    if (p->min_reader == 2 && column_mapping_on(s) && !cm_ok)
         return fl_err_set(err, FL_E_DELTA_PROTOCOL,
                           "table uses reader feature columnMapping (mode %.*s), which this fhirlake cannot read yet",
                           FL_STR_ARG(fl_delta_snapshot_get_config(s, "delta.columnMapping.mode", FL_STR("none"))));
@@ -71,7 +71,7 @@ fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, fl_err *e
         for (size_t i = 0; i < p->n_reader_features; i++) {
             fl_str f = p->reader_features[i];
             if (in_list(read_ok, f)) continue;
-            if (fl_str_eq_c(f, "columnMapping") && !column_mapping_on(s)) continue;
+            if (fl_str_eq_c(f, "columnMapping") && (!column_mapping_on(s) || cm_ok)) continue;
             if (fl_str_eq_c(f, "deletionVectors") && dv_ok) continue;
             bad++;
             int w = snprintf(names + n, sizeof names - n, "%s" FL_STR_FMT, n ? ", " : "", FL_STR_ARG(f));

@@ -171,7 +171,7 @@ fl_rc delta_snapshot_finish(fl_delta_table *t, fl_delta_snapshot *s, fl_err *err
 /* Load at version (-1 latest); for_write skips the deletion-vector reader check. */
 fl_rc delta_snapshot_load_ex(fl_delta_table *t, int64_t version, bool for_write, fl_delta_snapshot **out, fl_err *err);
 /* Reader/writer feature checks. */
-fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, fl_err *err);
+fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, bool cm_ok, fl_err *err);
 fl_rc delta_check_write_support(const fl_delta_snapshot *s, fl_err *err);
 
 /* ------------------------------------------------------------------ checkpoints */

@@ -24,7 +24,76 @@ struct fl_delta_scan {
     size_t ndv, dvpos;
     uint64_t row;           /* row index in the current file */
     const fl_pq_schema *ps;
+    bool mapping;           /* column mapping (name/id): match physical names / field ids */
+    fl_map phys;            /* fl_delta_field* (as bytes) -> physical name (fl_str* in pa) */
+    fl_arena pa;            /* physical-name cache storage */
 };
+
+/* Physical name of a field under column mapping (cached), else its name. */
+static fl_str phys_name(fl_delta_scan *sc, const fl_delta_field *f, int64_t *field_id)
+{
+    *field_id = -1;
+    if (!sc->mapping) return f->name;
+    fl_str key = fl_str_make((const char *)&f, sizeof f);
+    bool found = false;
+    const int64_t *cached = fl_map_get(&sc->phys, key, &found);
+    if (found && cached) {
+        *field_id = cached[0];
+        return fl_str_make((const char *)(cached + 2), (size_t)cached[1]);
+    }
+    fl_str name = f->name;
+    int64_t id = -1;
+    fl_json_val *md = NULL;
+    fl_arena tmp;
+    fl_arena_init(&tmp, 0, 0);
+    if (f->metadata.len && fl_json_parse(f->metadata.ptr, f->metadata.len, NULL, &tmp, &md, NULL, NULL) == FL_OK) {
+        const fl_json_val *pn = fl_json_get_c(md, "delta.columnMapping.physicalName");
+        if (fl_json_is_str(pn)) name = fl_json_str(pn);
+        fl_json_as_i64(fl_json_get_c(md, "delta.columnMapping.id"), &id);
+    }
+    /* cache entry: [id, len, bytes...] kept in sc->pa; the map key is the field pointer */
+    int64_t *ent = fl_arena_alloc(&sc->pa, 2 * sizeof(int64_t) + name.len + 1);
+    char *kb = fl_arena_alloc(&sc->pa, sizeof f);
+    if (ent && kb) {
+        ent[0] = id;
+        ent[1] = (int64_t)name.len;
+        memcpy(ent + 2, name.ptr, name.len);
+        memcpy(kb, &f, sizeof f);
+        fl_map_put(&sc->phys, fl_str_make(kb, sizeof f), ent, NULL);
+        name = fl_str_make((const char *)(ent + 2), name.len);
+    } else {
+        name = f->name;
+    }
+    fl_arena_fini(&tmp);
+    *field_id = id;
+    return name;
+}
+
+/* Child of group node `node` for field f: by physical name, then field id, then
+ * case-insensitively by name. Returns the child index or -1. */
+static int find_child(fl_delta_scan *sc, const fl_pq_node *node, const fl_delta_field *f)
+{
+    int64_t id;
+    fl_str pn = phys_name(sc, f, &id);
+    for (int c = 0; c < node->num_children; c++)
+        if (fl_str_eq_c(pn, fl_pq_schema_node(sc->ps, node->children[c])->name)) return c;
+    if (id >= 0)
+        for (int c = 0; c < node->num_children; c++)
+            if (fl_pq_schema_node(sc->ps, node->children[c])->field_id == id) return c;
+    for (int c = 0; c < node->num_children; c++) {
+        const char *nm = fl_pq_schema_node(sc->ps, node->children[c])->name;
+        if (strlen(nm) != f->name.len) continue;
+        size_t k = 0;
+        for (; k < f->name.len; k++) {
+            char x = nm[k], y = f->name.ptr[k];
+            if (x >= 'A' && x <= 'Z') x = (char)(x + 32);
+            if (y >= 'A' && y <= 'Z') y = (char)(y + 32);
+            if (x != y) break;
+        }
+        if (k == f->name.len) return c;
+    }
+    return -1;
+}
 
 static bool digits(const char *p, int n, int64_t *out)
 {
@@ -165,6 +234,61 @@ static void normalise(fl_arena *a, const fl_delta_type *t, const fl_pq_node *nd,
     }
 }
 
+/* Element node of a LIST group (3-level or legacy 2-level); the node itself for a bare
+ * repeated field. */
+static int list_elem_node(const fl_pq_schema *ps, int id)
+{
+    const fl_pq_node *n = fl_pq_schema_node(ps, id);
+    if (n->rep == FL_PQ_REPEATED || n->num_children < 1) return id;
+    const fl_pq_node *rep = fl_pq_schema_node(ps, n->children[0]);
+    if (rep->type.phys == FL_PQ_GROUP && rep->num_children == 1 && n->type.logical == FL_PQ_LT_LIST)
+        return rep->children[0];
+    return n->children[0];
+}
+
+/* Rebuild v (assembled from file node `id`) in the shape of Delta type t: struct fields
+ * in schema order matched by (physical) name, missing ones null; scalars normalised. */
+static fl_pq_val remap(fl_delta_scan *sc, fl_arena *a, const fl_delta_type *t, int id, const fl_pq_val *v,
+                       unsigned depth)
+{
+    fl_pq_val out = *v;
+    const fl_pq_node *n = fl_pq_schema_node(sc->ps, id);
+    if (!n || v->kind == FL_PQ_V_NULL || v->kind == FL_PQ_V_SKIPPED || depth > FL_DELTA_MAX_SCHEMA_DEPTH) return out;
+    if (t->kind == FL_DELTA_T_STRUCT && v->kind == FL_PQ_V_STRUCT) {
+        fl_pq_val *items = fl_arena_calloc(a, t->n_fields ? t->n_fields : 1, sizeof *items);
+        if (!items) return out;
+        for (size_t i = 0; i < t->n_fields; i++) {
+            int c = find_child(sc, n, &t->fields[i]);
+            if (c >= 0 && (uint32_t)c < v->n) items[i] = remap(sc, a, t->fields[i].type, n->children[c], &v->v.items[c], depth + 1);
+        }
+        out.n = (uint32_t)t->n_fields;
+        out.v.items = items;
+        return out;
+    }
+    if (t->kind == FL_DELTA_T_ARRAY && v->kind == FL_PQ_V_LIST) {
+        int el = list_elem_node(sc->ps, id);
+        fl_pq_val *items = fl_arena_alloc(a, (v->n ? v->n : 1) * sizeof *items);
+        if (!items) return out;
+        for (uint32_t i = 0; i < v->n; i++) items[i] = remap(sc, a, t->element, el, &v->v.items[i], depth + 1);
+        out.v.items = items;
+        return out;
+    }
+    if (t->kind == FL_DELTA_T_MAP && v->kind == FL_PQ_V_MAP && n->num_children == 1) {
+        const fl_pq_node *kv = fl_pq_schema_node(sc->ps, n->children[0]);
+        if (kv->num_children < 2) return out;
+        fl_pq_val *items = fl_arena_alloc(a, (v->n ? 2 * (size_t)v->n : 1) * sizeof *items);
+        if (!items) return out;
+        for (uint32_t i = 0; i < v->n; i++) {
+            items[2 * i] = remap(sc, a, t->key, kv->children[0], &v->v.items[2 * i], depth + 1);
+            items[2 * i + 1] = remap(sc, a, t->value, kv->children[1], &v->v.items[2 * i + 1], depth + 1);
+        }
+        out.v.items = items;
+        return out;
+    }
+    normalise(a, t, n, &out);
+    return out;
+}
+
 /* Typed partition value (the log's string form). */
 static fl_rc part_value(fl_arena *a, const fl_delta_type *t, const fl_delta_kv *kv, fl_pq_val *out, fl_err *err)
 {
@@ -268,6 +392,10 @@ fl_rc fl_delta_scan_open(fl_delta_table *t, const fl_delta_snapshot *s, fl_delta
         fl_delta_scan_close(sc);
         return fl_err_set(err, FL_E_NOMEM, "out of memory");
     }
+    fl_map_init(&sc->phys);
+    fl_arena_init(&sc->pa, 0, 0);
+    fl_str mode = fl_delta_snapshot_get_config(s, "delta.columnMapping.mode", FL_STR("none"));
+    sc->mapping = !fl_str_eq_c(mode, "none");
     const fl_delta_metadata *m = fl_delta_snapshot_get_metadata(s);
     for (size_t i = 0; i < sc->schema->n_fields; i++)
         for (size_t k = 0; k < m->n_partition_columns; k++)
@@ -285,6 +413,8 @@ void fl_delta_scan_close(fl_delta_scan *sc)
     fl_free(sc->col_of);
     fl_free(sc->pvals);
     fl_free(sc->is_part);
+    fl_map_reset(&sc->phys);
+    fl_arena_fini(&sc->pa);
     fl_free(sc);
 }
 
@@ -333,16 +463,16 @@ static fl_rc open_file(fl_delta_scan *sc, fl_err *err)
         const fl_delta_field *fd = &sc->schema->fields[i];
         sc->col_of[i] = -1;
         if (sc->is_part[i]) {
+            int64_t id;
+            fl_str pn = phys_name(sc, fd, &id); /* partitionValues use physical names */
             const fl_delta_kv *kv = NULL;
             for (size_t k = 0; k < f->n_partition_values; k++)
-                if (fl_str_eq(f->partition_values[k].key, fd->name)) kv = &f->partition_values[k];
+                if (fl_str_eq(f->partition_values[k].key, pn) || fl_str_eq(f->partition_values[k].key, fd->name))
+                    kv = &f->partition_values[k];
             if ((rc = part_value(&sc->fa, fd->type, kv, &sc->pvals[i], err)) != FL_OK) return rc;
             continue;
         }
-        for (int c = 0; c < root->num_children; c++) {
-            const fl_pq_node *n = fl_pq_schema_node(sc->ps, root->children[c]);
-            if (fl_str_eq_c(fd->name, n->name)) sc->col_of[i] = c;
-        }
+        sc->col_of[i] = find_child(sc, root, fd);
     }
     sc->row = 0;
     sc->dvpos = 0;
@@ -380,9 +510,8 @@ fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **out, fl_err
                 items[i] = sc->pvals[i];
                 if (items[i].kind == FL_PQ_V_BYTES) items[i].v.bytes = fl_arena_str_dup(a, items[i].v.bytes);
             } else if (sc->col_of[i] >= 0 && (uint32_t)sc->col_of[i] < fv->n) {
-                items[i] = fv->v.items[sc->col_of[i]];
-                normalise(a, sc->schema->fields[i].type, fl_pq_schema_node(sc->ps, root->children[sc->col_of[i]]),
-                          &items[i]);
+                items[i] = remap(sc, a, sc->schema->fields[i].type, root->children[sc->col_of[i]],
+                                 &fv->v.items[sc->col_of[i]], 0);
             } /* else: column added after this file was written: null */
         }
         res->kind = FL_PQ_V_STRUCT;

@@ -337,7 +337,7 @@ fl_rc delta_snapshot_finish(fl_delta_table *t, fl_delta_snapshot *s, fl_err *err
             if (fl_map_put(&s->file_idx, FL_VEC_AT(&s->files, delta_snap_file, i).key, (void *)(uintptr_t)(i + 1), NULL))
                 return oom(err);
     }
-    return delta_check_read_support(s, t->o.read_dv || s->for_write, err);
+    return delta_check_read_support(s, t->o.read_dv || s->for_write, t->o.read_column_mapping, err);
 }
 
 /* ------------------------------------------------------------------ loading */
