@@ -219,32 +219,15 @@ static bool hmac(const void *key, size_t klen, const void *msg, size_t mlen, uns
     return HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, mlen, out, &olen) && olen == 32;
 }
 
-fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[17], fl_buf *auth,
-                     fl_buf *canon, fl_err *err)
+/* The headers to sign: the caller's (lower-cased, the signer's own names dropped) plus
+ * host, x-amz-content-sha256, x-amz-date and x-amz-security-token; sorted by name. */
+static fl_rc sig_headers(const aws_sigv4_in *in, const aws_creds *cr, const char *amz_date, sig_hdr *hdrs,
+                         size_t *nh_out, fl_err *err)
 {
-    fl_rc rc = FL_OK;
-    fl_buf cr_buf, qenc;
-    fl_buf_init(&cr_buf, 1u << 20);
-    fl_buf_init(&qenc, 1u << 20);
-    sig_hdr hdrs[SIGV4_MAX_HEADERS];
-    sig_qent qs[SIGV4_MAX_QUERY];
     size_t nh = 0;
-    char date8[9];
-
-    if (in->nquery > SIGV4_MAX_QUERY) FL_FAIL(FL_E_LIMIT, "sigv4: more than %u query parameters", SIGV4_MAX_QUERY);
-    if (in->nheaders + 4 > SIGV4_MAX_HEADERS)
-        FL_FAIL(FL_E_LIMIT, "sigv4: more than %u headers to sign", SIGV4_MAX_HEADERS - 4);
-    if (!cr->akid[0] || !cr->secret[0]) FL_FAIL(FL_E_STORE_AUTH, "sigv4: no access key id or secret");
-    if (in->path.len == 0 || in->path.ptr[0] != '/') FL_FAIL(FL_E_ARG, "sigv4: path must start with '/'");
-
-    aws_amz_date(in->time_s, amz_date);
-    memcpy(date8, amz_date, 8);
-    date8[8] = 0;
-
-    /* headers: caller's plus the ones the signer owns */
     for (size_t i = 0; i < in->nheaders; i++) {
         fl_str n = in->headers[i].name;
-        if (n.len == 0 || n.len >= SIGV4_MAX_HNAME) FL_FAIL(FL_E_ARG, "sigv4: bad header name length");
+        if (n.len == 0 || n.len >= SIGV4_MAX_HNAME) return fl_err_set(err, FL_E_ARG, "sigv4: bad header name length");
         for (size_t j = 0; j < n.len; j++) {
             char c = n.ptr[j];
             hdrs[nh].name[j] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -268,8 +251,18 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
         hdrs[nh++].value = fl_str_c(cr->token);
     }
     qsort(hdrs, nh, sizeof hdrs[0], cmp_hdr);
+    *nh_out = nh;
+    return FL_OK;
+}
 
-    /* query: encode each part, then sort by encoded name, then encoded value */
+/* Append the canonical query string: each name and value encoded, sorted by encoded name
+ * then encoded value. */
+static fl_rc sig_query(const aws_sigv4_in *in, fl_buf *out, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    sig_qent qs[SIGV4_MAX_QUERY];
+    fl_buf qenc;
+    fl_buf_init(&qenc, 1u << 20);
     for (size_t i = 0; i < in->nquery; i++) {
         sig_q *q = &qs[i].q;
         q->name_off = qenc.len;
@@ -282,18 +275,62 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
     if (qenc.rc) FL_FAIL(qenc.rc, "sigv4: query string too long");
     for (size_t i = 0; i < in->nquery; i++) qs[i].base = qenc.ptr;
     if (in->nquery) qsort(qs, in->nquery, sizeof qs[0], cmp_q);
+    for (size_t i = 0; i < in->nquery; i++) {
+        if (i) fl_buf_putc(out, '&');
+        fl_buf_append(out, qenc.ptr + qs[i].q.name_off, qs[i].q.name_len);
+        fl_buf_putc(out, '=');
+        fl_buf_append(out, qenc.ptr + qs[i].q.val_off, qs[i].q.val_len);
+    }
+done:
+    fl_buf_reset(&qenc);
+    return rc;
+}
 
-    /* canonical request */
+/* Signature hex of sts with the key derived from secret, date, region and service. */
+static bool sig_compute(const aws_creds *cr, const char *date8, const aws_sigv4_in *in, const char *sts, size_t stslen,
+                        char sig[65])
+{
+    unsigned char k[32], k2[32];
+    char kbuf[AWS_MAX_SECRET + 8];
+    size_t slen = strlen(cr->secret);
+    memcpy(kbuf, "AWS4", 4);
+    memcpy(kbuf + 4, cr->secret, slen);
+    bool ok = hmac(kbuf, 4 + slen, date8, 8, k) && hmac(k, 32, in->region.ptr, in->region.len, k2) &&
+              hmac(k2, 32, in->service.ptr, in->service.len, k) && hmac(k, 32, "aws4_request", 12, k2) &&
+              hmac(k2, 32, sts, stslen, k);
+    memset(kbuf, 0, sizeof kbuf);
+    if (ok) to_hex(k, 32, sig);
+    memset(k, 0, sizeof k);
+    memset(k2, 0, sizeof k2);
+    return ok;
+}
+
+fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[17], fl_buf *auth,
+                     fl_buf *canon, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_buf cr_buf;
+    fl_buf_init(&cr_buf, 1u << 20);
+    sig_hdr hdrs[SIGV4_MAX_HEADERS];
+    size_t nh = 0;
+    char date8[9];
+
+    if (in->nquery > SIGV4_MAX_QUERY) FL_FAIL(FL_E_LIMIT, "sigv4: more than %u query parameters", SIGV4_MAX_QUERY);
+    if (in->nheaders + 4 > SIGV4_MAX_HEADERS)
+        FL_FAIL(FL_E_LIMIT, "sigv4: more than %u headers to sign", SIGV4_MAX_HEADERS - 4);
+    if (!cr->akid[0] || !cr->secret[0]) FL_FAIL(FL_E_STORE_AUTH, "sigv4: no access key id or secret");
+    if (in->path.len == 0 || in->path.ptr[0] != '/') FL_FAIL(FL_E_ARG, "sigv4: path must start with '/'");
+    aws_amz_date(in->time_s, amz_date);
+    memcpy(date8, amz_date, 8);
+    date8[8] = 0;
+    FL_TRY(sig_headers(in, cr, amz_date, hdrs, &nh, err));
+
+    /* canonical request: method, path, query, headers, signed headers, payload hash */
     fl_buf_append_c(&cr_buf, in->method);
     fl_buf_putc(&cr_buf, '\n');
     aws_uri_encode(&cr_buf, in->path, true);
     fl_buf_putc(&cr_buf, '\n');
-    for (size_t i = 0; i < in->nquery; i++) {
-        if (i) fl_buf_putc(&cr_buf, '&');
-        fl_buf_append(&cr_buf, qenc.ptr + qs[i].q.name_off, qs[i].q.name_len);
-        fl_buf_putc(&cr_buf, '=');
-        fl_buf_append(&cr_buf, qenc.ptr + qs[i].q.val_off, qs[i].q.val_len);
-    }
+    FL_TRY(sig_query(in, &cr_buf, err));
     fl_buf_putc(&cr_buf, '\n');
     for (size_t i = 0; i < nh; i++) {
         if (i > 0 && !strcmp(hdrs[i].name, hdrs[i - 1].name)) {
@@ -323,30 +360,13 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
         if (canon->rc) FL_FAIL(canon->rc, "sigv4: canonical request does not fit the caller's buffer");
     }
 
-    /* string to sign */
-    char crhash[65];
+    /* string to sign, signature, header */
+    char crhash[65], sts[512], sig[65];
     aws_sha256_hex(cr_buf.ptr, cr_buf.len, crhash);
-    char sts[512];
     int stslen = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s/" FL_STR_FMT "/" FL_STR_FMT "/aws4_request\n%s",
                           amz_date, date8, FL_STR_ARG(in->region), FL_STR_ARG(in->service), crhash);
     if (stslen < 0 || (size_t)stslen >= sizeof sts) FL_FAIL(FL_E_LIMIT, "sigv4: region or service name too long");
-
-    /* signing key */
-    unsigned char k[32], k2[32];
-    char kbuf[AWS_MAX_SECRET + 8];
-    size_t slen = strlen(cr->secret);
-    memcpy(kbuf, "AWS4", 4);
-    memcpy(kbuf + 4, cr->secret, slen);
-    bool ok = hmac(kbuf, 4 + slen, date8, 8, k) && hmac(k, 32, in->region.ptr, in->region.len, k2) &&
-              hmac(k2, 32, in->service.ptr, in->service.len, k) && hmac(k, 32, "aws4_request", 12, k2) &&
-              hmac(k2, 32, sts, (size_t)stslen, k);
-    memset(kbuf, 0, sizeof kbuf);
-    if (!ok) FL_FAIL(FL_E_INTERNAL, "sigv4: HMAC-SHA256 failed in OpenSSL");
-    char sig[65];
-    to_hex(k, 32, sig);
-    memset(k, 0, sizeof k);
-    memset(k2, 0, sizeof k2);
-
+    if (!sig_compute(cr, date8, in, sts, (size_t)stslen, sig)) FL_FAIL(FL_E_INTERNAL, "sigv4: HMAC-SHA256 failed in OpenSSL");
     fl_buf_printf(auth, "AWS4-HMAC-SHA256 Credential=%s/%s/" FL_STR_FMT "/" FL_STR_FMT "/aws4_request, SignedHeaders=",
                   cr->akid, date8, FL_STR_ARG(in->region), FL_STR_ARG(in->service));
     fl_buf_append(auth, cr_buf.ptr + signed_off, signed_end - signed_off);
@@ -354,6 +374,5 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
     if (auth->rc) FL_FAIL(auth->rc, "sigv4: authorization header does not fit");
 done:
     fl_buf_reset(&cr_buf);
-    fl_buf_reset(&qenc);
     return rc;
 }
