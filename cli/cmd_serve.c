@@ -13,7 +13,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: fhirlake serve [options]\n\n"
             "Run a FHIR R4 JSON REST server (CRUD, history, search by _id/_lastUpdated,\n"
-            "transaction/batch Bundles) backed by SQLite or PostgreSQL.\n\n"
+            "transaction/batch Bundles) backed by SQLite or PostgreSQL. Also GET /health and\n"
+            "GET /metrics. Writes matching an AidboxSubscriptionTopic are queued for its\n"
+            "AidboxTopicDestinations (see $status); delivery to Delta is not implemented yet.\n\n"
             "options:\n"
             "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080; port 0 = any)\n"
             "  --db URL               sqlite:PATH | sqlite::memory: | postgres://user@host/db\n"

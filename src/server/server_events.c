@@ -114,7 +114,7 @@ static fl_rc add_dest(srv_registry *g, const fl_fhirdb_rec *rec, const fl_json_v
 }
 
 /* Load every current resource of `type` into g. */
-static fl_rc load_type(fl_fhirdb_conn *c, const char *type, srv_registry *g, fl_err *err)
+static fl_rc load_type(fl_fhirdb_conn *c, const char *type, srv_registry *g, const fl_logger *log, fl_err *err)
 {
     fl_rc rc = FL_OK;
     fl_arena a;
@@ -126,8 +126,11 @@ static fl_rc load_type(fl_fhirdb_conn *c, const char *type, srv_registry *g, fl_
         fl_fhirdb_page pg;
         FL_TRY(fl_fhirdb_search(c, &q, &a, &pg, err));
         for (size_t i = 0; i < pg.n; i++) {
-            if ((topics ? g->ntopics : g->ndests) >= SRV_MAX_TOPICS)
-                FL_FAIL(FL_E_LIMIT, "more than %d %ss", SRV_MAX_TOPICS, type);
+            if ((topics ? g->ntopics : g->ndests) >= SRV_MAX_TOPICS) {
+                /* never refuse to start over this: serve the first ones and say so */
+                fl_log(log, FL_LOG_ERROR, "topics: more than %d %ss; the rest are ignored", SRV_MAX_TOPICS, type);
+                goto done;
+            }
             fl_json_val *res = NULL;
             if (fl_json_parse(pg.recs[i].body.ptr, pg.recs[i].body.len, NULL, &a, &res, NULL, err) != FL_OK)
                 continue; /* stored by us, so not expected; skip rather than stop the server */
@@ -151,8 +154,8 @@ fl_rc srv_events_reload(fl_server *srv, fl_fhirdb_conn *c, fl_err *err)
     g->topics = fl_calloc(SRV_MAX_TOPICS, sizeof *g->topics);
     g->dests = fl_calloc(SRV_MAX_TOPICS, sizeof *g->dests);
     if (!g->topics || !g->dests) FL_FAIL(FL_E_NOMEM, "out of memory");
-    FL_TRY(load_type(c, "AidboxSubscriptionTopic", g, err));
-    FL_TRY(load_type(c, "AidboxTopicDestination", g, err));
+    FL_TRY(load_type(c, "AidboxSubscriptionTopic", g, &srv->opts.log, err));
+    FL_TRY(load_type(c, "AidboxTopicDestination", g, &srv->opts.log, err));
     pthread_rwlock_wrlock(&srv->reg_lock);
     srv_registry *old = srv->reg;
     srv->reg = g;
