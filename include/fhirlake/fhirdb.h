@@ -88,7 +88,9 @@ FL_API fl_rc fl_fhirdb_ping(fl_fhirdb_conn *c, fl_err *err);
 
 /* ------------------------------------------------------------------ writes */
 
-/* One stored version. Slices point into the arena passed to the call that filled it. */
+/* One stored version. Slices point into the arena passed to the call that filled it,
+ * except that write calls set type (and id, for update/delete) to the caller's arguments:
+ * keep those alive as long as the record is used. */
 typedef struct fl_fhirdb_rec {
     fl_str type, id;
     int64_t version;
