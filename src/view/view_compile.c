@@ -161,7 +161,7 @@ static fl_rc compile_path(vc *c, const char *expr, const char *where, const char
 static const char *const fp_words[] = {"true", "false", "and", "or", "xor", "implies", "not", "div",
                                        "mod", "in", "contains", "as", "is", "today", "now", NULL};
 
-const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog *p)
+const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog *p, uint32_t *nhints)
 {
     const char *type = fl_fp_prog_fhir_type(p);
     if (!type) return NULL;
@@ -193,6 +193,20 @@ const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog 
     f->segs = segs;
     f->nsegs = nsegs;
     f->fhir_type = type;
+    f->hint_base = *nhints;
+    *nhints += nsegs;
+    /* Objects of a type that is not resolved through resourceType all get the same item
+     * apart from the node pointers: probe with and without a resourceType member. */
+    static const fl_json_member probe_m = {{"resourceType", 12}, {FL_JSON_STRING, 0, 0, 6, {"Bundle"}}};
+    fl_json_val empty = {FL_JSON_OBJECT, 0, 0, 0, {NULL}};
+    fl_json_val with_rt = {FL_JSON_OBJECT, 0, 0, 1, {NULL}};
+    with_rt.u.members = (fl_json_member *)(uintptr_t)&probe_m;
+    fl_fp_item t1 = fl_fp_item_from_json(&empty, type), t2 = fl_fp_item_from_json(&with_rt, type);
+    if (t1.kind == FL_FP_NODE && t1.ftype != 0 && t1.ftype == t2.ftype && t1.prec == t2.prec &&
+        t1.flags_ == t2.flags_ && !t1.ext && !t2.ext) {
+        f->node_tmpl = t1;
+        f->node_tmpl_ok = true;
+    }
     return f;
 }
 
@@ -332,7 +346,7 @@ static fl_rc compile_column(vc *c, const fl_json_val *obj, const char *where, co
         if (!strcmp(tn, "ansi/type")) ansi = tv;
     }
     if ((rc = compile_path(c, e.col.path, where, ctx_type, &cref->prog))) return rc;
-    cref->fast = view_fast_make(&c->plan->arena, e.col.path, cref->prog);
+    cref->fast = view_fast_make(&c->plan->arena, e.col.path, cref->prog, &c->plan->nhints);
     if (type) {
         if (!view_type_from_fhir(type, c->plan->opts.flags, &e.col.type, &e.info))
             return fl_err_set(c->err, FL_E_VIEW_INVALID, "%s: unknown type '%s'", where, type);
@@ -436,7 +450,7 @@ static fl_rc compile_iter(vc *c, view_sel *s, const fl_json_val *obj, const char
         if (!s->iters) return fl_err_set(c->err, FL_E_NOMEM, "out of memory");
         s->niters = 1;
         if ((rc = compile_path(c, expr, w ? w : where, ctx_type, &s->iters[0]))) return rc;
-        s->iter_fast = view_fast_make(&plan->arena, expr, s->iters[0]);
+        s->iter_fast = view_fast_make(&plan->arena, expr, s->iters[0], &plan->nhints);
         *inner_type = fl_fp_prog_fhir_type(s->iters[0]);
     } else if (rep) {
         if (!fl_json_is_arr(rep) || rep->len == 0)

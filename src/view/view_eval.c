@@ -24,7 +24,10 @@ fl_rc fl_view_ctx_new(const fl_view_plan *plan, fl_view_ctx **out, fl_err *err)
     ctx->plan = plan;
     fl_arena_init(&ctx->arena, 0, plan->opts.arena_limit);
     ctx->vars = fl_calloc(plan->nvars, sizeof *ctx->vars);
-    if (!ctx->vars) {
+    ctx->hints = fl_calloc(plan->nhints ? plan->nhints : 1, sizeof *ctx->hints);
+    if (!ctx->vars || !ctx->hints) {
+        fl_free(ctx->vars);
+        fl_free(ctx->hints);
         fl_free(ctx);
         return fl_err_set(err, FL_E_NOMEM, "out of memory");
     }
@@ -45,6 +48,7 @@ void fl_view_ctx_free(fl_view_ctx *ctx)
     if (!ctx) return;
     fl_arena_fini(&ctx->arena);
     fl_free(ctx->vars);
+    fl_free(ctx->hints);
     fl_free(ctx);
 }
 
@@ -168,6 +172,35 @@ static void column_item(fl_fp_item *it, const fl_json_val *x, const char *fhir_t
     }
 }
 
+/* fl_json_get with a position hint: FHIR resources of one kind mostly keep their members
+ * in the same order, so the position found last time is tried first. */
+static inline const fl_json_val *member_get(const fl_json_val *obj, fl_str key, uint32_t *hint)
+{
+    const fl_json_member *m = obj->u.members;
+    uint32_t n = obj->len, h = *hint;
+    if (h < n && m[h].key.len == key.len && memcmp(m[h].key.ptr, key.ptr, key.len) == 0) return &m[h].val;
+    for (uint32_t i = 0; i < n; i++) {
+        if (m[i].key.len == key.len && m[i].key.ptr[0] == key.ptr[0] &&
+            memcmp(m[i].key.ptr, key.ptr, key.len) == 0) {
+            *hint = i;
+            return &m[i].val;
+        }
+    }
+    return NULL;
+}
+
+/* The item for an object reached by an iteration fast path. */
+static inline void node_item(fl_fp_item *it, const view_fast *f, const fl_json_val *x)
+{
+    if (f->node_tmpl_ok && x->type == FL_JSON_OBJECT) {
+        *it = f->node_tmpl;
+        it->src = x;
+        it->v.node = x;
+    } else {
+        *it = fl_fp_item_from_json(x, f->fhir_type);
+    }
+}
+
 static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *input, bool for_column,
                       fl_fp_coll *out)
 {
@@ -182,7 +215,7 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
         if (!vals) return false;
         size_t cap = 0;
         for (size_t i = 0; i < ncur; i++) {
-            const fl_json_val *v = fl_json_get(cur[i], f->segs[s]);
+            const fl_json_val *v = member_get(cur[i], f->segs[s], &ctx->hints[f->hint_base + s]);
             if (!v || fl_json_is_null(v)) return false;
             vals[i] = v;
             cap += fl_json_is_arr(v) ? v->len : 1;
@@ -198,7 +231,7 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
                     const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
                     if (fl_json_is_null(x) || fl_json_is_arr(x)) return false;
                     if (for_column) column_item(&items[n], x, f->fhir_type);
-                    else items[n] = fl_fp_item_from_json(x, f->fhir_type);
+                    else node_item(&items[n], f, x);
                     if (!items[n].kind) return false;
                     n++;
                 }

@@ -24,7 +24,10 @@ typedef enum view_iter {
 typedef struct view_fast {
     fl_str *segs;
     uint32_t nsegs;
+    uint32_t hint_base; /* first of nsegs member-position hints in fl_view_ctx.hints */
     const char *fhir_type;
+    bool node_tmpl_ok;  /* objects of this type can be built from node_tmpl */
+    fl_fp_item node_tmpl;
 } view_fast;
 
 typedef struct view_cref {
@@ -102,6 +105,7 @@ struct fl_view_plan {
     fl_fp_coll *var_vals; /* constants' values (slot 0 unused here) */
     uint32_t nvars;
     fl_vec progs; /* every fl_fp_prog* compiled, for freeing */
+    uint32_t nhints; /* member-position hints used by fast paths (per ctx) */
 };
 
 /* ---- one converted value (evaluation scratch) */
@@ -131,6 +135,7 @@ struct fl_view_ctx {
     const fl_json_val *res;
     fl_str res_id;
     uint64_t nres; /* resources evaluated (clock refresh) */
+    uint32_t *hints; /* plan->nhints member positions last seen by the fast paths */
     bool skipped;
 };
 
@@ -154,7 +159,7 @@ fl_rc view_convert(const fl_view_col *col, const view_colinfo *info, const fl_fp
                    fl_arena *a, view_val *out, fl_err *err);
 
 /* view_compile.c: fast path for `expr` compiled as p, or NULL (also on OOM). */
-const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog *p);
+const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog *p, uint32_t *nhints);
 
 /* view_batch.c */
 /* Append the rows (each ncols cells wide) to b; all-or-nothing. */
