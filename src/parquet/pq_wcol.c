@@ -142,49 +142,40 @@ static void dict_clear(pq_dict *d)
 static void dict_free(pq_dict *d)
 {
     fl_free(d->slots);
-    fl_free(d->offs);
     fl_buf_reset(&d->data);
     memset(d, 0, sizeof *d);
 }
 
-static inline bool dict_eq(const pq_wcol *c, uint32_t e, const void *p, size_t n)
+static inline bool bytes_eq(const void *a, const void *b, size_t n)
 {
-    const pq_dict *d = &c->dict;
-    const char *q;
-    switch (c->width) {
-    case 4: {
-        uint32_t x, y;
-        memcpy(&x, d->data.ptr + (size_t)e * 4, 4);
-        memcpy(&y, p, 4);
-        return x == y;
-    }
-    case 8: {
+    if (n == 8) {
         uint64_t x, y;
-        memcpy(&x, d->data.ptr + (size_t)e * 8, 8);
-        memcpy(&y, p, 8);
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
         return x == y;
     }
-    case 0:
-        q = d->data.ptr + d->offs[e];
-        return pq_rd32((const uint8_t *)q) == n && memcmp(q + 4, p, n) == 0;
-    default:
-        return memcmp(d->data.ptr + (size_t)e * (size_t)c->width, p, n) == 0;
+    if (n == 4) {
+        uint32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        return x == y;
     }
+    return memcmp(a, b, n) == 0;
 }
 
-/* Slots hold (hash << 32 | entry + 1), so a probe touches one cache line unless the
- * hashes match. */
+/* Slots carry hash, entry, offset and length, so a probe costs one cache line plus, on a
+ * hash match, the entry's bytes. */
 static bool dict_rehash(pq_wcol *c)
 {
     pq_dict *d = &c->dict;
     size_t nc = d->cap ? d->cap * 2 : 1024;
-    uint64_t *ns = fl_calloc(nc, sizeof *ns);
+    pq_dslot *ns = fl_calloc(nc, sizeof *ns);
     if (!ns) return false;
     for (size_t k = 0; k < d->cap; k++) {
-        uint64_t sl = d->slots[k];
-        if (!sl) continue;
-        size_t i = (size_t)(sl >> 32) & (nc - 1);
-        while (ns[i]) i = (i + 1) & (nc - 1);
+        pq_dslot sl = d->slots[k];
+        if (!sl.idx1) continue;
+        size_t i = sl.hash & (nc - 1);
+        while (ns[i].idx1) i = (i + 1) & (nc - 1);
         ns[i] = sl;
     }
     fl_free(d->slots);
@@ -201,29 +192,26 @@ static int64_t dict_get(pq_wcol *c, const void *p, size_t n, uint32_t h, bool *a
     if (FL_UNLIKELY((d->count + 1) * 2 > d->cap) && !dict_rehash(c)) return -1;
     size_t i = h & (d->cap - 1);
     for (;;) {
-        uint64_t sl = d->slots[i];
-        if (!sl) break;
-        if ((uint32_t)(sl >> 32) == h && dict_eq(c, (uint32_t)sl - 1, p, n)) return (int64_t)(uint32_t)sl - 1;
+        const pq_dslot *sl = &d->slots[i];
+        if (!sl->idx1) break;
+        if (sl->hash == h && sl->len == n && bytes_eq(d->data.ptr + sl->off, p, n)) return (int64_t)sl->idx1 - 1;
         i = (i + 1) & (d->cap - 1);
     }
     if (d->count >= UINT32_MAX - 1) return -1;
+    size_t off = d->data.len;
     if (!c->width) {
-        if (d->count == d->ent_cap) {
-            size_t nc = d->ent_cap ? d->ent_cap * 2 : 256;
-            uint32_t *no = fl_realloc(d->offs, nc * sizeof *no);
-            if (!no) return -1;
-            d->offs = no;
-            d->ent_cap = nc;
-        }
-        if (d->data.len > UINT32_MAX - n - 4) return -1;
-        d->offs[d->count] = (uint32_t)d->data.len;
         uint8_t lb[4];
         pq_le32(lb, (uint32_t)n);
         fl_buf_append(&d->data, lb, 4);
+        off += 4;
     }
+    if (off > UINT32_MAX - n) return -1;
     fl_buf_append(&d->data, p, n);
     if (d->data.rc) return -1;
-    d->slots[i] = (uint64_t)h << 32 | (uint64_t)(d->count + 1);
+    d->slots[i].hash = h;
+    d->slots[i].idx1 = (uint32_t)d->count + 1;
+    d->slots[i].off = (uint32_t)off;
+    d->slots[i].len = (uint32_t)n;
     *added = true;
     return (int64_t)d->count++;
 }
@@ -244,10 +232,13 @@ static inline void push_idx(pq_wcol *c, int64_t ix)
 
 /* Fall back to PLAIN? Past dict_page_limit the dictionary is kept only while it pays off
  * (values repeat: at least 5 uses per 4 entries) and stays under 8x the limit; FHIR
- * references (Patient/123) repeat, ids and timestamps do not. */
+ * references (Patient/123) repeat, ids and timestamps do not. A column whose first 16 Ki
+ * values are more than 98% distinct falls back at once. */
 static bool dict_over(const fl_pq_writer *w, const pq_wcol *c)
 {
     size_t len = c->dict.data.len, lim = w->o.dict_page_limit;
+    /* nearly all distinct after 16 Ki values (ids, timestamps, measurements): stop early */
+    if (c->dict.uses >= 16384 && (uint64_t)c->dict.count * 50 > c->dict.uses * 49) return true;
     if (len <= lim) return false;
     if (len > lim * 8) return true;
     return c->dict.uses * 4 < (uint64_t)c->dict.count * 5;

@@ -9,11 +9,15 @@
 
 /* Dictionary of one column chunk. Entries are stored PLAIN-encoded in `data`, which is
  * exactly the dictionary page body. */
+typedef struct pq_dslot {
+    uint32_t hash, idx1; /* idx1 = entry index + 1; 0 = empty slot */
+    uint32_t off, len;   /* the entry's value bytes in data */
+} pq_dslot;
+
 typedef struct pq_dict {
-    uint64_t *slots; /* open addressing: hash << 32 | entry index + 1; 0 = empty */
+    pq_dslot *slots; /* open addressing, linear probing */
     size_t cap;      /* power of two */
-    uint32_t *offs;  /* BYTE_ARRAY: offset of entry i (its 4-byte length) in data */
-    size_t count, ent_cap;
+    size_t count;
     uint64_t uses; /* values encoded through the dictionary in this chunk */
     fl_buf data;
     bool active;     /* new values are dictionary-encoded */
