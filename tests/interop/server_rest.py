@@ -421,6 +421,34 @@ check(st == 410, "$status of a deleted destination -> 410", st)
 st, h, js = req("POST", "/AidboxTopicDestination", dict(dest, content="everything"))
 check(st == 400 and "content" in diag(js), "bad destination content -> 400", diag(js))
 
+# ---------------------------------------------------------------- concurrency
+import threading
+
+shared = "conc-" + RUN
+statuses = []
+lock = threading.Lock()
+
+
+def hammer():
+    for _ in range(25):
+        st, h, js = req("PUT", f"/Patient/{shared}", {"resourceType": "Patient", "id": shared})
+        with lock:
+            statuses.append(st)
+
+
+threads = [threading.Thread(target=hammer) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(sorted(set(statuses)) in ([200, 201], [201, 200], [200], [201]) and statuses.count(201) == 1,
+      "8 concurrent writers: one create, the rest updates", sorted(set(statuses)))
+st, h, js = req("GET", f"/Patient/{shared}")
+check(st == 200 and js["meta"]["versionId"] == "200", "8 x 25 concurrent updates -> version 200", js and js.get("meta"))
+st, h, js = req("GET", f"/Patient/{shared}/_history?_count=1000")
+versions = sorted(int(e["resource"]["meta"]["versionId"]) for e in js["entry"])
+check(versions == list(range(1, 201)), "history has every version exactly once", versions[:5])
+
 # ---------------------------------------------------------------- metrics
 conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
 conn.request("GET", "/metrics")
