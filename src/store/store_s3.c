@@ -554,6 +554,49 @@ static int list_cmp(const void *a, const void *b, const char *base)
     return c ? c : (x->len < y->len ? -1 : x->len > y->len);
 }
 
+/* Decode one ListObjectsV2 page: keys (Contents/Key and CommonPrefixes/Prefix) into
+ * `keys`, one list_ent each into `ents`, merged into one bytewise order. */
+static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *ents, fl_buf *tmp, fl_err *err)
+{
+    fl_buf_clear(keys);
+    ents->len = 0;
+    fl_str item;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *tag = pass == 0 ? "Contents" : "CommonPrefixes";
+        const char *ktag = pass == 0 ? "Key" : "Prefix";
+        size_t pos = 0;
+        while (aws_xml_next(x, &pos, tag, &item)) {
+            list_ent *e = fl_vec_push_zero(ents);
+            if (!e) return fl_err_set(err, FL_E_NOMEM, "s3 list: out of memory");
+            if (!aws_xml_text(item, ktag, tmp))
+                return fl_err_set(err, FL_E_CORRUPT, "s3 ListObjectsV2 s3://%s/" FL_STR_FMT ": entry without a readable <%s>",
+                                  s->bucket, FL_STR_ARG(pfx), ktag);
+            e->off = keys->len;
+            e->len = tmp->len;
+            fl_buf_append(keys, tmp->ptr, tmp->len);
+            e->is_prefix = pass == 1;
+            char num[32], lm[48];
+            if (pass == 0 && aws_xml_text_c(item, "Size", num, sizeof num)) e->size = strtoull(num, NULL, 10);
+            if (pass == 0 && aws_xml_text_c(item, "LastModified", lm, sizeof lm))
+                aws_parse_iso8601(fl_str_c(lm), &e->mtime_ms);
+        }
+    }
+    if (keys->rc) return fl_err_set(err, keys->rc, "s3 list: page too large");
+    /* Contents and CommonPrefixes are each sorted; merge them into one bytewise order
+     * (insertion sort: two sorted runs) */
+    list_ent *arr = ents->ptr;
+    for (size_t a = 1; a < ents->len; a++) {
+        list_ent t = arr[a];
+        size_t b = a;
+        while (b > 0 && list_cmp(&arr[b - 1], &t, keys->ptr) > 0) {
+            arr[b] = arr[b - 1];
+            b--;
+        }
+        arr[b] = t;
+    }
+    return FL_OK;
+}
+
 static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t flags, fl_store_list_fn fn, void *ctx,
                      fl_err *err)
 {
@@ -595,42 +638,8 @@ static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t fla
         FL_TRY(s3_call(s, &r, &rs, err));
 
         fl_str x = fl_buf_str(&page);
-        fl_buf_clear(&keys);
-        ents.len = 0;
-        size_t pos = 0;
-        fl_str item;
-        for (int pass = 0; pass < 2; pass++) {
-            const char *tag = pass == 0 ? "Contents" : "CommonPrefixes";
-            const char *ktag = pass == 0 ? "Key" : "Prefix";
-            pos = 0;
-            while (aws_xml_next(x, &pos, tag, &item)) {
-                list_ent *e = fl_vec_push_zero(&ents);
-                if (!e) FL_FAIL(FL_E_NOMEM, "s3 list: out of memory");
-                if (!aws_xml_text(item, ktag, &tmp))
-                    FL_FAIL(FL_E_CORRUPT, "s3 ListObjectsV2 s3://%s/%s: entry without a readable <%s>", s->bucket,
-                            pfx.ptr ? pfx.ptr : "", ktag);
-                e->off = keys.len;
-                e->len = tmp.len;
-                fl_buf_append(&keys, tmp.ptr, tmp.len);
-                e->is_prefix = pass == 1;
-                char num[32], lm[48];
-                if (pass == 0 && aws_xml_text_c(item, "Size", num, sizeof num)) e->size = strtoull(num, NULL, 10);
-                if (pass == 0 && aws_xml_text_c(item, "LastModified", lm, sizeof lm))
-                    aws_parse_iso8601(fl_str_c(lm), &e->mtime_ms);
-            }
-        }
-        if (keys.rc) FL_FAIL(keys.rc, "s3 list: page too large");
-        /* Contents and CommonPrefixes are each sorted; merge them into one bytewise order */
-        list_ent *arr = ents.ptr;
-        for (size_t a = 1; a < ents.len; a++) { /* insertion sort: the two runs are already sorted */
-            list_ent t = arr[a];
-            size_t b = a;
-            while (b > 0 && list_cmp(&arr[b - 1], &t, keys.ptr) > 0) {
-                arr[b] = arr[b - 1];
-                b--;
-            }
-            arr[b] = t;
-        }
+        FL_TRY(list_parse_page(s, x, fl_buf_str(&pfx), &keys, &ents, &tmp, err));
+        const list_ent *arr = ents.ptr;
         for (size_t a = 0; a < ents.len; a++) {
             fl_str full = fl_str_make(keys.ptr + arr[a].off, arr[a].len);
             if (full.len < rootlen || memcmp(full.ptr, s->root, rootlen) != 0) continue;
@@ -1123,6 +1132,79 @@ static bool bucket_valid(fl_str b)
 
 static void s3_close(void *impl);
 
+/* Tuning options (part size, concurrency, page size, payload signing, timeouts). */
+static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
+{
+    const char *v;
+    uint64_t num;
+    if ((v = prop(o, P_PART))) {
+        if (!parse_num(v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE, &num))
+            return fl_err_set(err, FL_E_CONFIG, "s3.partSize \"%s\": need %zu..%zu bytes", v, S3_MIN_PART_SIZE,
+                              S3_MAX_PART_SIZE);
+        s->part_size = (size_t)num;
+    }
+    if ((v = prop(o, P_UPCONC))) {
+        if (!parse_num(v, 1, S3_MAX_UPLOAD_CONCURRENCY, &num))
+            return fl_err_set(err, FL_E_CONFIG, "s3.uploadConcurrency \"%s\": need 1..%u", v, S3_MAX_UPLOAD_CONCURRENCY);
+        s->upload_concurrency = (uint32_t)num;
+    }
+    if ((v = prop(o, P_MAXKEYS))) {
+        if (!parse_num(v, 1, 1000, &num)) return fl_err_set(err, FL_E_CONFIG, "s3.listMaxKeys \"%s\": need 1..1000", v);
+        s->list_max_keys = (uint32_t)num;
+    }
+    if ((v = prop(o, P_UNSIGNED)) && !parse_bool(v, &s->unsigned_payload))
+        return fl_err_set(err, FL_E_CONFIG, "s3.unsignedPayload \"%s\": need true or false", v);
+    if ((v = prop(o, P_CONNECT))) {
+        if (!parse_num(v, 1, 600000, &num))
+            return fl_err_set(err, FL_E_CONFIG, "s3.connectTimeoutMs \"%s\": need 1..600000", v);
+        s->connect_timeout_ms = (long)num;
+    }
+    if ((v = prop(o, P_LOWSPEED))) {
+        if (!parse_num(v, 1, 3600, &num)) return fl_err_set(err, FL_E_CONFIG, "s3.lowSpeedTimeS \"%s\": need 1..3600", v);
+        s->low_speed_time_s = (long)num;
+    }
+    return FL_OK;
+}
+
+/* Endpoint (option, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS) and addressing style. */
+static fl_rc s3_setup_endpoint(s3 *s, const fl_store_opts *o, fl_err *err)
+{
+    const char *v, *ep = prop(o, P_ENDPOINT);
+    if (!ep) ep = getenv("AWS_ENDPOINT_URL_S3");
+    if (!ep || !ep[0]) ep = getenv("AWS_ENDPOINT_URL");
+    if (ep && !ep[0]) ep = NULL;
+    bool path_style_set = false;
+    if ((v = prop(o, P_PATHSTYLE))) {
+        if (!parse_bool(v, &s->path_style))
+            return fl_err_set(err, FL_E_CONFIG, "s3.pathStyle \"%s\": need true or false", v);
+        path_style_set = true;
+    }
+    if (!ep) {
+        s->aws_endpoint = true;
+        memcpy(s->scheme, "https", sizeof "https");
+        if (strchr(s->bucket, '.') && !path_style_set) s->path_style = true; /* dotted names break the TLS wildcard */
+        return FL_OK;
+    }
+    const char *sep = strstr(ep, "://");
+    if (!sep || (size_t)(sep - ep) >= sizeof s->scheme || (strncasecmp(ep, "http", 4) != 0))
+        return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": expected http://host[:port] or https://host[:port]", ep);
+    memcpy(s->scheme, ep, (size_t)(sep - ep));
+    s->scheme[sep - ep] = 0;
+    const char *hp = sep + 3;
+    const char *slash = strchr(hp, '/');
+    size_t hl = slash ? (size_t)(slash - hp) : strlen(hp);
+    if (hl == 0 || hl >= sizeof s->ep_host) return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": bad host", ep);
+    memcpy(s->ep_host, hp, hl);
+    s->ep_host[hl] = 0;
+    if (slash && strlen(slash) >= sizeof s->ep_path)
+        return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": path too long", ep);
+    if (slash) memcpy(s->ep_path, slash, strlen(slash) + 1);
+    size_t el = strlen(s->ep_path);
+    while (el && s->ep_path[el - 1] == '/') s->ep_path[--el] = 0;
+    if (!path_style_set) s->path_style = true; /* MinIO, LocalStack, Ceph: path-style by default */
+    return FL_OK;
+}
+
 static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl, fl_err *err)
 {
     fl_rc rc = FL_OK;
@@ -1136,18 +1218,15 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     s->list_max_keys = 1000;
     s->connect_timeout_ms = 5000;
     s->low_speed_time_s = 60;
+    s->retry.max_attempts = o && o->retry_max_attempts ? o->retry_max_attempts : 6;
     if (o) {
-        s->retry.max_attempts = o->retry_max_attempts ? o->retry_max_attempts : 6;
         s->retry.base_ms = o->retry_base_ms;
         s->retry.cap_ms = o->retry_cap_ms;
         s->log = o->log;
         for (size_t i = 0; i < o->nprops; i++) {
             const char *k = o->props[i].key;
-            if (k && !strncmp(k, "s3.", 3) && !known_prop(k))
-                FL_FAIL(FL_E_CONFIG, "s3: unknown option \"%s\"", k);
+            if (k && !strncmp(k, "s3.", 3) && !known_prop(k)) FL_FAIL(FL_E_CONFIG, "s3: unknown option \"%s\"", k);
         }
-    } else {
-        s->retry.max_attempts = 6;
     }
 
     if (!bucket_valid(u->authority))
@@ -1165,73 +1244,12 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     s->root[root.len] = '/';
     s->root[root.len ? root.len + 1 : 0] = 0;
 
-    const char *v;
-    uint64_t num;
-    bool b;
-    if ((v = prop(o, P_PART))) {
-        if (!parse_num(v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE, &num))
-            FL_FAIL(FL_E_CONFIG, "s3.partSize \"%s\": need %zu..%zu bytes", v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE);
-        s->part_size = (size_t)num;
-    }
-    if ((v = prop(o, P_UPCONC))) {
-        if (!parse_num(v, 1, S3_MAX_UPLOAD_CONCURRENCY, &num))
-            FL_FAIL(FL_E_CONFIG, "s3.uploadConcurrency \"%s\": need 1..%u", v, S3_MAX_UPLOAD_CONCURRENCY);
-        s->upload_concurrency = (uint32_t)num;
-    }
-    if ((v = prop(o, P_MAXKEYS))) {
-        if (!parse_num(v, 1, 1000, &num)) FL_FAIL(FL_E_CONFIG, "s3.listMaxKeys \"%s\": need 1..1000", v);
-        s->list_max_keys = (uint32_t)num;
-    }
-    if ((v = prop(o, P_UNSIGNED))) {
-        if (!parse_bool(v, &b)) FL_FAIL(FL_E_CONFIG, "s3.unsignedPayload \"%s\": need true or false", v);
-        s->unsigned_payload = b;
-    }
-    if ((v = prop(o, P_CONNECT))) {
-        if (!parse_num(v, 1, 600000, &num)) FL_FAIL(FL_E_CONFIG, "s3.connectTimeoutMs \"%s\": need 1..600000", v);
-        s->connect_timeout_ms = (long)num;
-    }
-    if ((v = prop(o, P_LOWSPEED))) {
-        if (!parse_num(v, 1, 3600, &num)) FL_FAIL(FL_E_CONFIG, "s3.lowSpeedTimeS \"%s\": need 1..3600", v);
-        s->low_speed_time_s = (long)num;
-    }
-
+    FL_TRY(s3_parse_tuning(s, o, err));
     const char *profile = prop(o, P_PROFILE);
     char region[AWS_MAX_REGION];
     s->region_fixed = aws_region_resolve(prop(o, P_REGION), profile, region);
     if (!s->region_fixed) snprintf(region, sizeof region, "us-east-1");
-
-    /* endpoint and addressing style */
-    const char *ep = prop(o, P_ENDPOINT);
-    if (!ep) ep = getenv("AWS_ENDPOINT_URL_S3");
-    if (!ep || !ep[0]) ep = getenv("AWS_ENDPOINT_URL");
-    if (ep && !ep[0]) ep = NULL;
-    bool path_style_set = false;
-    if ((v = prop(o, P_PATHSTYLE))) {
-        if (!parse_bool(v, &s->path_style)) FL_FAIL(FL_E_CONFIG, "s3.pathStyle \"%s\": need true or false", v);
-        path_style_set = true;
-    }
-    if (ep) {
-        const char *sep = strstr(ep, "://");
-        if (!sep || (size_t)(sep - ep) >= sizeof s->scheme || (strncasecmp(ep, "http", 4) != 0))
-            FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": expected http://host[:port] or https://host[:port]", ep);
-        memcpy(s->scheme, ep, (size_t)(sep - ep));
-        s->scheme[sep - ep] = 0;
-        const char *hp = sep + 3;
-        const char *slash = strchr(hp, '/');
-        size_t hl = slash ? (size_t)(slash - hp) : strlen(hp);
-        if (hl == 0 || hl >= sizeof s->ep_host) FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": bad host", ep);
-        memcpy(s->ep_host, hp, hl);
-        s->ep_host[hl] = 0;
-        if (slash && strlen(slash) >= sizeof s->ep_path) FL_FAIL(FL_E_CONFIG, "s3 endpoint \"%s\": path too long", ep);
-        if (slash) memcpy(s->ep_path, slash, strlen(slash) + 1);
-        size_t el = strlen(s->ep_path);
-        while (el && s->ep_path[el - 1] == '/') s->ep_path[--el] = 0;
-        if (!path_style_set) s->path_style = true; /* MinIO, LocalStack, Ceph: path-style by default */
-    } else {
-        s->aws_endpoint = true;
-        memcpy(s->scheme, "https", sizeof "https");
-        if (strchr(s->bucket, '.') && !path_style_set) s->path_style = true; /* dotted names break the TLS wildcard */
-    }
+    FL_TRY(s3_setup_endpoint(s, o, err));
     if (!addr_build(s, region, &s->addr)) FL_FAIL(FL_E_CONFIG, "s3: endpoint host, path or region too long");
 
     aws_chain_cfg cc = {.access_key_id = prop(o, P_AKID),
