@@ -15,8 +15,10 @@
 static void usage(FILE *out)
 {
     fprintf(out, "usage: fhirlake fhirpath 'EXPR' [--input FILE.json|FILE.ndjson|-] [--var name=value]...\n"
-                 "  Evaluates EXPR and prints the result collection as JSON (one line per resource\n"
-                 "  for NDJSON input). --var values are JSON literals (12, true, \"text\") or plain text.\n");
+                 "  Evaluates EXPR and prints the result collection as JSON. For NDJSON input (and\n"
+                 "  stdin, '-') it prints one line per resource: the result array, or {\"error\": ...}\n"
+                 "  when that resource fails (also reported on stderr; the exit status is then 1).\n"
+                 "  --var values are JSON literals (12, true, \"text\") or plain text.\n");
 }
 
 static void show_caret(const char *expr, const fl_err *err)
@@ -32,8 +34,25 @@ static bool is_ndjson(const char *path)
            !strcmp(path, "-");
 }
 
+/* Print one error as a JSON line {"error": "..."} (NDJSON mode keeps one output line
+ * per input line). */
+static void print_error_line(fl_buf *out, const char *msg)
+{
+    fl_buf_clear(out);
+    fl_jw w;
+    fl_jw_init(&w, out);
+    fl_jw_obj_begin(&w);
+    fl_jw_key_c(&w, "error");
+    fl_jw_str_c(&w, msg);
+    fl_jw_obj_end(&w);
+    if (!out->rc) {
+        fwrite(out->ptr, 1, out->len, stdout);
+        fputc('\n', stdout);
+    }
+}
+
 static int eval_print(const fl_fp_prog *p, const fl_json_val *res, const fl_fp_env *env0, fl_arena *a, fl_buf *out,
-                      const char *where)
+                      const char *where, bool error_lines)
 {
     fl_err err;
     fl_err_clear(&err);
@@ -43,6 +62,7 @@ static int eval_print(const fl_fp_prog *p, const fl_json_val *res, const fl_fp_e
     fl_rc rc = fl_fp_eval(p, res, &env, a, &col, &err);
     if (rc) {
         cli_report(where, rc, &err);
+        if (error_lines) print_error_line(out, err.msg[0] ? err.msg : fl_rc_str(rc));
         return CLI_FAILED;
     }
     fl_buf_clear(out);
@@ -145,7 +165,7 @@ int cmd_fhirpath(int argc, char **argv)
     env.nvars = nvars;
 
     if (!input) {
-        status = eval_print(p, NULL, &env, &a, &out, "fhirpath");
+        status = eval_print(p, NULL, &env, &a, &out, "fhirpath", false);
     } else if (is_ndjson(input)) {
         if ((rc = fl_ndjson_open(input, NULL, &r, &err))) {
             cli_report(input, rc, &err);
@@ -161,10 +181,11 @@ int cmd_fhirpath(int argc, char **argv)
             fl_err_clear(&err);
             if ((rc = fl_json_parse(line.text.ptr, line.text.len, NULL, &a, &res, NULL, &err))) {
                 cli_report(where, rc, &err);
+                print_error_line(&out, err.msg);
                 status = CLI_FAILED;
                 continue;
             }
-            if (eval_print(p, res, &env, &a, &out, where) != CLI_OK) status = CLI_FAILED;
+            if (eval_print(p, res, &env, &a, &out, where, true) != CLI_OK) status = CLI_FAILED;
         }
         if (rc != FL_E_EOF) {
             cli_report(input, rc, &err);
@@ -178,7 +199,7 @@ int cmd_fhirpath(int argc, char **argv)
             status = CLI_FAILED;
             goto done;
         }
-        status = eval_print(p, res, &env, &a, &out, input);
+        status = eval_print(p, res, &env, &a, &out, input, false);
     }
 done:
     if (r) fl_ndjson_close(r);

@@ -24,6 +24,16 @@ printf '%s\n' '{"resourceType":"Patient","id":"a","name":[{"family":"X"}]}' '' \
   '{"resourceType":"Patient","id":"b"}' > "$work/in.ndjson"
 expect "ndjson one line per resource" $'["a","X"]\n["b"]' "$("$bin" fhirpath "id | name.family" --input "$work/in.ndjson")"
 
+out=$("$bin" fhirpath "name.family.upper()" --input "$work/in.ndjson" 2>/dev/null); rc=$?
+expect "ndjson keeps one line per resource" '["X"]
+[]' "$out"
+expect "ndjson exit code" 0 "$rc"
+printf '%s\n' '{"name":[{"family":"a"},{"family":"b"}]}' '{"name":[{"family":"c"}]}' > "$work/two.ndjson"
+out=$("$bin" fhirpath "name.family.upper()" --input "$work/two.ndjson" 2>/dev/null); rc=$?
+expect "ndjson error line" '{"error":"name.family.upper(): col 13: upper() needs a single input item, got 2"}
+["C"]' "$out"
+expect "ndjson error exit code" 1 "$rc"
+
 err=$("$bin" fhirpath 'name.where(use = )' 2>&1 >/dev/null); rc=$?
 expect "compile error exit code" 1 "$rc"
 expect "compile error message" "fhirlake: fhirpath: name.where(use = ): col 18: expected an expression, found ')'
