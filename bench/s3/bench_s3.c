@@ -114,7 +114,8 @@ int main(int argc, char **argv)
     snprintf(partb, sizeof partb, "%zu", (size_t)atoi(part) << 20);
     snprintf(prefix, sizeof prefix, "bench-%llx", (unsigned long long)fl_random_u64());
     snprintf(url, sizeof url, "s3://%s", bucket);
-    fl_store_prop props[] = {{"s3.endpoint", ep}, {"s3.partSize", partb}, {"s3.unsignedPayload", unsig ? "true" : "false"}};
+    fl_store_prop props[] = {
+        {"s3.endpoint", ep}, {"s3.partSize", partb}, {"s3.unsignedPayload", unsig ? "true" : "false"}};
     fl_store_opts o;
     fl_store_opts_default(&o);
     o.props = props;
@@ -139,9 +140,10 @@ int main(int argc, char **argv)
     if (proto.bad) fprintf(stderr, "bench_s3: %d upload failures: %s\n", proto.bad, proto.msg);
     double td = run(down, &proto, threads);
     if (proto.bad) fprintf(stderr, "bench_s3: %d failures: %s\n", proto.bad, proto.msg);
-    printf("fhirlake upload   %d x %zu MB, %d threads, part %s MB%s: %.2f s, %.1f MB/s\n", files, size >> 20, threads,
-           part, unsig ? ", unsigned payload" : "", tu, mb / tu);
-    printf("fhirlake download %d x %zu MB, %d threads: %.2f s, %.1f MB/s\n", files, size >> 20, threads, td, mb / td);
+    printf("fhirlake upload   %d x %zu MB, %d threads, part %s MB%s: %.2f s, %.1f MB/s\n", files, size >> 20,
+           threads, part, unsig ? ", unsigned payload" : "", tu, mb / tu);
+    printf("fhirlake download %d x %zu MB, %d threads: %.2f s, %.1f MB/s\n", files, size >> 20, threads, td,
+           mb / td);
     /* clean up */
     fl_arena a;
     fl_arena_init(&a, 0, 0);
@@ -149,7 +151,8 @@ int main(int argc, char **argv)
     size_t n = 0;
     if (fl_store_list_all(st, fl_str_c(prefix), FL_STR_NULL, 0, 100000, &a, &es, &n, &err) == FL_OK && n) {
         fl_str *keys = calloc(n, sizeof *keys);
-        for (size_t i = 0; i < n; i++) keys[i] = es[i].key;
+        for (size_t i = 0; i < n; i++)
+            keys[i] = es[i].key;
         fl_store_delete(st, keys, n, &err);
         free(keys);
     }

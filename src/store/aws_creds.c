@@ -41,7 +41,10 @@ static const char *env(const char *name)
     return v && v[0] ? v : NULL;
 }
 
-static char *dup_or_null(const char *s) { return s && s[0] ? fl_strndup(s, strlen(s)) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s && s[0] ? fl_strndup(s, strlen(s)) : NULL;
+}
 
 static void copy_c(char *dst, size_t cap, const char *src)
 {
@@ -55,8 +58,10 @@ static void copy_c(char *dst, size_t cap, const char *src)
 
 static fl_str trim(fl_str s)
 {
-    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) s.ptr++, s.len--;
-    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t' || s.ptr[s.len - 1] == '\r')) s.len--;
+    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
+        s.ptr++, s.len--;
+    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t' || s.ptr[s.len - 1] == '\r'))
+        s.len--;
     return s;
 }
 
@@ -86,7 +91,8 @@ bool aws_ini_get(fl_str text, const char *profile, bool is_config, const char *k
         if (!line.len || line.ptr[0] == '#' || line.ptr[0] == ';') continue;
         if (line.ptr[0] == '[') {
             const char *rb = memchr(line.ptr, ']', line.len);
-            in = rb && section_matches(fl_str_make(line.ptr + 1, (size_t)(rb - line.ptr - 1)), profile, is_config);
+            in = rb &&
+                 section_matches(fl_str_make(line.ptr + 1, (size_t)(rb - line.ptr - 1)), profile, is_config);
             continue;
         }
         if (!in || indented) continue; /* indented lines belong to a nested block ("s3 =") */
@@ -170,7 +176,8 @@ static bool profile_exists(const shared_files *sf, const char *profile)
             i = e + 1;
             if (line.len > 1 && line.ptr[0] == '[') {
                 const char *rb = memchr(line.ptr, ']', line.len);
-                if (rb && section_matches(fl_str_make(line.ptr + 1, (size_t)(rb - line.ptr - 1)), profile, f == 1))
+                if (rb &&
+                    section_matches(fl_str_make(line.ptr + 1, (size_t)(rb - line.ptr - 1)), profile, f == 1))
                     return true;
             }
         }
@@ -215,12 +222,14 @@ static fl_rc fill_from_json(fl_str body, const char *what, aws_creds *out, fl_er
         return fl_err_set(err, FL_E_STORE_AUTH, "aws credentials from %s: Code \"%s\"", what, code);
     if (!aws_json_str(body, "AccessKeyId", out->akid, sizeof out->akid) ||
         !aws_json_str(body, "SecretAccessKey", out->secret, sizeof out->secret))
-        return fl_err_set(err, FL_E_STORE_AUTH,
-                          "aws credentials from %s: response has no AccessKeyId/SecretAccessKey (or they are too long)",
-                          what);
+        return fl_err_set(
+            err, FL_E_STORE_AUTH,
+            "aws credentials from %s: response has no AccessKeyId/SecretAccessKey (or they are too long)",
+            what);
     if (!aws_json_str(body, "Token", out->token, sizeof out->token)) out->token[0] = 0;
     out->expires_ms = 0;
-    if (aws_json_str(body, "Expiration", exp, sizeof exp) && !aws_parse_iso8601(fl_str_c(exp), &out->expires_ms))
+    if (aws_json_str(body, "Expiration", exp, sizeof exp) &&
+        !aws_parse_iso8601(fl_str_c(exp), &out->expires_ms))
         return fl_err_set(err, FL_E_STORE_AUTH, "aws credentials from %s: bad Expiration \"%s\"", what, exp);
     return FL_OK;
 }
@@ -231,8 +240,10 @@ static void sts_url(const char *region, char *url, size_t cap)
 {
     const char *ep = env("AWS_ENDPOINT_URL_STS");
     if (!ep) ep = env("AWS_ENDPOINT_URL");
-    if (ep) snprintf(url, cap, "%s", ep);
-    else snprintf(url, cap, "https://sts.%s.amazonaws.com/", region && region[0] ? region : "us-east-1");
+    if (ep)
+        snprintf(url, cap, "%s", ep);
+    else
+        snprintf(url, cap, "https://sts.%s.amazonaws.com/", region && region[0] ? region : "us-east-1");
 }
 
 /* POST form to STS at url (unsigned when signer is NULL, else SigV4 for service "sts") and
@@ -246,7 +257,8 @@ static fl_rc sts_call(aws_chain *c, const char *url, fl_str form, const aws_cred
     fl_buf_init(&ebody, S3_MAX_ERROR_BODY);
     fl_buf_init(&auth, 1024);
     fl_buf_init(&lines, AWS_MAX_TOKEN + 4096);
-    const char *hdrs[8] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/xml", NULL};
+    const char *hdrs[8] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/xml",
+                           NULL};
     static const char ctype[] = "application/x-www-form-urlencoded";
     if (signer) {
         /* host and path of the STS URL for the canonical request */
@@ -259,9 +271,15 @@ static fl_rc sts_call(aws_chain *c, const char *url, fl_str form, const aws_cred
         char payload[65], amz_date[17];
         aws_sha256_hex(form.ptr, form.len, payload);
         aws_kv sh[1] = {{FL_STR("Content-Type"), FL_STR(ctype)}};
-        aws_sigv4_in in = {.method = "POST", .host = host, .path = path, .headers = sh, .nheaders = 1,
-                           .payload_hash = fl_str_c(payload), .region = fl_str_c(region && region[0] ? region : "us-east-1"),
-                           .service = FL_STR("sts"), .time_s = fl_clock_now_us() / 1000000};
+        aws_sigv4_in in = {.method = "POST",
+                           .host = host,
+                           .path = path,
+                           .headers = sh,
+                           .nheaders = 1,
+                           .payload_hash = fl_str_c(payload),
+                           .region = fl_str_c(region && region[0] ? region : "us-east-1"),
+                           .service = FL_STR("sts"),
+                           .time_s = fl_clock_now_us() / 1000000};
         FL_TRY(aws_sigv4_sign(&in, signer, amz_date, &auth, NULL, err));
         size_t o[5], n = 0;
         o[n++] = lines.len;
@@ -282,11 +300,18 @@ static fl_rc sts_call(aws_chain *c, const char *url, fl_str form, const aws_cred
             fl_buf_putc(&lines, 0);
         }
         if (lines.rc) FL_FAIL(lines.rc, "%s: request headers too long", what);
-        for (size_t i = 0; i < n; i++) hdrs[2 + i] = lines.ptr + o[i];
+        for (size_t i = 0; i < n; i++)
+            hdrs[2 + i] = lines.ptr + o[i];
         hdrs[2 + n] = NULL;
     }
-    aws_http_req rq = {.method = "POST", .url = url, .headers = hdrs, .body = form.ptr, .body_len = form.len,
-                       .out = &body, .errbody = &ebody, .total_timeout_ms = CRED_HTTP_TOTAL_MS};
+    aws_http_req rq = {.method = "POST",
+                       .url = url,
+                       .headers = hdrs,
+                       .body = form.ptr,
+                       .body_len = form.len,
+                       .out = &body,
+                       .errbody = &ebody,
+                       .total_timeout_ms = CRED_HTTP_TOTAL_MS};
     aws_http_resp rs;
     if ((rc = cred_http(c, &rq, &rs, err)) != FL_OK) {
         fl_err_prefix(err, "%s: STS: ", what);
@@ -296,8 +321,8 @@ static fl_rc sts_call(aws_chain *c, const char *url, fl_str form, const aws_cred
         char code[64] = "", msg[256] = "";
         aws_xml_text_c(fl_buf_str(&ebody), "Code", code, sizeof code);
         aws_xml_text_c(fl_buf_str(&ebody), "Message", msg, sizeof msg);
-        rc = fl_err_set(err, FL_E_STORE_AUTH, "%s: STS %s answered HTTP %ld %s: %s (check %s)", what, url, rs.status,
-                        code, msg, check);
+        rc = fl_err_set(err, FL_E_STORE_AUTH, "%s: STS %s answered HTTP %ld %s: %s (check %s)", what, url,
+                        rs.status, code, msg, check);
         if (err && (rs.status >= 500 || rs.status == 429)) err->flags |= FL_ERR_RETRIABLE;
         goto done;
     }
@@ -305,10 +330,12 @@ static fl_rc sts_call(aws_chain *c, const char *url, fl_str form, const aws_cred
     size_t pos = 0;
     fl_str cr;
     char exp[64];
-    if (!aws_xml_next(xml, &pos, "Credentials", &cr) || !aws_xml_text_c(cr, "AccessKeyId", out->akid, sizeof out->akid) ||
+    if (!aws_xml_next(xml, &pos, "Credentials", &cr) ||
+        !aws_xml_text_c(cr, "AccessKeyId", out->akid, sizeof out->akid) ||
         !aws_xml_text_c(cr, "SecretAccessKey", out->secret, sizeof out->secret) ||
         !aws_xml_text_c(cr, "SessionToken", out->token, sizeof out->token) ||
-        !aws_xml_text_c(cr, "Expiration", exp, sizeof exp) || !aws_parse_iso8601(fl_str_c(exp), &out->expires_ms))
+        !aws_xml_text_c(cr, "Expiration", exp, sizeof exp) ||
+        !aws_parse_iso8601(fl_str_c(exp), &out->expires_ms))
         FL_FAIL(FL_E_STORE_AUTH, "%s: STS response from %s has no usable Credentials", what, url);
 done:
     if (lines.ptr) memset(lines.ptr, 0, lines.len); /* held the source session token */
@@ -321,12 +348,14 @@ done:
 
 static void session_name(const char *given, char *out, size_t cap)
 {
-    if (given && given[0]) copy_c(out, cap, given);
-    else snprintf(out, cap, "fhirlake-%lld", (long long)(fl_clock_now_us() / 1000000));
+    if (given && given[0])
+        copy_c(out, cap, given);
+    else
+        snprintf(out, cap, "fhirlake-%lld", (long long)(fl_clock_now_us() / 1000000));
 }
 
-static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char *role_arn, const char *session,
-                               const char *region, aws_creds *out, fl_err *err)
+static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char *role_arn,
+                               const char *session, const char *region, aws_creds *out, fl_err *err)
 {
     fl_rc rc = FL_OK;
     fl_buf tok, form;
@@ -341,7 +370,8 @@ static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char 
         goto done;
     }
     fl_str t = trim(fl_buf_str(&tok));
-    while (t.len && (t.ptr[t.len - 1] == '\n')) t.len--;
+    while (t.len && (t.ptr[t.len - 1] == '\n'))
+        t.len--;
     sts_url(region, url, sizeof url);
     session_name(session, sess, sizeof sess);
     fl_buf_append_c(&form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
@@ -352,8 +382,8 @@ static fl_rc from_web_identity(aws_chain *c, const char *token_file, const char 
     aws_uri_encode(&form, t, false);
     if (form.rc) FL_FAIL(form.rc, "aws web identity: request too large");
     char check[600];
-    snprintf(check, sizeof check, "AWS_ROLE_ARN / role_arn %.480s and the token in AWS_WEB_IDENTITY_TOKEN_FILE",
-             role_arn);
+    snprintf(check, sizeof check,
+             "AWS_ROLE_ARN / role_arn %.480s and the token in AWS_WEB_IDENTITY_TOKEN_FILE", role_arn);
     FL_TRY(sts_call(c, url, fl_buf_str(&form), NULL, region, "aws web identity", check, out, err));
     copy_c(out->source, sizeof out->source, "web-identity");
 done:
@@ -366,8 +396,8 @@ done:
 
 /* sts:AssumeRole signed with the source credentials (profile role_arn + source_profile). */
 static fl_rc assume_role(aws_chain *c, const aws_creds *src, const char *profile, const char *role_arn,
-                         const char *session, const char *external_id, const char *duration, const char *region,
-                         aws_creds *out, fl_err *err)
+                         const char *session, const char *external_id, const char *duration,
+                         const char *region, aws_creds *out, fl_err *err)
 {
     fl_rc rc = FL_OK;
     fl_buf form;
@@ -389,8 +419,8 @@ static fl_rc assume_role(aws_chain *c, const aws_creds *src, const char *profile
     }
     if (form.rc) FL_FAIL(form.rc, "aws profile \"%s\": AssumeRole request too large", profile);
     snprintf(what, sizeof what, "aws profile \"%.40s\" (role_arn)", profile);
-    snprintf(check, sizeof check, "role_arn %.400s may be assumed by key id %s (credentials from %s)", role_arn,
-             src->akid, src->source);
+    snprintf(check, sizeof check, "role_arn %.400s may be assumed by key id %s (credentials from %s)",
+             role_arn, src->akid, src->source);
     FL_TRY(sts_call(c, url, fl_buf_str(&form), src, region, what, check, out, err));
     snprintf(out->source, sizeof out->source, "assume-role:%.16s", profile);
 done:
@@ -401,7 +431,8 @@ done:
 static bool host_allowed_plain_http(const char *url)
 {
     const char *p = url + 7; /* after "http://" */
-    static const char *const ok[] = {"127.", "localhost", "[::1]", "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]"};
+    static const char *const ok[] = {"127.",          "localhost",      "[::1]",
+                                     "169.254.170.2", "169.254.170.23", "[fd00:ec2::23]"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         size_t n = strlen(ok[i]);
         if (strncasecmp(p, ok[i], n) == 0) {
@@ -428,10 +459,11 @@ static fl_rc from_container(aws_chain *c, aws_creds *out, fl_err *err)
         snprintf(url, sizeof url, "%s", full);
         if (strncasecmp(url, "https://", 8) != 0 &&
             (strncasecmp(url, "http://", 7) != 0 || !host_allowed_plain_http(url)))
-            FL_FAIL(FL_E_CONFIG,
-                    "aws container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI %s must be https, or http to "
-                    "loopback / 169.254.170.2 / 169.254.170.23",
-                    url);
+            FL_FAIL(
+                FL_E_CONFIG,
+                "aws container credentials: AWS_CONTAINER_CREDENTIALS_FULL_URI %s must be https, or http to "
+                "loopback / 169.254.170.2 / 169.254.170.23",
+                url);
     }
     const char *tfile = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
     const char *tok = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
@@ -442,25 +474,31 @@ static fl_rc from_container(aws_chain *c, aws_creds *out, fl_err *err)
             goto done;
         }
         fl_str t = trim(fl_buf_str(&tokbuf));
-        while (t.len && t.ptr[t.len - 1] == '\n') t.len--;
+        while (t.len && t.ptr[t.len - 1] == '\n')
+            t.len--;
         fl_buf_printf(&hdr, "Authorization: " FL_STR_FMT, FL_STR_ARG(t));
     } else if (tok) {
         fl_buf_printf(&hdr, "Authorization: %s", tok);
     }
     if (hdr.rc) FL_FAIL(hdr.rc, "aws container credentials: authorization token too long");
     const char *hdrs[] = {"Accept: application/json", hdr.len ? hdr.ptr : NULL, NULL};
-    aws_http_req rq = {.method = "GET", .url = url, .headers = hdrs, .out = &body,
-                       .connect_timeout_ms = 2000, .total_timeout_ms = CRED_HTTP_TOTAL_MS};
+    aws_http_req rq = {.method = "GET",
+                       .url = url,
+                       .headers = hdrs,
+                       .out = &body,
+                       .connect_timeout_ms = 2000,
+                       .total_timeout_ms = CRED_HTTP_TOTAL_MS};
     aws_http_resp rs;
     if ((rc = cred_http(c, &rq, &rs, err)) != FL_OK) {
         fl_err_prefix(err, "aws container credentials: ");
         goto done;
     }
     if (rs.status != 200) {
-        rc = fl_err_set(err, FL_E_STORE_AUTH,
-                        "aws container credentials: %s answered HTTP %ld (check the authorization token and the "
-                        "task/pod role)",
-                        url, rs.status);
+        rc = fl_err_set(
+            err, FL_E_STORE_AUTH,
+            "aws container credentials: %s answered HTTP %ld (check the authorization token and the "
+            "task/pod role)",
+            url, rs.status);
         if (err && (rs.status >= 500 || rs.status == 429)) err->flags |= FL_ERR_RETRIABLE;
         goto done;
     }
@@ -482,17 +520,25 @@ static fl_rc from_imds(aws_chain *c, aws_creds *out, fl_err *err)
     fl_buf_init(&body, AWS_MAX_CRED_RESPONSE);
     const char *ep = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
     const char *mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
-    if (ep) snprintf(base, sizeof base, "%s", ep);
-    else if (mode && !strcasecmp(mode, "IPv6")) snprintf(base, sizeof base, "http://[fd00:ec2::254]");
-    else snprintf(base, sizeof base, "http://169.254.169.254");
+    if (ep)
+        snprintf(base, sizeof base, "%s", ep);
+    else if (mode && !strcasecmp(mode, "IPv6"))
+        snprintf(base, sizeof base, "http://[fd00:ec2::254]");
+    else
+        snprintf(base, sizeof base, "http://169.254.169.254");
     size_t bl = strlen(base);
-    while (bl && base[bl - 1] == '/') base[--bl] = 0;
+    while (bl && base[bl - 1] == '/')
+        base[--bl] = 0;
 
     /* 1. session token (IMDSv2) */
     snprintf(url, sizeof url, "%s/latest/api/token", base);
     const char *h1[] = {"X-aws-ec2-metadata-token-ttl-seconds: 21600", NULL};
-    aws_http_req rq = {.method = "PUT", .url = url, .headers = h1, .out = &body,
-                       .connect_timeout_ms = IMDS_CONNECT_MS, .total_timeout_ms = IMDS_TOTAL_MS};
+    aws_http_req rq = {.method = "PUT",
+                       .url = url,
+                       .headers = h1,
+                       .out = &body,
+                       .connect_timeout_ms = IMDS_CONNECT_MS,
+                       .total_timeout_ms = IMDS_TOTAL_MS};
     aws_http_resp rs;
     if ((rc = cred_http(c, &rq, &rs, err)) != FL_OK) {
         fl_err_prefix(err, "aws IMDS (not running on EC2?): ");
@@ -510,8 +556,12 @@ static fl_rc from_imds(aws_chain *c, aws_creds *out, fl_err *err)
     /* 2. role name */
     fl_buf_clear(&body);
     snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/", base);
-    aws_http_req rq2 = {.method = "GET", .url = url, .headers = h2, .out = &body,
-                        .connect_timeout_ms = IMDS_CONNECT_MS, .total_timeout_ms = IMDS_TOTAL_MS};
+    aws_http_req rq2 = {.method = "GET",
+                        .url = url,
+                        .headers = h2,
+                        .out = &body,
+                        .connect_timeout_ms = IMDS_CONNECT_MS,
+                        .total_timeout_ms = IMDS_TOTAL_MS};
     if ((rc = cred_http(c, &rq2, &rs, err)) != FL_OK) {
         fl_err_prefix(err, "aws IMDS: ");
         goto done;
@@ -532,10 +582,15 @@ static fl_rc from_imds(aws_chain *c, aws_creds *out, fl_err *err)
     fl_buf enc;
     fl_buf_init(&enc, 1024);
     aws_uri_encode(&enc, fl_str_c(role), false);
-    snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", base, enc.ptr ? enc.ptr : "");
+    snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", base,
+             enc.ptr ? enc.ptr : "");
     fl_buf_reset(&enc);
-    aws_http_req rq3 = {.method = "GET", .url = url, .headers = h2, .out = &body,
-                        .connect_timeout_ms = IMDS_CONNECT_MS, .total_timeout_ms = IMDS_TOTAL_MS};
+    aws_http_req rq3 = {.method = "GET",
+                        .url = url,
+                        .headers = h2,
+                        .out = &body,
+                        .connect_timeout_ms = IMDS_CONNECT_MS,
+                        .total_timeout_ms = IMDS_TOTAL_MS};
     if ((rc = cred_http(c, &rq3, &rs, err)) != FL_OK) {
         fl_err_prefix(err, "aws IMDS: ");
         goto done;
@@ -550,48 +605,55 @@ done:
 
 #define AWS_MAX_ROLE_CHAIN 4
 
-static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *profile, int depth, aws_creds *out,
-                          fl_err *err)
+static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *profile, int depth,
+                          aws_creds *out, fl_err *err)
 {
     char v[1024], arn[512], sess[128];
     char region[AWS_MAX_REGION] = "";
-    if (!profile_get(sf, profile, "region", region, sizeof region) && c->region) copy_c(region, sizeof region, c->region);
+    if (!profile_get(sf, profile, "region", region, sizeof region) && c->region)
+        copy_c(region, sizeof region, c->region);
     if (profile_get(sf, profile, "role_arn", arn, sizeof arn)) {
         /* role_arn wins over static keys in the same profile, as in the SDKs */
         if (depth >= AWS_MAX_ROLE_CHAIN)
-            return fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile chain longer than %d", profile,
-                              AWS_MAX_ROLE_CHAIN);
+            return fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile chain longer than %d",
+                              profile, AWS_MAX_ROLE_CHAIN);
         if (!profile_get(sf, profile, "role_session_name", sess, sizeof sess)) sess[0] = 0;
         if (profile_get(sf, profile, "web_identity_token_file", v, sizeof v))
             return from_web_identity(c, v, arn, sess, region, out, err);
         if (profile_get(sf, profile, "mfa_serial", v, sizeof v))
-            return fl_err_set(err, FL_E_UNSUPPORTED,
-                              "aws profile \"%s\": mfa_serial needs an interactive code; export temporary credentials",
-                              profile);
+            return fl_err_set(
+                err, FL_E_UNSUPPORTED,
+                "aws profile \"%s\": mfa_serial needs an interactive code; export temporary credentials",
+                profile);
         aws_creds *src = fl_calloc(1, sizeof *src);
         if (!src) return fl_err_set(err, FL_E_NOMEM, "aws credentials: out of memory");
         char sp[128], ext[256], dur[16];
         fl_rc rc;
         if (profile_get(sf, profile, "source_profile", sp, sizeof sp)) {
             if (!profile_exists(sf, sp)) {
-                rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile \"%s\" not found", profile, sp);
+                rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile \"%s\" not found",
+                                profile, sp);
             } else if (!strcmp(sp, profile)) { /* a profile with its own keys as source */
-                rc = profile_get(sf, sp, "aws_access_key_id", src->akid, sizeof src->akid) &&
-                             profile_get(sf, sp, "aws_secret_access_key", src->secret, sizeof src->secret)
-                         ? FL_OK
-                         : fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\" is its own source_profile but has no keys",
-                                      profile);
-                if (!rc && !profile_get(sf, sp, "aws_session_token", src->token, sizeof src->token)) src->token[0] = 0;
+                rc =
+                    profile_get(sf, sp, "aws_access_key_id", src->akid, sizeof src->akid) &&
+                            profile_get(sf, sp, "aws_secret_access_key", src->secret, sizeof src->secret)
+                        ? FL_OK
+                        : fl_err_set(err, FL_E_CONFIG,
+                                     "aws profile \"%s\" is its own source_profile but has no keys", profile);
+                if (!rc && !profile_get(sf, sp, "aws_session_token", src->token, sizeof src->token))
+                    src->token[0] = 0;
                 snprintf(src->source, sizeof src->source, "profile:%.20s", sp);
             } else {
                 rc = from_profile(c, sf, sp, depth + 1, src, err);
                 if (rc == FL_E_NOT_FOUND)
-                    rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": source_profile \"%s\" has no credentials",
-                                    profile, sp);
+                    rc = fl_err_set(err, FL_E_CONFIG,
+                                    "aws profile \"%s\": source_profile \"%s\" has no credentials", profile,
+                                    sp);
             }
         } else if (profile_get(sf, profile, "credential_source", v, sizeof v)) {
             if (!strcmp(v, "Environment")) {
-                const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY"), *st = env("AWS_SESSION_TOKEN");
+                const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY"),
+                           *st = env("AWS_SESSION_TOKEN");
                 if (ak && sk && strlen(ak) <= AWS_MAX_AKID && strlen(sk) <= AWS_MAX_SECRET &&
                     (!st || strlen(st) <= AWS_MAX_TOKEN)) {
                     copy_c(src->akid, sizeof src->akid, ak);
@@ -600,21 +662,24 @@ static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *prof
                     copy_c(src->source, sizeof src->source, "env");
                     rc = FL_OK;
                 } else {
-                    rc = fl_err_set(err, FL_E_CONFIG,
-                                    "aws profile \"%s\": credential_source Environment but AWS_ACCESS_KEY_ID / "
-                                    "AWS_SECRET_ACCESS_KEY are not set",
-                                    profile);
+                    rc = fl_err_set(
+                        err, FL_E_CONFIG,
+                        "aws profile \"%s\": credential_source Environment but AWS_ACCESS_KEY_ID / "
+                        "AWS_SECRET_ACCESS_KEY are not set",
+                        profile);
                 }
             } else if (!strcmp(v, "EcsContainer")) {
                 rc = from_container(c, src, err);
             } else if (!strcmp(v, "Ec2InstanceMetadata")) {
                 rc = from_imds(c, src, err);
             } else {
-                rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": unknown credential_source \"%s\"", profile, v);
+                rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": unknown credential_source \"%s\"",
+                                profile, v);
             }
         } else {
-            rc = fl_err_set(err, FL_E_CONFIG, "aws profile \"%s\": role_arn needs source_profile or credential_source",
-                            profile);
+            rc =
+                fl_err_set(err, FL_E_CONFIG,
+                           "aws profile \"%s\": role_arn needs source_profile or credential_source", profile);
         }
         if (!rc) {
             if (!profile_get(sf, profile, "external_id", ext, sizeof ext)) ext[0] = 0;
@@ -628,24 +693,26 @@ static fl_rc from_profile(aws_chain *c, const shared_files *sf, const char *prof
     if (profile_get(sf, profile, "aws_access_key_id", out->akid, sizeof out->akid)) {
         if (!profile_get(sf, profile, "aws_secret_access_key", out->secret, sizeof out->secret))
             return fl_err_set(err, FL_E_STORE_AUTH,
-                              "aws profile \"%s\" has aws_access_key_id but no aws_secret_access_key (%s)", profile,
-                              sf->cred_path);
+                              "aws profile \"%s\" has aws_access_key_id but no aws_secret_access_key (%s)",
+                              profile, sf->cred_path);
         if (!profile_get(sf, profile, "aws_session_token", out->token, sizeof out->token)) out->token[0] = 0;
         snprintf(out->source, sizeof out->source, "profile:%.20s", profile);
         return FL_OK;
     }
     if (profile_get(sf, profile, "web_identity_token_file", v, sizeof v))
-        return fl_err_set(err, FL_E_STORE_AUTH, "aws profile \"%s\": web_identity_token_file without role_arn",
-                          profile);
+        return fl_err_set(err, FL_E_STORE_AUTH,
+                          "aws profile \"%s\": web_identity_token_file without role_arn", profile);
     if (profile_get(sf, profile, "credential_process", v, sizeof v))
         return fl_err_set(err, FL_E_UNSUPPORTED,
                           "aws profile \"%s\": credential_process is not supported by fhirlake; export the "
                           "credentials to the environment instead",
                           profile);
-    if (profile_get(sf, profile, "sso_session", v, sizeof v) || profile_get(sf, profile, "sso_start_url", v, sizeof v))
-        return fl_err_set(err, FL_E_UNSUPPORTED,
-                          "aws profile \"%s\": SSO profiles are not supported; run `aws configure export-credentials`",
-                          profile);
+    if (profile_get(sf, profile, "sso_session", v, sizeof v) ||
+        profile_get(sf, profile, "sso_start_url", v, sizeof v))
+        return fl_err_set(
+            err, FL_E_UNSUPPORTED,
+            "aws profile \"%s\": SSO profiles are not supported; run `aws configure export-credentials`",
+            profile);
     return FL_E_NOT_FOUND; /* profile has no credentials: next source */
 }
 
@@ -662,14 +729,16 @@ static fl_rc resolve(aws_chain *c, aws_creds *out, fl_err *err)
             return err && err->code ? err->code : rc;
         }
         if (!out->akid[0] || !out->secret[0])
-            return fl_err_set(err, FL_E_STORE_AUTH, "aws credential provider returned no access key id or secret");
+            return fl_err_set(err, FL_E_STORE_AUTH,
+                              "aws credential provider returned no access key id or secret");
         out->akid[AWS_MAX_AKID] = out->secret[AWS_MAX_SECRET] = out->token[AWS_MAX_TOKEN] = 0;
         if (!out->source[0]) copy_c(out->source, sizeof out->source, "provider");
         return FL_OK;
     }
     if (c->akid || c->secret) {
         if (!c->akid || !c->secret)
-            return fl_err_set(err, FL_E_CONFIG, "aws credentials: set both awsAccessKeyId and awsSecretAccessKey");
+            return fl_err_set(err, FL_E_CONFIG,
+                              "aws credentials: set both awsAccessKeyId and awsSecretAccessKey");
         if (strlen(c->akid) > AWS_MAX_AKID || strlen(c->secret) > AWS_MAX_SECRET ||
             (c->token && strlen(c->token) > AWS_MAX_TOKEN))
             return fl_err_set(err, FL_E_LIMIT, "aws credentials: explicit key or token too long");
@@ -685,8 +754,8 @@ static fl_rc resolve(aws_chain *c, aws_creds *out, fl_err *err)
     const char *sk = c->profile ? NULL : env("AWS_SECRET_ACCESS_KEY");
     if (ak || sk) {
         if (!ak || !sk)
-            return fl_err_set(err, FL_E_STORE_AUTH,
-                              "aws credentials: %s is set but %s is not", ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+            return fl_err_set(err, FL_E_STORE_AUTH, "aws credentials: %s is set but %s is not",
+                              ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                               ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
         const char *st = env("AWS_SESSION_TOKEN");
         if (strlen(ak) > AWS_MAX_AKID || strlen(sk) > AWS_MAX_SECRET || (st && strlen(st) > AWS_MAX_TOKEN))
@@ -733,10 +802,11 @@ static fl_rc resolve(aws_chain *c, aws_creds *out, fl_err *err)
     rc = from_imds(c, out, err);
     if (rc && err) {
         err->flags &= ~FL_ERR_RETRIABLE; /* "not on EC2" is not worth retrying */
-        fl_err_prefix(err,
-                      "no AWS credentials found: tried options, environment (AWS_ACCESS_KEY_ID), shared files "
-                      "(profile \"%s\"), web identity, container; last: ",
-                      profile);
+        fl_err_prefix(
+            err,
+            "no AWS credentials found: tried options, environment (AWS_ACCESS_KEY_ID), shared files "
+            "(profile \"%s\"), web identity, container; last: ",
+            profile);
         err->code = FL_E_STORE_AUTH;
         rc = FL_E_STORE_AUTH;
     }
@@ -832,7 +902,8 @@ fl_rc aws_chain_get(aws_chain *c, aws_creds *out, fl_err *err)
                c->cur.expires_ms ? ", temporary" : "");
     } else if (c->have && now < c->cur.expires_ms) {
         /* refresh failed but the old ones are still valid: use them, try again next time */
-        fl_log(c->log, FL_LOG_WARN, "aws credential refresh failed (%s); using the current ones until they expire",
+        fl_log(c->log, FL_LOG_WARN,
+               "aws credential refresh failed (%s); using the current ones until they expire",
                err ? err->msg : fl_rc_str(rc));
         *out = c->cur;
         rc = FL_OK;
@@ -852,4 +923,7 @@ void aws_chain_invalidate(aws_chain *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-bool aws_chain_region(aws_chain *c, char *out) { return aws_region_resolve(c->region, c->profile, out); }
+bool aws_chain_region(aws_chain *c, char *out)
+{
+    return aws_region_resolve(c->region, c->profile, out);
+}

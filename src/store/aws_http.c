@@ -79,8 +79,10 @@ static bool hdr_is(const char *line, size_t n, const char *name, fl_str *val)
     size_t k = strlen(name);
     if (n <= k || line[k] != ':' || strncasecmp(line, name, k) != 0) return false;
     size_t i = k + 1, e = n;
-    while (i < e && (line[i] == ' ' || line[i] == '\t')) i++;
-    while (e > i && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' ')) e--;
+    while (i < e && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    while (e > i && (line[e - 1] == '\r' || line[e - 1] == '\n' || line[e - 1] == ' '))
+        e--;
     *val = fl_str_make(line + i, e - i);
     return true;
 }
@@ -145,7 +147,9 @@ static fl_rc map_curl(CURLcode cc, const aws_http_req *rq, const char *ebuf, fl_
     fl_rc code = FL_E_NET;
     bool retriable = true;
     switch (cc) {
-    case CURLE_OPERATION_TIMEDOUT: code = FL_E_TIMEOUT; break;
+    case CURLE_OPERATION_TIMEDOUT:
+        code = FL_E_TIMEOUT;
+        break;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -156,8 +160,11 @@ static fl_rc map_curl(CURLcode cc, const aws_http_req *rq, const char *ebuf, fl_
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SEND_FAIL_REWIND:
-    case CURLE_SSL_CONNECT_ERROR: break;
-    default: retriable = false; break;
+    case CURLE_SSL_CONNECT_ERROR:
+        break;
+    default:
+        retriable = false;
+        break;
     }
     fl_err_set(err, code, "%s %s: %s", rq->method, rq->url, detail);
     if (err && retriable) err->flags |= FL_ERR_RETRIABLE;
@@ -236,8 +243,8 @@ fl_rc aws_http_do(CURL *h, const aws_http_req *rq, aws_http_resp *rs, fl_err *er
 
     CURLcode cc = curl_easy_perform(h);
     if (cc == CURLE_WRITE_ERROR && c.sink_rc != FL_OK) {
-        rc = fl_err_set(err, c.sink_rc, "%s %s: response larger than the allowed %zu bytes", rq->method, rq->url,
-                        rq->out ? rq->out->limit : 0);
+        rc = fl_err_set(err, c.sink_rc, "%s %s: response larger than the allowed %zu bytes", rq->method,
+                        rq->url, rq->out ? rq->out->limit : 0);
         goto done;
     }
     if (cc != CURLE_OK) {

@@ -79,11 +79,16 @@ static bool xml_decode(fl_str s, fl_buf *b)
         const char *semi = memchr(s.ptr + i, ';', s.len - i < 12 ? s.len - i : 12);
         if (!semi) return false;
         fl_str ent = fl_str_make(s.ptr + i + 1, (size_t)(semi - (s.ptr + i + 1)));
-        if (fl_str_eq_c(ent, "amp")) fl_buf_putc(b, '&');
-        else if (fl_str_eq_c(ent, "lt")) fl_buf_putc(b, '<');
-        else if (fl_str_eq_c(ent, "gt")) fl_buf_putc(b, '>');
-        else if (fl_str_eq_c(ent, "quot")) fl_buf_putc(b, '"');
-        else if (fl_str_eq_c(ent, "apos")) fl_buf_putc(b, '\'');
+        if (fl_str_eq_c(ent, "amp"))
+            fl_buf_putc(b, '&');
+        else if (fl_str_eq_c(ent, "lt"))
+            fl_buf_putc(b, '<');
+        else if (fl_str_eq_c(ent, "gt"))
+            fl_buf_putc(b, '>');
+        else if (fl_str_eq_c(ent, "quot"))
+            fl_buf_putc(b, '"');
+        else if (fl_str_eq_c(ent, "apos"))
+            fl_buf_putc(b, '\'');
         else if (ent.len >= 2 && ent.ptr[0] == '#') {
             uint32_t cp = 0;
             bool hex = ent.ptr[1] == 'x' || ent.ptr[1] == 'X';
@@ -92,10 +97,14 @@ static bool xml_decode(fl_str s, fl_buf *b)
             for (; k < ent.len; k++) {
                 char d = ent.ptr[k];
                 uint32_t v;
-                if (d >= '0' && d <= '9') v = (uint32_t)(d - '0');
-                else if (hex && d >= 'a' && d <= 'f') v = (uint32_t)(d - 'a' + 10);
-                else if (hex && d >= 'A' && d <= 'F') v = (uint32_t)(d - 'A' + 10);
-                else return false;
+                if (d >= '0' && d <= '9')
+                    v = (uint32_t)(d - '0');
+                else if (hex && d >= 'a' && d <= 'f')
+                    v = (uint32_t)(d - 'a' + 10);
+                else if (hex && d >= 'A' && d <= 'F')
+                    v = (uint32_t)(d - 'A' + 10);
+                else
+                    return false;
                 cp = cp * (hex ? 16u : 10u) + v;
                 if (cp > 0x10FFFF) return false;
             }
@@ -140,15 +149,33 @@ fl_rc aws_xml_escape(fl_buf *b, fl_str s)
     for (size_t i = 0; i < s.len; i++) {
         char c = s.ptr[i];
         switch (c) {
-        case '&': fl_buf_append_c(b, "&amp;"); break;
-        case '<': fl_buf_append_c(b, "&lt;"); break;
-        case '>': fl_buf_append_c(b, "&gt;"); break;
-        case '"': fl_buf_append_c(b, "&quot;"); break;
-        case '\'': fl_buf_append_c(b, "&apos;"); break;
-        case '\r': fl_buf_append_c(b, "&#13;"); break;
-        case '\n': fl_buf_append_c(b, "&#10;"); break;
-        case '\t': fl_buf_append_c(b, "&#9;"); break;
-        default: fl_buf_putc(b, c); break;
+        case '&':
+            fl_buf_append_c(b, "&amp;");
+            break;
+        case '<':
+            fl_buf_append_c(b, "&lt;");
+            break;
+        case '>':
+            fl_buf_append_c(b, "&gt;");
+            break;
+        case '"':
+            fl_buf_append_c(b, "&quot;");
+            break;
+        case '\'':
+            fl_buf_append_c(b, "&apos;");
+            break;
+        case '\r':
+            fl_buf_append_c(b, "&#13;");
+            break;
+        case '\n':
+            fl_buf_append_c(b, "&#10;");
+            break;
+        case '\t':
+            fl_buf_append_c(b, "&#9;");
+            break;
+        default:
+            fl_buf_putc(b, c);
+            break;
         }
     }
     return b->rc;
@@ -162,7 +189,8 @@ typedef struct jscan {
 
 static void js_ws(jscan *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r')) s->p++;
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
 }
 
 static int hexval(char c)
@@ -195,12 +223,26 @@ static bool js_string(jscan *s, char *out, size_t cap, size_t *outlen)
             if (s->p >= s->end) return false;
             char e = *s->p++;
             switch (e) {
-            case '"': case '\\': case '/': u[0] = e; break;
-            case 'b': u[0] = '\b'; break;
-            case 'f': u[0] = '\f'; break;
-            case 'n': u[0] = '\n'; break;
-            case 'r': u[0] = '\r'; break;
-            case 't': u[0] = '\t'; break;
+            case '"':
+            case '\\':
+            case '/':
+                u[0] = e;
+                break;
+            case 'b':
+                u[0] = '\b';
+                break;
+            case 'f':
+                u[0] = '\f';
+                break;
+            case 'n':
+                u[0] = '\n';
+                break;
+            case 'r':
+                u[0] = '\r';
+                break;
+            case 't':
+                u[0] = '\t';
+                break;
             case 'u': {
                 uint32_t cp = 0;
                 if (s->end - s->p < 4) return false;
@@ -227,7 +269,8 @@ static bool js_string(jscan *s, char *out, size_t cap, size_t *outlen)
                 ul = fl_utf8_encode(cp, u);
                 break;
             }
-            default: return false;
+            default:
+                return false;
             }
         }
         if (out) {

@@ -121,8 +121,8 @@ static bool digits(fl_str s, size_t off, size_t n, unsigned *out)
 bool aws_parse_iso8601(fl_str s, int64_t *ms_out)
 {
     unsigned y, mo, d, h, mi, sec, ms = 0;
-    if (!digits(s, 0, 4, &y) || s.len < 19 || s.ptr[4] != '-' || !digits(s, 5, 2, &mo) ||
-        s.ptr[7] != '-' || !digits(s, 8, 2, &d) || (s.ptr[10] != 'T' && s.ptr[10] != 't' && s.ptr[10] != ' ') ||
+    if (!digits(s, 0, 4, &y) || s.len < 19 || s.ptr[4] != '-' || !digits(s, 5, 2, &mo) || s.ptr[7] != '-' ||
+        !digits(s, 8, 2, &d) || (s.ptr[10] != 'T' && s.ptr[10] != 't' && s.ptr[10] != ' ') ||
         !digits(s, 11, 2, &h) || s.ptr[13] != ':' || !digits(s, 14, 2, &mi) || s.ptr[16] != ':' ||
         !digits(s, 17, 2, &sec))
         return false;
@@ -194,7 +194,10 @@ static int cmp_q(const void *a, const void *b)
     return cmp_bytes(x->base + x->q.val_off, x->q.val_len, y->base + y->q.val_off, y->q.val_len);
 }
 
-static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static bool is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 /* Append value trimmed, with runs of whitespace collapsed to one space. */
 static void put_trimmed(fl_buf *b, fl_str v)
@@ -202,10 +205,12 @@ static void put_trimmed(fl_buf *b, fl_str v)
     size_t i = 0;
     bool first = true;
     while (i < v.len) {
-        while (i < v.len && is_ws(v.ptr[i])) i++;
+        while (i < v.len && is_ws(v.ptr[i]))
+            i++;
         if (i >= v.len) break;
         size_t s = i;
-        while (i < v.len && !is_ws(v.ptr[i])) i++;
+        while (i < v.len && !is_ws(v.ptr[i]))
+            i++;
         if (!first) fl_buf_putc(b, ' ');
         fl_buf_append(b, v.ptr + s, i - s);
         first = false;
@@ -227,7 +232,8 @@ static fl_rc sig_headers(const aws_sigv4_in *in, const aws_creds *cr, const char
     size_t nh = 0;
     for (size_t i = 0; i < in->nheaders; i++) {
         fl_str n = in->headers[i].name;
-        if (n.len == 0 || n.len >= SIGV4_MAX_HNAME) return fl_err_set(err, FL_E_ARG, "sigv4: bad header name length");
+        if (n.len == 0 || n.len >= SIGV4_MAX_HNAME)
+            return fl_err_set(err, FL_E_ARG, "sigv4: bad header name length");
         for (size_t j = 0; j < n.len; j++) {
             char c = n.ptr[j];
             hdrs[nh].name[j] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -235,8 +241,8 @@ static fl_rc sig_headers(const aws_sigv4_in *in, const aws_creds *cr, const char
         hdrs[nh].name[n.len] = 0;
         hdrs[nh].value = in->headers[i].value;
         if (!strcmp(hdrs[nh].name, "host") || !strcmp(hdrs[nh].name, "x-amz-date") ||
-            !strcmp(hdrs[nh].name, "x-amz-content-sha256") || !strcmp(hdrs[nh].name, "x-amz-security-token") ||
-            !strcmp(hdrs[nh].name, "authorization"))
+            !strcmp(hdrs[nh].name, "x-amz-content-sha256") ||
+            !strcmp(hdrs[nh].name, "x-amz-security-token") || !strcmp(hdrs[nh].name, "authorization"))
             continue; /* the signer's own value wins */
         nh++;
     }
@@ -273,7 +279,8 @@ static fl_rc sig_query(const aws_sigv4_in *in, fl_buf *out, fl_err *err)
         q->val_len = qenc.len - q->val_off;
     }
     if (qenc.rc) FL_FAIL(qenc.rc, "sigv4: query string too long");
-    for (size_t i = 0; i < in->nquery; i++) qs[i].base = qenc.ptr;
+    for (size_t i = 0; i < in->nquery; i++)
+        qs[i].base = qenc.ptr;
     if (in->nquery) qsort(qs, in->nquery, sizeof qs[0], cmp_q);
     for (size_t i = 0; i < in->nquery; i++) {
         if (i) fl_buf_putc(out, '&');
@@ -287,8 +294,8 @@ done:
 }
 
 /* Signature hex of sts with the key derived from secret, date, region and service. */
-static bool sig_compute(const aws_creds *cr, const char *date8, const aws_sigv4_in *in, const char *sts, size_t stslen,
-                        char sig[65])
+static bool sig_compute(const aws_creds *cr, const char *date8, const aws_sigv4_in *in, const char *sts,
+                        size_t stslen, char sig[65])
 {
     unsigned char k[32], k2[32];
     char kbuf[AWS_MAX_SECRET + 8];
@@ -315,7 +322,8 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
     size_t nh = 0;
     char date8[9];
 
-    if (in->nquery > SIGV4_MAX_QUERY) FL_FAIL(FL_E_LIMIT, "sigv4: more than %u query parameters", SIGV4_MAX_QUERY);
+    if (in->nquery > SIGV4_MAX_QUERY)
+        FL_FAIL(FL_E_LIMIT, "sigv4: more than %u query parameters", SIGV4_MAX_QUERY);
     if (in->nheaders + 4 > SIGV4_MAX_HEADERS)
         FL_FAIL(FL_E_LIMIT, "sigv4: more than %u headers to sign", SIGV4_MAX_HEADERS - 4);
     if (!cr->akid[0] || !cr->secret[0]) FL_FAIL(FL_E_STORE_AUTH, "sigv4: no access key id or secret");
@@ -363,12 +371,16 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
     /* string to sign, signature, header */
     char crhash[65], sts[512], sig[65];
     aws_sha256_hex(cr_buf.ptr, cr_buf.len, crhash);
-    int stslen = snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s/" FL_STR_FMT "/" FL_STR_FMT "/aws4_request\n%s",
-                          amz_date, date8, FL_STR_ARG(in->region), FL_STR_ARG(in->service), crhash);
-    if (stslen < 0 || (size_t)stslen >= sizeof sts) FL_FAIL(FL_E_LIMIT, "sigv4: region or service name too long");
-    if (!sig_compute(cr, date8, in, sts, (size_t)stslen, sig)) FL_FAIL(FL_E_INTERNAL, "sigv4: HMAC-SHA256 failed in OpenSSL");
-    fl_buf_printf(auth, "AWS4-HMAC-SHA256 Credential=%s/%s/" FL_STR_FMT "/" FL_STR_FMT "/aws4_request, SignedHeaders=",
-                  cr->akid, date8, FL_STR_ARG(in->region), FL_STR_ARG(in->service));
+    int stslen =
+        snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s/" FL_STR_FMT "/" FL_STR_FMT "/aws4_request\n%s",
+                 amz_date, date8, FL_STR_ARG(in->region), FL_STR_ARG(in->service), crhash);
+    if (stslen < 0 || (size_t)stslen >= sizeof sts)
+        FL_FAIL(FL_E_LIMIT, "sigv4: region or service name too long");
+    if (!sig_compute(cr, date8, in, sts, (size_t)stslen, sig))
+        FL_FAIL(FL_E_INTERNAL, "sigv4: HMAC-SHA256 failed in OpenSSL");
+    fl_buf_printf(
+        auth, "AWS4-HMAC-SHA256 Credential=%s/%s/" FL_STR_FMT "/" FL_STR_FMT "/aws4_request, SignedHeaders=",
+        cr->akid, date8, FL_STR_ARG(in->region), FL_STR_ARG(in->service));
     fl_buf_append(auth, cr_buf.ptr + signed_off, signed_end - signed_off);
     fl_buf_printf(auth, ", Signature=%s", sig);
     if (auth->rc) FL_FAIL(auth->rc, "sigv4: authorization header does not fit");

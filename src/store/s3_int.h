@@ -15,20 +15,20 @@
 
 /* ---------------------------------------------------------------- limits */
 
-#define AWS_MAX_REGION 64u              /* region name ("eu-west-1") */
-#define AWS_MAX_HOST 512u               /* Host header incl. port */
-#define AWS_MAX_URL 8192u               /* whole request URL */
-#define AWS_MAX_PROFILE_FILE (1u << 20) /* ~/.aws/credentials or config */
-#define AWS_MAX_TOKEN_FILE (64u << 10)  /* web identity token / container auth token file */
+#define AWS_MAX_REGION 64u                /* region name ("eu-west-1") */
+#define AWS_MAX_HOST 512u                 /* Host header incl. port */
+#define AWS_MAX_URL 8192u                 /* whole request URL */
+#define AWS_MAX_PROFILE_FILE (1u << 20)   /* ~/.aws/credentials or config */
+#define AWS_MAX_TOKEN_FILE (64u << 10)    /* web identity token / container auth token file */
 #define AWS_MAX_CRED_RESPONSE (64u << 10) /* IMDS, container or STS response body */
-#define S3_MAX_XML_RESPONSE (16u << 20) /* ListObjectsV2 page, DeleteObjects result */
-#define S3_MAX_ERROR_BODY (64u << 10)   /* error XML kept for the message */
-#define S3_MAX_PARTS 10000u             /* S3 multipart limit */
+#define S3_MAX_XML_RESPONSE (16u << 20)   /* ListObjectsV2 page, DeleteObjects result */
+#define S3_MAX_ERROR_BODY (64u << 10)     /* error XML kept for the message */
+#define S3_MAX_PARTS 10000u               /* S3 multipart limit */
 #define S3_MIN_PART_SIZE ((size_t)5 << 20)
 #define S3_MAX_PART_SIZE ((size_t)5 << 30)
 #define S3_DEFAULT_PART_SIZE ((size_t)8 << 20)
 #define S3_MAX_DELETE_BATCH 1000u
-#define S3_MAX_IDLE_HANDLES 16u         /* cached curl handles (one per concurrent request) */
+#define S3_MAX_IDLE_HANDLES 16u /* cached curl handles (one per concurrent request) */
 
 /* ---------------------------------------------------------------- small helpers (aws_sigv4.c) */
 
@@ -55,12 +55,12 @@ bool aws_parse_iso8601(fl_str s, int64_t *ms_out);
 /* ---------------------------------------------------------------- SigV4 (aws_sigv4.c) */
 
 typedef struct aws_sigv4_in {
-    const char *method;     /* "GET", "PUT", ... */
-    fl_str host;            /* Host header value as sent (with ":port" when not default) */
-    fl_str path;            /* raw, NOT encoded, starting with '/' ("/bucket/a b.json") */
-    const aws_kv *query;    /* raw names and values (encoded by the signer); may be NULL */
+    const char *method;  /* "GET", "PUT", ... */
+    fl_str host;         /* Host header value as sent (with ":port" when not default) */
+    fl_str path;         /* raw, NOT encoded, starting with '/' ("/bucket/a b.json") */
+    const aws_kv *query; /* raw names and values (encoded by the signer); may be NULL */
     size_t nquery;
-    const aws_kv *headers;  /* extra headers to sign (any case); may be NULL */
+    const aws_kv *headers; /* extra headers to sign (any case); may be NULL */
     size_t nheaders;
     fl_str payload_hash;    /* hex SHA-256 of the body, or AWS_UNSIGNED_PAYLOAD */
     fl_str region, service; /* "eu-west-1", "s3" */
@@ -79,30 +79,30 @@ fl_rc aws_sigv4_sign(const aws_sigv4_in *in, const aws_creds *cr, char amz_date[
 /* ---------------------------------------------------------------- HTTP (aws_http.c) */
 
 typedef struct aws_http_req {
-    const char *method;          /* "GET", "HEAD", "PUT", "POST", "DELETE" */
-    const char *url;             /* full URL, already percent-encoded */
-    const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
-    const void *body;            /* request body (borrowed) or NULL */
+    const char *method;         /* "GET", "HEAD", "PUT", "POST", "DELETE" */
+    const char *url;            /* full URL, already percent-encoded */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    const void *body;           /* request body (borrowed) or NULL */
     size_t body_len;
-    fl_buf *out;                 /* 2xx body is appended here (its limit applies); NULL = drop */
-    fl_buf *errbody;             /* non-2xx body (first S3_MAX_ERROR_BODY bytes); NULL = drop */
-    long connect_timeout_ms;     /* 0 = 5000 */
-    long low_speed_time_s;       /* abort when < 1 byte/s for this long; 0 = 60 */
-    long total_timeout_ms;       /* 0 = none */
-    bool fresh_connect;          /* new connection: libcurl silently resends a request whose
-                                    reused connection died, which hides from the caller that a
-                                    non-idempotent request may have landed */
+    fl_buf *out;             /* 2xx body is appended here (its limit applies); NULL = drop */
+    fl_buf *errbody;         /* non-2xx body (first S3_MAX_ERROR_BODY bytes); NULL = drop */
+    long connect_timeout_ms; /* 0 = 5000 */
+    long low_speed_time_s;   /* abort when < 1 byte/s for this long; 0 = 60 */
+    long total_timeout_ms;   /* 0 = none */
+    bool fresh_connect;      /* new connection: libcurl silently resends a request whose
+                                reused connection died, which hides from the caller that a
+                                non-idempotent request may have landed */
 } aws_http_req;
 
 typedef struct aws_http_resp {
-    long status;               /* HTTP status of the final response */
+    long status; /* HTTP status of the final response */
     bool has_length;
-    uint64_t content_length;   /* Content-Length header */
+    uint64_t content_length; /* Content-Length header */
     bool has_range;
-    uint64_t range_total;      /* total size from Content-Range: bytes a-b/total */
-    int64_t mtime_ms;          /* Last-Modified, 0 if absent */
-    char etag[72];             /* ETag header as sent (with quotes) */
-    char request_id[64];       /* x-amz-request-id */
+    uint64_t range_total;               /* total size from Content-Range: bytes a-b/total */
+    int64_t mtime_ms;                   /* Last-Modified, 0 if absent */
+    char etag[72];                      /* ETag header as sent (with quotes) */
+    char request_id[64];                /* x-amz-request-id */
     char bucket_region[AWS_MAX_REGION]; /* x-amz-bucket-region */
 } aws_http_resp;
 
@@ -138,9 +138,9 @@ typedef struct aws_chain aws_chain;
 /* Explicit settings for the chain; every field may be NULL/empty. Strings are copied. */
 typedef struct aws_chain_cfg {
     const char *access_key_id, *secret_access_key, *session_token; /* explicit keys */
-    const char *profile;    /* overrides AWS_PROFILE */
-    const char *region;     /* used for STS; overrides the environment */
-    const fl_logger *log;   /* borrowed */
+    const char *profile;                                           /* overrides AWS_PROFILE */
+    const char *region;   /* used for STS; overrides the environment */
+    const fl_logger *log; /* borrowed */
 } aws_chain_cfg;
 
 /* Build a chain (no network yet: providers are tried on the first aws_chain_get).
@@ -166,7 +166,6 @@ bool aws_region_resolve(const char *explicit_region, const char *profile, char *
 
 /* Read the value of `key` in section `profile` of an AWS ini file (config files name
  * sections "profile NAME" except "default"; is_config selects that rule). false if absent. */
-bool aws_ini_get(fl_str text, const char *profile, bool is_config, const char *key, char *out,
-                 size_t cap);
+bool aws_ini_get(fl_str text, const char *profile, bool is_config, const char *key, char *out, size_t cap);
 
 #endif

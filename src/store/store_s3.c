@@ -30,15 +30,15 @@ typedef struct s3_addr {
 
 typedef struct s3 {
     char bucket[S3_MAX_BUCKET + 1];
-    char *root;                  /* key prefix of the store ("" or ends with '/'), owned */
-    pthread_mutex_t addr_mu;     /* guards addr */
+    char *root;              /* key prefix of the store ("" or ends with '/'), owned */
+    pthread_mutex_t addr_mu; /* guards addr */
     s3_addr addr;
-    bool region_fixed;           /* configured: report a wrong region instead of following it */
-    bool aws_endpoint;           /* default AWS endpoint: the host name contains the region */
+    bool region_fixed; /* configured: report a wrong region instead of following it */
+    bool aws_endpoint; /* default AWS endpoint: the host name contains the region */
     bool path_style;
     char scheme[8];
-    char ep_host[AWS_MAX_HOST];  /* custom endpoint host[:port] */
-    char ep_path[AWS_MAX_HOST];  /* custom endpoint base path ("" or "/x") */
+    char ep_host[AWS_MAX_HOST]; /* custom endpoint host[:port] */
+    char ep_path[AWS_MAX_HOST]; /* custom endpoint base path ("" or "/x") */
     bool unsigned_payload;
     size_t part_size;
     uint32_t upload_concurrency; /* parts of one writer in flight at once */
@@ -79,8 +79,8 @@ static void pool_give(s3 *s, CURL *h)
 
 typedef struct s3_req {
     const char *method;
-    const char *op;      /* for messages: "GET", "PUT", "ListObjectsV2", ... */
-    fl_str key;          /* full object key (with root); empty for bucket-level requests */
+    const char *op; /* for messages: "GET", "PUT", "ListObjectsV2", ... */
+    fl_str key;     /* full object key (with root); empty for bucket-level requests */
     const aws_kv *query;
     size_t nquery;
     const aws_kv *headers; /* extra headers, all signed */
@@ -88,8 +88,8 @@ typedef struct s3_req {
     const void *body;
     size_t body_len;
     bool unsigned_payload;
-    fl_buf *out;         /* 2xx body */
-    bool fresh_connect;  /* conditional / non-idempotent: see aws_http_req */
+    fl_buf *out;        /* 2xx body */
+    bool fresh_connect; /* conditional / non-idempotent: see aws_http_req */
 } s3_req;
 
 #define S3_MAX_REQ_HEADERS 16u
@@ -129,8 +129,10 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
     if (url.rc) FL_FAIL(url.rc, "s3: request URL too long");
 
     char payload[65], amz_date[17];
-    if (r->unsigned_payload) memcpy(payload, AWS_UNSIGNED_PAYLOAD, sizeof AWS_UNSIGNED_PAYLOAD);
-    else aws_sha256_hex(r->body, r->body_len, payload);
+    if (r->unsigned_payload)
+        memcpy(payload, AWS_UNSIGNED_PAYLOAD, sizeof AWS_UNSIGNED_PAYLOAD);
+    else
+        aws_sha256_hex(r->body, r->body_len, payload);
     aws_sigv4_in in = {.method = r->method,
                        .host = fl_str_c(ad.host),
                        .path = fl_buf_str(&path),
@@ -145,11 +147,11 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
     FL_TRY(aws_sigv4_sign(&in, cr, amz_date, &auth, NULL, err));
 
     /* header lines, NUL-separated in one buffer; pointers fixed up after the last append */
-#define ADD_LINE(...)                                                                              \
-    do {                                                                                           \
-        offs[nl++] = hdrs.len;                                                                     \
-        fl_buf_printf(&hdrs, __VA_ARGS__);                                                         \
-        fl_buf_putc(&hdrs, 0);                                                                     \
+#define ADD_LINE(...)                                                                                        \
+    do {                                                                                                     \
+        offs[nl++] = hdrs.len;                                                                               \
+        fl_buf_printf(&hdrs, __VA_ARGS__);                                                                   \
+        fl_buf_putc(&hdrs, 0);                                                                               \
     } while (0)
     ADD_LINE("Host: %s", ad.host);
     ADD_LINE("x-amz-date: %s", amz_date);
@@ -160,7 +162,8 @@ static fl_rc s3_do(s3 *s, const s3_req *r, aws_http_resp *rs, fl_buf *errbody, a
         ADD_LINE(FL_STR_FMT ": " FL_STR_FMT, FL_STR_ARG(r->headers[i].name), FL_STR_ARG(r->headers[i].value));
 #undef ADD_LINE
     if (hdrs.rc) FL_FAIL(hdrs.rc, "s3: request headers too long");
-    for (size_t i = 0; i < nl; i++) lines[i] = hdrs.ptr + offs[i];
+    for (size_t i = 0; i < nl; i++)
+        lines[i] = hdrs.ptr + offs[i];
     lines[nl] = NULL;
 
     h = pool_take(s);
@@ -240,11 +243,21 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
 
     if (!code[0]) { /* HEAD and some proxies answer without a body */
         switch (st) {
-        case 403: snprintf(code, sizeof code, "Forbidden"); break;
-        case 404: snprintf(code, sizeof code, "NotFound"); break;
-        case 412: snprintf(code, sizeof code, "PreconditionFailed"); break;
-        case 503: snprintf(code, sizeof code, "ServiceUnavailable"); break;
-        default: snprintf(code, sizeof code, "HTTP%ld", st); break;
+        case 403:
+            snprintf(code, sizeof code, "Forbidden");
+            break;
+        case 404:
+            snprintf(code, sizeof code, "NotFound");
+            break;
+        case 412:
+            snprintf(code, sizeof code, "PreconditionFailed");
+            break;
+        case 503:
+            snprintf(code, sizeof code, "ServiceUnavailable");
+            break;
+        default:
+            snprintf(code, sizeof code, "HTTP%ld", st);
+            break;
         }
     }
     if (st == 404 && !strcmp(code, "NoSuchBucket")) {
@@ -269,20 +282,25 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
         rc = FL_E_STORE_AUTH;
         if (!strcmp(code, "SignatureDoesNotMatch")) {
             hn = snprintf(hintbuf, sizeof hintbuf,
-                     "; the signature did not match: check the secret access key for key id %s (credentials from %s)",
-                     cr->akid, cr->source);
+                          "; the signature did not match: check the secret access key for key id %s "
+                          "(credentials from %s)",
+                          cr->akid, cr->source);
         } else if (!strcmp(code, "InvalidAccessKeyId")) {
-            hn = snprintf(hintbuf, sizeof hintbuf, "; the server does not know access key id %s (credentials from %s)",
-                     cr->akid, cr->source);
-        } else if (!strcmp(code, "RequestTimeTooSkewed")) {
-            hn = snprintf(hintbuf, sizeof hintbuf, "; the local clock differs from the server's by over 15 minutes");
-        } else if (!strcmp(code, "InvalidToken")) {
-            hn = snprintf(hintbuf, sizeof hintbuf, "; the session token is not valid (credentials from %s)", cr->source);
-        } else {
             hn = snprintf(hintbuf, sizeof hintbuf,
-                     "; check that the policy for key id %s (credentials from %s) allows this %s on bucket %s%s",
-                     cr->akid, cr->source, r->op, s->bucket,
-                     !strcmp(r->method, "HEAD") ? " (a missing key also answers 403 without s3:ListBucket)" : "");
+                          "; the server does not know access key id %s (credentials from %s)", cr->akid,
+                          cr->source);
+        } else if (!strcmp(code, "RequestTimeTooSkewed")) {
+            hn = snprintf(hintbuf, sizeof hintbuf,
+                          "; the local clock differs from the server's by over 15 minutes");
+        } else if (!strcmp(code, "InvalidToken")) {
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the session token is not valid (credentials from %s)",
+                          cr->source);
+        } else {
+            hn = snprintf(
+                hintbuf, sizeof hintbuf,
+                "; check that the policy for key id %s (credentials from %s) allows this %s on bucket %s%s",
+                cr->akid, cr->source, r->op, s->bucket,
+                !strcmp(r->method, "HEAD") ? " (a missing key also answers 403 without s3:ListBucket)" : "");
         }
         hint = hintbuf;
     } else if (st == 301 || st == 307 || !strcmp(code, "AuthorizationHeaderMalformed") ||
@@ -296,12 +314,15 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
             /* no region was configured: follow S3's answer once, like the SDKs do */
             rc = FL_E_STORE_RETRY;
             retry = true;
-            hn = snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s: switching from %s", region, cur);
+            hn = snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s: switching from %s", region,
+                          cur);
             hint = hintbuf;
-            fl_log(s->log, FL_LOG_INFO, "s3: bucket %s is in region %s, switching from %s", s->bucket, region, cur);
+            fl_log(s->log, FL_LOG_INFO, "s3: bucket %s is in region %s, switching from %s", s->bucket, region,
+                   cur);
         } else if (region[0]) {
-            hn = snprintf(hintbuf, sizeof hintbuf, "; the bucket is in region %s, not %s: set s3.region=%s or AWS_REGION",
-                     region, cur, region);
+            hn = snprintf(hintbuf, sizeof hintbuf,
+                          "; the bucket is in region %s, not %s: set s3.region=%s or AWS_REGION", region, cur,
+                          region);
             hint = hintbuf;
         } else {
             hint = "; wrong region or endpoint for this bucket: set s3.region or s3.endpoint";
@@ -316,9 +337,9 @@ static fl_rc s3_fail(s3 *s, const s3_req *r, const aws_http_resp *rs, const fl_b
         rc = FL_E_STORE;
     }
     (void)hn;
-    fl_err_set(err, rc, "s3 %s s3://%s/" FL_STR_FMT ": HTTP %ld %s%s%s%s%s%s", r->op, s->bucket, FL_STR_ARG(r->key), st,
-               code, msg[0] ? ": " : "", msg, rs->request_id[0] ? " (request id " : "", rs->request_id,
-               rs->request_id[0] ? ")" : "");
+    fl_err_set(err, rc, "s3 %s s3://%s/" FL_STR_FMT ": HTTP %ld %s%s%s%s%s%s", r->op, s->bucket,
+               FL_STR_ARG(r->key), st, code, msg[0] ? ": " : "", msg,
+               rs->request_id[0] ? " (request id " : "", rs->request_id, rs->request_id[0] ? ")" : "");
     if (err) {
         size_t n = strlen(err->msg);
         if (hint[0] && n < sizeof err->msg - 1) snprintf(err->msg + n, sizeof err->msg - n, "%s", hint);
@@ -384,11 +405,18 @@ static fl_rc s3_get(void *impl, fl_str key, uint64_t off, uint64_t len, fl_buf *
     bool ranged = off > 0 || len != UINT64_MAX;
     if (ranged) {
         if (len == 0) goto done;
-        if (len == UINT64_MAX || off + len < off) snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)off);
-        else snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off, (unsigned long long)(off + len - 1));
+        if (len == UINT64_MAX || off + len < off)
+            snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)off);
+        else
+            snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off,
+                     (unsigned long long)(off + len - 1));
         hdr.value = fl_str_c(range);
     }
-    s3_req r = {.method = "GET", .op = "GET", .key = fl_buf_str(&k), .headers = &hdr, .nheaders = ranged ? 1 : 0,
+    s3_req r = {.method = "GET",
+                .op = "GET",
+                .key = fl_buf_str(&k),
+                .headers = &hdr,
+                .nheaders = ranged ? 1 : 0,
                 .out = out};
     aws_http_resp rs;
     rc = s3_call(s, &r, &rs, err);
@@ -405,18 +433,25 @@ done:
     return rc;
 }
 
-static fl_rc s3_put_full(s3 *s, fl_str fkey, const void *data, size_t len, uint32_t flags, fl_store_meta *meta,
-                         fl_err *err)
+static fl_rc s3_put_full(s3 *s, fl_str fkey, const void *data, size_t len, uint32_t flags,
+                         fl_store_meta *meta, fl_err *err)
 {
     aws_kv hdr[1] = {{FL_STR("If-None-Match"), FL_STR("*")}};
-    s3_req r = {.method = "PUT", .op = "PUT", .key = fkey, .headers = hdr,
-                .nheaders = (flags & FL_STORE_IF_ABSENT) ? 1 : 0, .body = data, .body_len = len,
-                .unsigned_payload = s->unsigned_payload, .fresh_connect = (flags & FL_STORE_IF_ABSENT) != 0};
+    s3_req r = {.method = "PUT",
+                .op = "PUT",
+                .key = fkey,
+                .headers = hdr,
+                .nheaders = (flags & FL_STORE_IF_ABSENT) ? 1 : 0,
+                .body = data,
+                .body_len = len,
+                .unsigned_payload = s->unsigned_payload,
+                .fresh_connect = (flags & FL_STORE_IF_ABSENT) != 0};
     aws_http_resp rs;
     fl_rc rc = s3_call(s, &r, &rs, err);
     if (rc == FL_E_STORE_PRECOND && (flags & FL_STORE_IF_ABSENT)) {
-        rc = fl_err_set(err, FL_E_EXISTS, "s3 PUT s3://%s/" FL_STR_FMT ": already exists (If-None-Match: * failed)",
-                        s->bucket, FL_STR_ARG(fkey));
+        rc = fl_err_set(err, FL_E_EXISTS,
+                        "s3 PUT s3://%s/" FL_STR_FMT ": already exists (If-None-Match: * failed)", s->bucket,
+                        FL_STR_ARG(fkey));
         if (err) err->status = 412;
     }
     if (rc == FL_OK && meta) {
@@ -505,10 +540,19 @@ static fl_rc s3_del(void *impl, const fl_str *keys, size_t n, fl_err *err)
         if (batch == 0) continue;
         char md5[25];
         aws_md5_base64(body.ptr, body.len, md5);
-        aws_kv hdr[2] = {{FL_STR("Content-MD5"), fl_str_c(md5)}, {FL_STR("Content-Type"), FL_STR("application/xml")}};
+        aws_kv hdr[2] = {{FL_STR("Content-MD5"), fl_str_c(md5)},
+                         {FL_STR("Content-Type"), FL_STR("application/xml")}};
         aws_kv q[1] = {{FL_STR("delete"), FL_STR("")}};
-        s3_req r = {.method = "POST", .op = "DeleteObjects", .key = FL_STR(""), .query = q, .nquery = 1,
-                    .headers = hdr, .nheaders = 2, .body = body.ptr, .body_len = body.len, .out = &out};
+        s3_req r = {.method = "POST",
+                    .op = "DeleteObjects",
+                    .key = FL_STR(""),
+                    .query = q,
+                    .nquery = 1,
+                    .headers = hdr,
+                    .nheaders = 2,
+                    .body = body.ptr,
+                    .body_len = body.len,
+                    .out = &out};
         aws_http_resp rs;
         fl_buf_clear(&out);
         FL_TRY(s3_call(s, &r, &rs, err));
@@ -522,9 +566,14 @@ static fl_rc s3_del(void *impl, const fl_str *keys, size_t n, fl_err *err)
             aws_xml_text_c(e, "Message", msg, sizeof msg);
             aws_xml_text(e, "Key", &item);
             if (!strcmp(code, "NoSuchKey")) continue;
-            bool retry = !strcmp(code, "InternalError") || !strcmp(code, "SlowDown") || !strcmp(code, "ServiceUnavailable");
-            rc = fl_err_set(err, !strcmp(code, "AccessDenied") ? FL_E_STORE_AUTH : retry ? FL_E_STORE_RETRY : FL_E_STORE,
-                            "s3 DeleteObjects s3://%s/%s: %s: %s", s->bucket, item.ptr ? item.ptr : "", code, msg);
+            bool retry = !strcmp(code, "InternalError") || !strcmp(code, "SlowDown") ||
+                         !strcmp(code, "ServiceUnavailable");
+            rc = fl_err_set(err,
+                            !strcmp(code, "AccessDenied") ? FL_E_STORE_AUTH
+                            : retry                       ? FL_E_STORE_RETRY
+                                                          : FL_E_STORE,
+                            "s3 DeleteObjects s3://%s/%s: %s: %s", s->bucket, item.ptr ? item.ptr : "", code,
+                            msg);
             if (err && retry) err->flags |= FL_ERR_RETRIABLE;
             goto done;
         }
@@ -556,7 +605,8 @@ static int list_cmp(const void *a, const void *b, const char *base)
 
 /* Decode one ListObjectsV2 page: keys (Contents/Key and CommonPrefixes/Prefix) into
  * `keys`, one list_ent each into `ents`, merged into one bytewise order. */
-static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *ents, fl_buf *tmp, fl_err *err)
+static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *ents, fl_buf *tmp,
+                             fl_err *err)
 {
     fl_buf_clear(keys);
     ents->len = 0;
@@ -569,7 +619,8 @@ static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *
             list_ent *e = fl_vec_push_zero(ents);
             if (!e) return fl_err_set(err, FL_E_NOMEM, "s3 list: out of memory");
             if (!aws_xml_text(item, ktag, tmp))
-                return fl_err_set(err, FL_E_CORRUPT, "s3 ListObjectsV2 s3://%s/" FL_STR_FMT ": entry without a readable <%s>",
+                return fl_err_set(err, FL_E_CORRUPT,
+                                  "s3 ListObjectsV2 s3://%s/" FL_STR_FMT ": entry without a readable <%s>",
                                   s->bucket, FL_STR_ARG(pfx), ktag);
             e->off = keys->len;
             e->len = tmp->len;
@@ -597,8 +648,8 @@ static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *
     return FL_OK;
 }
 
-static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t flags, fl_store_list_fn fn, void *ctx,
-                     fl_err *err)
+static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t flags, fl_store_list_fn fn,
+                     void *ctx, fl_err *err)
 {
     s3 *s = impl;
     fl_rc rc = FL_OK;
@@ -630,9 +681,16 @@ static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t fla
         q[nq++] = (aws_kv){FL_STR("prefix"), fl_buf_str(&pfx)};
         q[nq++] = (aws_kv){FL_STR("max-keys"), fl_str_c(maxkeys)};
         if (flags & FL_STORE_LIST_NO_RECURSE) q[nq++] = (aws_kv){FL_STR("delimiter"), FL_STR("/")};
-        if (token.len) q[nq++] = (aws_kv){FL_STR("continuation-token"), fl_buf_str(&token)};
-        else if (after.len) q[nq++] = (aws_kv){FL_STR("start-after"), fl_buf_str(&after)};
-        s3_req r = {.method = "GET", .op = "ListObjectsV2", .key = FL_STR(""), .query = q, .nquery = nq, .out = &page};
+        if (token.len)
+            q[nq++] = (aws_kv){FL_STR("continuation-token"), fl_buf_str(&token)};
+        else if (after.len)
+            q[nq++] = (aws_kv){FL_STR("start-after"), fl_buf_str(&after)};
+        s3_req r = {.method = "GET",
+                    .op = "ListObjectsV2",
+                    .key = FL_STR(""),
+                    .query = q,
+                    .nquery = nq,
+                    .out = &page};
         aws_http_resp rs;
         fl_buf_clear(&page);
         FL_TRY(s3_call(s, &r, &rs, err));
@@ -655,7 +713,8 @@ static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t fla
         aws_xml_text_c(x, "IsTruncated", trunc, sizeof trunc);
         if (strcmp(trunc, "true") != 0) break;
         if (!aws_xml_text(x, "NextContinuationToken", &token) || token.len == 0)
-            FL_FAIL(FL_E_CORRUPT, "s3 ListObjectsV2 s3://%s: truncated page without NextContinuationToken", s->bucket);
+            FL_FAIL(FL_E_CORRUPT, "s3 ListObjectsV2 s3://%s: truncated page without NextContinuationToken",
+                    s->bucket);
     }
 done:
     fl_buf_reset(&page);
@@ -689,7 +748,7 @@ typedef struct part_job {
  * touches only its own job. */
 typedef struct s3_writer {
     s3 *s;
-    fl_buf key;   /* full key */
+    fl_buf key; /* full key */
     uint32_t flags;
     part_job *jobs;
     uint32_t njobs, cur; /* cur: the job being filled */
@@ -697,7 +756,7 @@ typedef struct s3_writer {
     char upload_id[1024];
     fl_vec etags; /* char[S3_MAX_ETAG] per uploaded part, in part order */
     uint64_t size;
-    fl_rc rc;     /* sticky */
+    fl_rc rc; /* sticky */
 } s3_writer;
 
 /* Retry fn with the store's backoff (the writer is outside store_run). */
@@ -712,8 +771,8 @@ static fl_rc with_retry(s3_writer *w, s3_step_fn fn, void *arg, const char *what
         rc = fn(w, arg, attempt > 1, err);
         if (rc == FL_OK || !fl_err_is_retriable(err) || attempt >= max) break;
         uint32_t ms = fl_store_backoff_ms(&w->s->retry, attempt);
-        fl_log(w->s->log, FL_LOG_WARN, "s3 %s s3://%s/%s failed (%s), retry %u/%u in %u ms", what, w->s->bucket,
-               w->key.ptr, err ? err->msg : "", attempt, max - 1, ms);
+        fl_log(w->s->log, FL_LOG_WARN, "s3 %s s3://%s/%s failed (%s), retry %u/%u in %u ms", what,
+               w->s->bucket, w->key.ptr, err ? err->msg : "", attempt, max - 1, ms);
         fl_sleep_ms(ms);
     }
     return rc;
@@ -726,11 +785,16 @@ static fl_rc step_create(s3_writer *w, void *arg, bool retried, fl_err *err)
     fl_buf out;
     fl_buf_init(&out, AWS_MAX_CRED_RESPONSE);
     aws_kv q[1] = {{FL_STR("uploads"), FL_STR("")}};
-    s3_req r = {.method = "POST", .op = "CreateMultipartUpload", .key = fl_buf_str(&w->key), .query = q, .nquery = 1,
+    s3_req r = {.method = "POST",
+                .op = "CreateMultipartUpload",
+                .key = fl_buf_str(&w->key),
+                .query = q,
+                .nquery = 1,
                 .out = &out};
     aws_http_resp rs;
     fl_rc rc = s3_call(w->s, &r, &rs, err);
-    if (!rc && (!aws_xml_text_c(fl_buf_str(&out), "UploadId", w->upload_id, sizeof w->upload_id) || !w->upload_id[0]))
+    if (!rc && (!aws_xml_text_c(fl_buf_str(&out), "UploadId", w->upload_id, sizeof w->upload_id) ||
+                !w->upload_id[0]))
         rc = fl_err_set(err, FL_E_CORRUPT, "s3 CreateMultipartUpload s3://%s/%s: no UploadId in the answer",
                         w->s->bucket, w->key.ptr);
     fl_buf_reset(&out);
@@ -744,8 +808,14 @@ static fl_rc step_part(s3_writer *w, void *arg, bool retried, fl_err *err)
     char pn[16];
     snprintf(pn, sizeof pn, "%u", j->partno);
     aws_kv q[2] = {{FL_STR("partNumber"), fl_str_c(pn)}, {FL_STR("uploadId"), fl_str_c(w->upload_id)}};
-    s3_req r = {.method = "PUT", .op = "UploadPart", .key = fl_buf_str(&w->key), .query = q, .nquery = 2,
-                .body = j->buf.ptr, .body_len = j->buf.len, .unsigned_payload = w->s->unsigned_payload};
+    s3_req r = {.method = "PUT",
+                .op = "UploadPart",
+                .key = fl_buf_str(&w->key),
+                .query = q,
+                .nquery = 2,
+                .body = j->buf.ptr,
+                .body_len = j->buf.len,
+                .unsigned_payload = w->s->unsigned_payload};
     aws_http_resp rs;
     fl_rc rc = s3_call(w->s, &r, &rs, err);
     if (rc) return rc;
@@ -812,10 +882,19 @@ static fl_rc step_complete(s3_writer *w, void *arg, bool retried, fl_err *err)
     fl_buf_append_c(&body, "</CompleteMultipartUpload>");
     if (body.rc) FL_FAIL(body.rc, "s3 CompleteMultipartUpload: request too large");
     aws_kv q[1] = {{FL_STR("uploadId"), fl_str_c(w->upload_id)}};
-    aws_kv hdr[2] = {{FL_STR("Content-Type"), FL_STR("application/xml")}, {FL_STR("If-None-Match"), FL_STR("*")}};
-    s3_req r = {.method = "POST", .op = "CompleteMultipartUpload", .key = fl_buf_str(&w->key), .query = q,
-                .nquery = 1, .headers = hdr, .nheaders = (w->flags & FL_STORE_IF_ABSENT) ? 2 : 1, .body = body.ptr,
-                .body_len = body.len, .out = &out, .fresh_connect = true};
+    aws_kv hdr[2] = {{FL_STR("Content-Type"), FL_STR("application/xml")},
+                     {FL_STR("If-None-Match"), FL_STR("*")}};
+    s3_req r = {.method = "POST",
+                .op = "CompleteMultipartUpload",
+                .key = fl_buf_str(&w->key),
+                .query = q,
+                .nquery = 1,
+                .headers = hdr,
+                .nheaders = (w->flags & FL_STORE_IF_ABSENT) ? 2 : 1,
+                .body = body.ptr,
+                .body_len = body.len,
+                .out = &out,
+                .fresh_connect = true};
     aws_http_resp rs;
     rc = s3_call(w->s, &r, &rs, err);
     if (rc == FL_E_NOT_FOUND && retried) {
@@ -825,8 +904,9 @@ static fl_rc step_complete(s3_writer *w, void *arg, bool retried, fl_err *err)
         fl_err_clear(&e2);
         fl_str rel = fl_str_make(w->key.ptr + strlen(w->s->root), w->key.len - strlen(w->s->root));
         if (s3_head(w->s, rel, &m, &e2) == FL_OK && m.size == w->size) {
-            fl_log(w->s->log, FL_LOG_INFO, "s3 CompleteMultipartUpload s3://%s/%s had landed on an earlier try",
-                   w->s->bucket, w->key.ptr);
+            fl_log(w->s->log, FL_LOG_INFO,
+                   "s3 CompleteMultipartUpload s3://%s/%s had landed on an earlier try", w->s->bucket,
+                   w->key.ptr);
             w->upload_id[0] = 0;
             if (err) fl_err_clear(err);
             if (meta) *meta = m;
@@ -874,15 +954,19 @@ static void mpu_abort(s3_writer *w)
 {
     if (!w->upload_id[0]) return;
     aws_kv q[1] = {{FL_STR("uploadId"), fl_str_c(w->upload_id)}};
-    s3_req r = {.method = "DELETE", .op = "AbortMultipartUpload", .key = fl_buf_str(&w->key), .query = q, .nquery = 1};
+    s3_req r = {.method = "DELETE",
+                .op = "AbortMultipartUpload",
+                .key = fl_buf_str(&w->key),
+                .query = q,
+                .nquery = 1};
     fl_err e;
     for (int attempt = 1; attempt <= 3; attempt++) {
         aws_http_resp rs;
         fl_err_clear(&e);
         fl_rc rc = s3_call(w->s, &r, &rs, &e);
         if (rc == FL_OK || rc == FL_E_NOT_FOUND) break;
-        fl_log(w->s->log, FL_LOG_WARN, "s3: abort of multipart upload for s3://%s/%s failed: %s", w->s->bucket,
-               w->key.ptr, e.msg);
+        fl_log(w->s->log, FL_LOG_WARN, "s3: abort of multipart upload for s3://%s/%s failed: %s",
+               w->s->bucket, w->key.ptr, e.msg);
         if (!fl_err_is_retriable(&e)) break;
         fl_sleep_ms(fl_store_backoff_ms(&w->s->retry, (uint32_t)attempt));
     }
@@ -894,7 +978,8 @@ static void mpu_abort(s3_writer *w)
 static fl_rc flush_part(s3_writer *w, fl_err *err)
 {
     fl_rc rc;
-    if (!w->upload_id[0] && (rc = with_retry(w, step_create, NULL, "CreateMultipartUpload", err)) != FL_OK) return rc;
+    if (!w->upload_id[0] && (rc = with_retry(w, step_create, NULL, "CreateMultipartUpload", err)) != FL_OK)
+        return rc;
     if (w->nparts >= S3_MAX_PARTS)
         return fl_err_set(err, FL_E_LIMIT, "s3 multipart s3://%s/%s: more than %u parts; raise s3.partSize",
                           w->s->bucket, w->key.ptr, S3_MAX_PARTS);
@@ -925,7 +1010,8 @@ static void writer_free(s3_writer *w)
 {
     fl_err e;
     part_collect_all(w, &e); /* never free a buffer a thread still reads */
-    for (uint32_t i = 0; i < w->njobs; i++) fl_buf_reset(&w->jobs[i].buf);
+    for (uint32_t i = 0; i < w->njobs; i++)
+        fl_buf_reset(&w->jobs[i].buf);
     fl_free(w->jobs);
     fl_buf_reset(&w->key);
     fl_vec_reset(&w->etags);
@@ -962,7 +1048,10 @@ static fl_rc s3_writer_open(void *impl, fl_str key, uint32_t flags, void **out, 
 }
 
 /* The part buffer being filled. */
-static fl_buf *cur_part(s3_writer *w) { return &w->jobs[w->cur].buf; }
+static fl_buf *cur_part(s3_writer *w)
+{
+    return &w->jobs[w->cur].buf;
+}
 
 /* Stop: wait for the upload threads, then abort the multipart upload. */
 static void writer_stop(s3_writer *w)
@@ -982,7 +1071,8 @@ static fl_rc s3_writer_write(void *wp, const void *data, size_t len, fl_err *err
         size_t room = w->s->part_size - part->len;
         size_t n = len < room ? len : room;
         if (fl_buf_append(part, p, n) != FL_OK) {
-            w->rc = fl_err_set(err, FL_E_NOMEM, "s3 writer: out of memory for a %zu-byte part", w->s->part_size);
+            w->rc =
+                fl_err_set(err, FL_E_NOMEM, "s3 writer: out of memory for a %zu-byte part", w->s->part_size);
             writer_stop(w);
             return w->rc;
         }
@@ -1037,7 +1127,8 @@ static fl_rc s3_writer_commit(void *wp, fl_store_meta *meta, fl_err *err)
         uint32_t max = w->s->retry.max_attempts ? w->s->retry.max_attempts : 6;
         for (uint32_t attempt = 1;; attempt++) {
             if (err) fl_err_clear(err);
-            rc = s3_put_full(w->s, fl_buf_str(&w->key), cur_part(w)->ptr, cur_part(w)->len, w->flags, meta, err);
+            rc = s3_put_full(w->s, fl_buf_str(&w->key), cur_part(w)->ptr, cur_part(w)->len, w->flags, meta,
+                             err);
             if (rc == FL_E_EXISTS && attempt > 1 && same_bytes(w)) { /* our earlier try had landed */
                 if (err) fl_err_clear(err);
                 rc = FL_OK;
@@ -1077,10 +1168,12 @@ static const char *prop(const fl_store_opts *o, const char *const *names)
 }
 
 static const char *const P_REGION[] = {"s3.region", "region", "awsRegion", "aws_region", NULL};
-static const char *const P_ENDPOINT[] = {"s3.endpoint", "s3Endpoint", "endpoint", "aws_endpoint", "awsEndpoint", NULL};
+static const char *const P_ENDPOINT[] = {"s3.endpoint",  "s3Endpoint",  "endpoint",
+                                         "aws_endpoint", "awsEndpoint", NULL};
 static const char *const P_PATHSTYLE[] = {"s3.pathStyle", "s3PathStyle", NULL};
 static const char *const P_AKID[] = {"s3.accessKeyId", "awsAccessKeyId", "aws_access_key_id", NULL};
-static const char *const P_SECRET[] = {"s3.secretAccessKey", "awsSecretAccessKey", "aws_secret_access_key", NULL};
+static const char *const P_SECRET[] = {"s3.secretAccessKey", "awsSecretAccessKey", "aws_secret_access_key",
+                                       NULL};
 static const char *const P_TOKEN[] = {"s3.sessionToken", "awsSessionToken", "aws_session_token", NULL};
 static const char *const P_PROFILE[] = {"s3.profile", "awsProfile", "aws_profile", NULL};
 static const char *const P_PART[] = {"s3.partSize", NULL};
@@ -1089,9 +1182,9 @@ static const char *const P_UNSIGNED[] = {"s3.unsignedPayload", NULL};
 static const char *const P_CONNECT[] = {"s3.connectTimeoutMs", NULL};
 static const char *const P_LOWSPEED[] = {"s3.lowSpeedTimeS", NULL};
 static const char *const P_UPCONC[] = {"s3.uploadConcurrency", NULL};
-static const char *const *const P_ALL[] = {P_REGION, P_ENDPOINT, P_PATHSTYLE, P_AKID, P_SECRET, P_TOKEN,
-                                           P_PROFILE, P_PART, P_MAXKEYS, P_UNSIGNED, P_CONNECT, P_LOWSPEED,
-                                           P_UPCONC};
+static const char *const *const P_ALL[] = {P_REGION,  P_ENDPOINT, P_PATHSTYLE, P_AKID,    P_SECRET,
+                                           P_TOKEN,   P_PROFILE,  P_PART,      P_MAXKEYS, P_UNSIGNED,
+                                           P_CONNECT, P_LOWSPEED, P_UPCONC};
 
 static bool known_prop(const char *k)
 {
@@ -1103,9 +1196,12 @@ static bool known_prop(const char *k)
 
 static bool parse_bool(const char *v, bool *out)
 {
-    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes")) *out = true;
-    else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")) *out = false;
-    else return false;
+    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"))
+        *out = true;
+    else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no"))
+        *out = false;
+    else
+        return false;
     return true;
 }
 
@@ -1139,17 +1235,19 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
     uint64_t num;
     if ((v = prop(o, P_PART))) {
         if (!parse_num(v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE, &num))
-            return fl_err_set(err, FL_E_CONFIG, "s3.partSize \"%s\": need %zu..%zu bytes", v, S3_MIN_PART_SIZE,
-                              S3_MAX_PART_SIZE);
+            return fl_err_set(err, FL_E_CONFIG, "s3.partSize \"%s\": need %zu..%zu bytes", v,
+                              S3_MIN_PART_SIZE, S3_MAX_PART_SIZE);
         s->part_size = (size_t)num;
     }
     if ((v = prop(o, P_UPCONC))) {
         if (!parse_num(v, 1, S3_MAX_UPLOAD_CONCURRENCY, &num))
-            return fl_err_set(err, FL_E_CONFIG, "s3.uploadConcurrency \"%s\": need 1..%u", v, S3_MAX_UPLOAD_CONCURRENCY);
+            return fl_err_set(err, FL_E_CONFIG, "s3.uploadConcurrency \"%s\": need 1..%u", v,
+                              S3_MAX_UPLOAD_CONCURRENCY);
         s->upload_concurrency = (uint32_t)num;
     }
     if ((v = prop(o, P_MAXKEYS))) {
-        if (!parse_num(v, 1, 1000, &num)) return fl_err_set(err, FL_E_CONFIG, "s3.listMaxKeys \"%s\": need 1..1000", v);
+        if (!parse_num(v, 1, 1000, &num))
+            return fl_err_set(err, FL_E_CONFIG, "s3.listMaxKeys \"%s\": need 1..1000", v);
         s->list_max_keys = (uint32_t)num;
     }
     if ((v = prop(o, P_UNSIGNED)) && !parse_bool(v, &s->unsigned_payload))
@@ -1160,7 +1258,8 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
         s->connect_timeout_ms = (long)num;
     }
     if ((v = prop(o, P_LOWSPEED))) {
-        if (!parse_num(v, 1, 3600, &num)) return fl_err_set(err, FL_E_CONFIG, "s3.lowSpeedTimeS \"%s\": need 1..3600", v);
+        if (!parse_num(v, 1, 3600, &num))
+            return fl_err_set(err, FL_E_CONFIG, "s3.lowSpeedTimeS \"%s\": need 1..3600", v);
         s->low_speed_time_s = (long)num;
     }
     return FL_OK;
@@ -1182,25 +1281,29 @@ static fl_rc s3_setup_endpoint(s3 *s, const fl_store_opts *o, fl_err *err)
     if (!ep) {
         s->aws_endpoint = true;
         memcpy(s->scheme, "https", sizeof "https");
-        if (strchr(s->bucket, '.') && !path_style_set) s->path_style = true; /* dotted names break the TLS wildcard */
+        if (strchr(s->bucket, '.') && !path_style_set)
+            s->path_style = true; /* dotted names break the TLS wildcard */
         return FL_OK;
     }
     const char *sep = strstr(ep, "://");
     if (!sep || (size_t)(sep - ep) >= sizeof s->scheme || (strncasecmp(ep, "http", 4) != 0))
-        return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": expected http://host[:port] or https://host[:port]", ep);
+        return fl_err_set(err, FL_E_CONFIG,
+                          "s3 endpoint \"%s\": expected http://host[:port] or https://host[:port]", ep);
     memcpy(s->scheme, ep, (size_t)(sep - ep));
     s->scheme[sep - ep] = 0;
     const char *hp = sep + 3;
     const char *slash = strchr(hp, '/');
     size_t hl = slash ? (size_t)(slash - hp) : strlen(hp);
-    if (hl == 0 || hl >= sizeof s->ep_host) return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": bad host", ep);
+    if (hl == 0 || hl >= sizeof s->ep_host)
+        return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": bad host", ep);
     memcpy(s->ep_host, hp, hl);
     s->ep_host[hl] = 0;
     if (slash && strlen(slash) >= sizeof s->ep_path)
         return fl_err_set(err, FL_E_CONFIG, "s3 endpoint \"%s\": path too long", ep);
     if (slash) memcpy(s->ep_path, slash, strlen(slash) + 1);
     size_t el = strlen(s->ep_path);
-    while (el && s->ep_path[el - 1] == '/') s->ep_path[--el] = 0;
+    while (el && s->ep_path[el - 1] == '/')
+        s->ep_path[--el] = 0;
     if (!path_style_set) s->path_style = true; /* MinIO, LocalStack, Ceph: path-style by default */
     return FL_OK;
 }
@@ -1225,7 +1328,8 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
         s->log = o->log;
         for (size_t i = 0; i < o->nprops; i++) {
             const char *k = o->props[i].key;
-            if (k && !strncmp(k, "s3.", 3) && !known_prop(k)) FL_FAIL(FL_E_CONFIG, "s3: unknown option \"%s\"", k);
+            if (k && !strncmp(k, "s3.", 3) && !known_prop(k))
+                FL_FAIL(FL_E_CONFIG, "s3: unknown option \"%s\"", k);
         }
     }
 
@@ -1235,8 +1339,10 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     memcpy(s->bucket, u->authority.ptr, u->authority.len);
     s->bucket[u->authority.len] = 0;
     fl_str root = u->path;
-    while (root.len && root.ptr[root.len - 1] == '/') root.len--;
-    while (root.len && root.ptr[0] == '/') root.ptr++, root.len--;
+    while (root.len && root.ptr[root.len - 1] == '/')
+        root.len--;
+    while (root.len && root.ptr[0] == '/')
+        root.ptr++, root.len--;
     if (root.len > FL_STORE_MAX_KEY) FL_FAIL(FL_E_LIMIT, "s3: prefix longer than %u bytes", FL_STORE_MAX_KEY);
     s->root = fl_malloc(root.len + 2);
     if (!s->root) FL_FAIL(FL_E_NOMEM, "s3: out of memory");
@@ -1272,7 +1378,8 @@ static void s3_close(void *impl)
 {
     s3 *s = impl;
     if (!s) return;
-    for (size_t i = 0; i < s->nidle; i++) curl_easy_cleanup(s->idle[i]);
+    for (size_t i = 0; i < s->nidle; i++)
+        curl_easy_cleanup(s->idle[i]);
     aws_chain_free(s->chain);
     fl_free(s->root);
     pthread_mutex_destroy(&s->pool_mu);

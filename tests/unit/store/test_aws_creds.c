@@ -87,10 +87,12 @@ static void *fake_main(void *arg)
         int len;
         if (rt) {
             rt->hits++;
-            len = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                           rt->status, strlen(rt->body), rt->body);
+            len = snprintf(resp, sizeof resp,
+                           "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", rt->status,
+                           strlen(rt->body), rt->body);
         } else {
-            len = snprintf(resp, sizeof resp, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            len = snprintf(resp, sizeof resp,
+                           "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         }
         pthread_mutex_unlock(&F.mu);
         if (write(c, resp, (size_t)len) < 0) { /* ignore */
@@ -171,14 +173,27 @@ static char tmpdir[256];
 
 static void clear_env(void)
 {
-    const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                          "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
-                          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
-                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                          "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                          "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL",
+    const char *vars[] = {"AWS_ACCESS_KEY_ID",
+                          "AWS_SECRET_ACCESS_KEY",
+                          "AWS_SESSION_TOKEN",
+                          "AWS_PROFILE",
+                          "AWS_REGION",
+                          "AWS_DEFAULT_REGION",
+                          "AWS_SHARED_CREDENTIALS_FILE",
+                          "AWS_CONFIG_FILE",
+                          "AWS_WEB_IDENTITY_TOKEN_FILE",
+                          "AWS_ROLE_ARN",
+                          "AWS_ROLE_SESSION_NAME",
+                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                          "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                          "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                          "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                          "AWS_EC2_METADATA_DISABLED",
+                          "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                          "AWS_ENDPOINT_URL",
                           "AWS_ENDPOINT_URL_STS"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
     /* never touch the real ~/.aws or the real metadata service */
     char p[512];
     snprintf(p, sizeof p, "%s/none-credentials", tmpdir);
@@ -224,7 +239,8 @@ static void iso_in(int64_t secs, char *out, size_t cap)
 static void test_scanners(void)
 {
     char v[64];
-    fl_str j = FL_STR("{\"Code\" : \"Success\", \"n\": 12, \"o\": {\"a\": [1, \"x\"]}, \"AccessKeyId\": \"AK\\u00e9\\/x\"}");
+    fl_str j = FL_STR("{\"Code\" : \"Success\", \"n\": 12, \"o\": {\"a\": [1, \"x\"]}, \"AccessKeyId\": "
+                      "\"AK\\u00e9\\/x\"}");
     CHECK(aws_json_str(j, "AccessKeyId", v, sizeof v));
     CHECK_EQ_STR(v, "AK\xc3\xa9/x");
     CHECK(aws_json_str(j, "Code", v, sizeof v));
@@ -260,8 +276,9 @@ static void test_scanners(void)
 
 static void test_ini(void)
 {
-    fl_str t = FL_STR("# comment\n[default]\naws_access_key_id = AKDEF\n  nested = no\n"
-                      "[profile dev]\nregion=eu-west-1\ns3 =\n  region = wrong\n[dev]\nregion = cred-style\n");
+    fl_str t =
+        FL_STR("# comment\n[default]\naws_access_key_id = AKDEF\n  nested = no\n"
+               "[profile dev]\nregion=eu-west-1\ns3 =\n  region = wrong\n[dev]\nregion = cred-style\n");
     char v[64];
     CHECK(aws_ini_get(t, "default", false, "aws_access_key_id", v, sizeof v));
     CHECK_EQ_STR(v, "AKDEF");
@@ -417,7 +434,8 @@ static void test_web_identity(void)
     CHECK(strstr(F.last_body, "RoleSessionName=sess1") != NULL);
 
     fake_route("POST", "/sts/", 403,
-               "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not authorized</Message></Error></ErrorResponse>");
+               "<ErrorResponse><Error><Code>AccessDenied</Code><Message>Not "
+               "authorized</Message></Error></ErrorResponse>");
     CHECK_EQ_INT(get_creds(NULL, &cr, &err), FL_E_STORE_AUTH);
     CHECK(strstr(err.msg, "AccessDenied") != NULL);
     CHECK(strstr(err.msg, "AWS_ROLE_ARN") != NULL);
@@ -429,8 +447,10 @@ static void imds_routes(int64_t expires_in_s)
     char exp[40], body[1024];
     iso_in(expires_in_s, exp, sizeof exp);
     snprintf(body, sizeof body,
-             "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2024-01-01T00:00:00Z\",\n  \"Type\" : \"AWS-HMAC\",\n"
-             "  \"AccessKeyId\" : \"ASIAIMDS\",\n  \"SecretAccessKey\" : \"sekrit-imds\",\n  \"Token\" : \"tok-imds\",\n"
+             "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2024-01-01T00:00:00Z\",\n  \"Type\" : "
+             "\"AWS-HMAC\",\n"
+             "  \"AccessKeyId\" : \"ASIAIMDS\",\n  \"SecretAccessKey\" : \"sekrit-imds\",\n  \"Token\" : "
+             "\"tok-imds\",\n"
              "  \"Expiration\" : \"%s\"\n}",
              exp);
     fake_route("PUT", "/latest/api/token", 200, "imds-session-token");
@@ -469,7 +489,8 @@ static void test_imds_and_refresh(void)
     CHECK_EQ_INT(aws_chain_new(NULL, &c, &err), FL_OK);
     if (!c) return;
     CHECK_EQ_INT(aws_chain_get(c, &cr, &err), FL_OK);
-    for (int i = 0; i < 10; i++) aws_chain_get(c, &cr, &err);
+    for (int i = 0; i < 10; i++)
+        aws_chain_get(c, &cr, &err);
     CHECK_EQ_INT(fake_hits("GET", "/latest/meta-data/iam/security-credentials/my-role"), 1);
     aws_chain_invalidate(c);
     CHECK_EQ_INT(aws_chain_get(c, &cr, &err), FL_OK);
@@ -506,7 +527,8 @@ static void test_threads(void)
     CHECK_EQ_INT(aws_chain_new(NULL, &c, &err), FL_OK);
     if (!c) return;
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, thread_get, c);
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, thread_get, c);
     int bad = 0;
     for (int i = 0; i < 4; i++) {
         void *r;
@@ -580,15 +602,16 @@ static void test_assume_role(void)
 {
     clear_env();
     char cp[512], fp[512], exp[40], body[2048];
-    write_file("credentials-ar", "[base]\naws_access_key_id = AKBASE\naws_secret_access_key = sekrit-base\n", cp,
-               sizeof cp);
-    write_file("config-ar",
-               "[profile assumer]\nrole_arn = arn:aws:iam::123456789012:role/lake\nsource_profile = base\n"
-               "external_id = ext-42\nduration_seconds = 900\nrole_session_name = s1\nregion = eu-west-3\n"
-               "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/second\nsource_profile = assumer\n"
-               "[profile loop]\nrole_arn = arn:x\nsource_profile = loop2\n[profile loop2]\nrole_arn = arn:y\n"
-               "source_profile = loop\n[profile envsrc]\nrole_arn = arn:z\ncredential_source = Environment\n",
-               fp, sizeof fp);
+    write_file("credentials-ar", "[base]\naws_access_key_id = AKBASE\naws_secret_access_key = sekrit-base\n",
+               cp, sizeof cp);
+    write_file(
+        "config-ar",
+        "[profile assumer]\nrole_arn = arn:aws:iam::123456789012:role/lake\nsource_profile = base\n"
+        "external_id = ext-42\nduration_seconds = 900\nrole_session_name = s1\nregion = eu-west-3\n"
+        "[profile chained]\nrole_arn = arn:aws:iam::123456789012:role/second\nsource_profile = assumer\n"
+        "[profile loop]\nrole_arn = arn:x\nsource_profile = loop2\n[profile loop2]\nrole_arn = arn:y\n"
+        "source_profile = loop\n[profile envsrc]\nrole_arn = arn:z\ncredential_source = Environment\n",
+        fp, sizeof fp);
     setenv("AWS_SHARED_CREDENTIALS_FILE", cp, 1);
     setenv("AWS_CONFIG_FILE", fp, 1);
     setenv("AWS_ENDPOINT_URL_STS", fake_url("/sts/"), 1);
@@ -634,7 +657,8 @@ static void test_assume_role(void)
     CHECK(strstr(F.last_headers, "Credential=AKENVSRC/") != NULL);
 
     fake_route("POST", "/sts/", 403,
-               "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not allowed</Message></Error></ErrorResponse>");
+               "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not "
+               "allowed</Message></Error></ErrorResponse>");
     cfg.profile = "assumer";
     CHECK_EQ_INT(get_creds(&cfg, &cr, &err), FL_E_STORE_AUTH);
     CHECK(strstr(err.msg, "AccessDenied") != NULL);

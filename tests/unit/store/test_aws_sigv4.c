@@ -20,7 +20,10 @@ typedef struct vec {
     int64_t t;
 } vec;
 
-static int unhex(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
+static int unhex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
 
 static void unesc(fl_buf *b, const char *s, size_t n)
 {
@@ -39,9 +42,12 @@ static void vec_init(vec *v)
 {
     memset(v->name, 0, sizeof v->name);
     fl_buf *all[] = {&v->host, &v->path, &v->payload, &v->region, &v->canonical, &v->authorization};
-    for (size_t i = 0; i < 6; i++) fl_buf_init(all[i], 0);
-    for (size_t i = 0; i < MAXQ; i++) fl_buf_init(&v->qn[i], 0), fl_buf_init(&v->qv[i], 0);
-    for (size_t i = 0; i < MAXH; i++) fl_buf_init(&v->hn[i], 0), fl_buf_init(&v->hv[i], 0);
+    for (size_t i = 0; i < 6; i++)
+        fl_buf_init(all[i], 0);
+    for (size_t i = 0; i < MAXQ; i++)
+        fl_buf_init(&v->qn[i], 0), fl_buf_init(&v->qv[i], 0);
+    for (size_t i = 0; i < MAXH; i++)
+        fl_buf_init(&v->hn[i], 0), fl_buf_init(&v->hv[i], 0);
     v->nq = v->nh = 0;
     memset(&v->cr, 0, sizeof v->cr);
 }
@@ -49,16 +55,21 @@ static void vec_init(vec *v)
 static void vec_free(vec *v)
 {
     fl_buf *all[] = {&v->host, &v->path, &v->payload, &v->region, &v->canonical, &v->authorization};
-    for (size_t i = 0; i < 6; i++) fl_buf_reset(all[i]);
-    for (size_t i = 0; i < MAXQ; i++) fl_buf_reset(&v->qn[i]), fl_buf_reset(&v->qv[i]);
-    for (size_t i = 0; i < MAXH; i++) fl_buf_reset(&v->hn[i]), fl_buf_reset(&v->hv[i]);
+    for (size_t i = 0; i < 6; i++)
+        fl_buf_reset(all[i]);
+    for (size_t i = 0; i < MAXQ; i++)
+        fl_buf_reset(&v->qn[i]), fl_buf_reset(&v->qv[i]);
+    for (size_t i = 0; i < MAXH; i++)
+        fl_buf_reset(&v->hn[i]), fl_buf_reset(&v->hv[i]);
 }
 
 static void check_vec(vec *v)
 {
     aws_kv q[MAXQ], h[MAXH];
-    for (size_t i = 0; i < v->nq; i++) q[i] = (aws_kv){fl_buf_str(&v->qn[i]), fl_buf_str(&v->qv[i])};
-    for (size_t i = 0; i < v->nh; i++) h[i] = (aws_kv){fl_buf_str(&v->hn[i]), fl_buf_str(&v->hv[i])};
+    for (size_t i = 0; i < v->nq; i++)
+        q[i] = (aws_kv){fl_buf_str(&v->qn[i]), fl_buf_str(&v->qv[i])};
+    for (size_t i = 0; i < v->nh; i++)
+        h[i] = (aws_kv){fl_buf_str(&v->hn[i]), fl_buf_str(&v->hv[i])};
     aws_sigv4_in in = {.method = v->method,
                        .host = fl_buf_str(&v->host),
                        .path = fl_buf_str(&v->path),
@@ -78,10 +89,12 @@ static void check_vec(vec *v)
     fl_err_clear(&err);
     fl_rc rc = aws_sigv4_sign(&in, &v->cr, date, &auth, &canon, &err);
     CHECK_MSG(rc == FL_OK, "%s: %s", v->name, err.msg);
-    CHECK_MSG(fl_str_eq(fl_buf_str(&canon), fl_buf_str(&v->canonical)), "%s: canonical request\nours:\n%s\nbotocore:\n%s",
-              v->name, canon.ptr ? canon.ptr : "", v->canonical.ptr);
-    CHECK_MSG(fl_str_eq(fl_buf_str(&auth), fl_buf_str(&v->authorization)), "%s: authorization\nours:     %s\nbotocore: %s",
-              v->name, auth.ptr ? auth.ptr : "", v->authorization.ptr);
+    CHECK_MSG(fl_str_eq(fl_buf_str(&canon), fl_buf_str(&v->canonical)),
+              "%s: canonical request\nours:\n%s\nbotocore:\n%s", v->name, canon.ptr ? canon.ptr : "",
+              v->canonical.ptr);
+    CHECK_MSG(fl_str_eq(fl_buf_str(&auth), fl_buf_str(&v->authorization)),
+              "%s: authorization\nours:     %s\nbotocore: %s", v->name, auth.ptr ? auth.ptr : "",
+              v->authorization.ptr);
     fl_buf_reset(&auth);
     fl_buf_reset(&canon);
 }
@@ -101,7 +114,8 @@ static void test_botocore_vectors(void)
     fl_buf_init(&tmp, 0);
     while (fgets(line, sizeof line, f)) {
         size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
         if (!n || line[0] == '#') continue;
         char *sp = strchr(line, ' ');
         const char *val = sp ? sp + 1 : "";
@@ -200,8 +214,11 @@ static void test_missing_creds(void)
 {
     aws_creds cr;
     memset(&cr, 0, sizeof cr);
-    aws_sigv4_in in = {.method = "GET", .host = FL_STR("h"), .path = FL_STR("/"),
-                       .payload_hash = FL_STR(AWS_EMPTY_SHA256), .region = FL_STR("us-east-1"),
+    aws_sigv4_in in = {.method = "GET",
+                       .host = FL_STR("h"),
+                       .path = FL_STR("/"),
+                       .payload_hash = FL_STR(AWS_EMPTY_SHA256),
+                       .region = FL_STR("us-east-1"),
                        .service = FL_STR("s3")};
     char date[17];
     fl_buf auth;

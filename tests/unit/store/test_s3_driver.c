@@ -90,7 +90,8 @@ static void *fake_main(void *arg)
                      host ? (int)(strstr(host + 2, "\r\n") - host - 2) : 0, host ? host + 2 : "");
         }
         char resp[4096];
-        int len = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+        int len = snprintf(resp, sizeof resp,
+                           "HTTP/1.1 %d X\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                            rp->status, rp->headers, strlen(rp->body), rp->body);
         pthread_mutex_unlock(&F.mu);
         if (write(c, resp, (size_t)len) < 0) { /* ignore */
@@ -131,7 +132,8 @@ static void fake_stop(void)
 static void fake_script(int n, const reply *r)
 {
     pthread_mutex_lock(&F.mu);
-    for (int i = 0; i < n; i++) F.script[i] = r[i];
+    for (int i = 0; i < n; i++)
+        F.script[i] = r[i];
     F.nscript = n;
     F.next = 0;
     F.nreq = 0;
@@ -145,7 +147,8 @@ static void capture_log(void *ctx, int level, const char *msg)
     (void)ctx;
     (void)level;
     log_lines++;
-    if (strstr(msg, "fake-secret-never-shown") || strstr(msg, "vended-secret") || strstr(msg, "vended-session-token"))
+    if (strstr(msg, "fake-secret-never-shown") || strstr(msg, "vended-secret") ||
+        strstr(msg, "vended-session-token"))
         log_secret_hits++;
 }
 static const fl_logger test_log = {capture_log, NULL, FL_LOG_DEBUG};
@@ -210,7 +213,8 @@ static void test_addressing(void)
     CHECK_EQ_INT(fl_store_get(st, FL_STR("a b+c/\xc3\xa9.json"), &b, NULL, &err), FL_OK);
     CHECK_EQ_STR(b.ptr, "x");
     char want[256];
-    snprintf(want, sizeof want, "GET /bkt-1/root/dir/a%%20b%%2Bc/%%C3%%A9.json HTTP/1.1|Host: 127.0.0.1:%d", F.port);
+    snprintf(want, sizeof want, "GET /bkt-1/root/dir/a%%20b%%2Bc/%%C3%%A9.json HTTP/1.1|Host: 127.0.0.1:%d",
+             F.port);
     CHECK_EQ_STR(F.req[0], want);
 
     /* virtual-hosted when asked: the bucket goes into the host name (which does not
@@ -238,33 +242,38 @@ static void test_retry_and_errors(void)
     if (!st) return;
 
     /* 503 SlowDown, 500, then success: retried transparently */
-    reply r1[] = {{503, "", "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
-                  {500, "", "<Error><Code>InternalError</Code></Error>"},
-                  {200, "", "hello"}};
+    reply r1[] = {
+        {503, "", "<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"},
+        {500, "", "<Error><Code>InternalError</Code></Error>"},
+        {200, "", "hello"}};
     fake_script(3, r1);
     CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_OK);
     CHECK_EQ_STR(b.ptr, "hello");
     CHECK_EQ_INT(F.nreq, 3);
 
     /* 412 on put-if-absent: FL_E_EXISTS, no retry */
-    reply r2[] = {{412, "", "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you "
-                            "specified did not hold</Message></Error>"}};
+    reply r2[] = {{412, "",
+                   "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you "
+                   "specified did not hold</Message></Error>"}};
     fake_script(1, r2);
-    CHECK_EQ_INT(fl_store_put(st, FL_STR("_delta_log/00000000000000000001.json"), "{}", 2, FL_STORE_IF_ABSENT, &err),
-                 FL_E_EXISTS);
+    CHECK_EQ_INT(
+        fl_store_put(st, FL_STR("_delta_log/00000000000000000001.json"), "{}", 2, FL_STORE_IF_ABSENT, &err),
+        FL_E_EXISTS);
     CHECK_EQ_INT(F.nreq, 1);
     CHECK(strstr(F.req[0], "PUT /bkt-1/p/_delta_log/00000000000000000001.json") != NULL);
 
     /* 409 ConditionalRequestConflict is retried */
-    reply r3[] = {{409, "", "<Error><Code>ConditionalRequestConflict</Code></Error>"}, {200, "ETag: \"e\"\r\n", ""}};
+    reply r3[] = {{409, "", "<Error><Code>ConditionalRequestConflict</Code></Error>"},
+                  {200, "ETag: \"e\"\r\n", ""}};
     fake_script(2, r3);
     CHECK_EQ_INT(fl_store_put(st, FL_STR("k"), "v", 1, FL_STORE_IF_ABSENT, &err), FL_OK);
     CHECK_EQ_INT(F.nreq, 2);
 
     /* 403 SignatureDoesNotMatch: not retried, message says what to check, no secret */
-    reply r4[] = {{403, "x-amz-request-id: RID123\r\n",
-                   "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not "
-                   "match the signature you provided.</Message></Error>"}};
+    reply r4[] = {
+        {403, "x-amz-request-id: RID123\r\n",
+         "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not "
+         "match the signature you provided.</Message></Error>"}};
     fake_script(1, r4);
     CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_E_STORE_AUTH);
     CHECK_EQ_INT(F.nreq, 1);
@@ -280,8 +289,9 @@ static void test_retry_and_errors(void)
     fake_script(1, r5);
     fl_store_meta m;
     CHECK_EQ_INT(fl_store_head(st, FL_STR("nope"), &m, &err), FL_E_NOT_FOUND);
-    reply r6[] = {{400, "", "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'eu-west-1' is "
-                            "wrong; expecting 'us-west-2'</Message><Region>us-west-2</Region></Error>"}};
+    reply r6[] = {{400, "",
+                   "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'eu-west-1' is "
+                   "wrong; expecting 'us-west-2'</Message><Region>us-west-2</Region></Error>"}};
     fake_script(1, r6);
     CHECK_EQ_INT(fl_store_get(st, FL_STR("k"), &b, NULL, &err), FL_E_CONFIG);
     CHECK(strstr(err.msg, "s3.region=us-west-2") != NULL);
@@ -324,10 +334,12 @@ static void test_multipart_error_in_200(void)
     }
     static char chunk[1 << 20];
     memset(chunk, 'x', sizeof chunk);
-    for (int i = 0; i < 6; i++) CHECK_EQ_INT(fl_store_writer_write(w, chunk, sizeof chunk, &err), FL_OK);
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ_INT(fl_store_writer_write(w, chunk, sizeof chunk, &err), FL_OK);
     CHECK_EQ_INT(fl_store_writer_commit(w, NULL, &err), FL_E_STORE_RETRY);
     CHECK(strstr(err.msg, "failed late") != NULL);
-    CHECK(F.nreq > 0 && strstr(F.req[F.nreq - 1], "DELETE /bkt-1/p/big.bin?uploadId=UP1") != NULL); /* aborted */
+    CHECK(F.nreq > 0 &&
+          strstr(F.req[F.nreq - 1], "DELETE /bkt-1/p/big.bin?uploadId=UP1") != NULL); /* aborted */
     fl_store_close(st);
 }
 
@@ -378,10 +390,14 @@ static void test_env_endpoint_and_provider(void)
     CHECK_EQ_INT(fl_store_open("/tmp", NULL, &fs, &err), FL_OK);
     CHECK_EQ_INT(store_s3_set_provider(fs, &p, &err), FL_E_ARG);
     fl_store_close(fs);
-    if (old_ak[0]) setenv("AWS_ACCESS_KEY_ID", old_ak, 1);
-    else unsetenv("AWS_ACCESS_KEY_ID");
-    if (old_sk[0]) setenv("AWS_SECRET_ACCESS_KEY", old_sk, 1);
-    else unsetenv("AWS_SECRET_ACCESS_KEY");
+    if (old_ak[0])
+        setenv("AWS_ACCESS_KEY_ID", old_ak, 1);
+    else
+        unsetenv("AWS_ACCESS_KEY_ID");
+    if (old_sk[0])
+        setenv("AWS_SECRET_ACCESS_KEY", old_sk, 1);
+    else
+        unsetenv("AWS_SECRET_ACCESS_KEY");
 }
 
 /* No region configured: a wrong-region answer names the right one and the driver follows it
@@ -397,8 +413,9 @@ static void test_region_discovery(void)
     fl_store *st = open_fake("s3://bkt-3/p", "s3.region", ""); /* empty = not configured */
     CHECK(st != NULL);
     if (st) {
-        reply rr[] = {{400, "", "<Error><Code>AuthorizationHeaderMalformed</Code><Message>wrong region</Message>"
-                                "<Region>ap-southeast-2</Region></Error>"},
+        reply rr[] = {{400, "",
+                       "<Error><Code>AuthorizationHeaderMalformed</Code><Message>wrong region</Message>"
+                       "<Region>ap-southeast-2</Region></Error>"},
                       {200, "", "found"}};
         fake_script(2, rr);
         fl_buf b;
@@ -453,9 +470,11 @@ static void test_real_basic(void)
     fl_err err;
     fl_buf b;
     fl_buf_init(&b, 0);
-    const char *keys[] = {"a.txt", "dir/b c+d.json", "dir/sub/\xc3\xa9t\xc3\xa9.bin", "dir/sub/z", "e&<x>.txt"};
+    const char *keys[] = {"a.txt", "dir/b c+d.json", "dir/sub/\xc3\xa9t\xc3\xa9.bin", "dir/sub/z",
+                          "e&<x>.txt"};
     for (int i = 0; i < 5; i++)
-        CHECK_MSG(fl_store_put(st, fl_str_c(keys[i]), keys[i], strlen(keys[i]), 0, &err) == FL_OK, "%s", err.msg);
+        CHECK_MSG(fl_store_put(st, fl_str_c(keys[i]), keys[i], strlen(keys[i]), 0, &err) == FL_OK, "%s",
+                  err.msg);
     CHECK_EQ_INT(fl_store_get(st, FL_STR("dir/b c+d.json"), &b, NULL, &err), FL_OK);
     CHECK_EQ_STR(b.ptr, "dir/b c+d.json");
     fl_buf_clear(&b);
@@ -493,10 +512,12 @@ static void test_real_basic(void)
         CHECK_EQ_MEM(es[4].key.ptr, es[4].key.len, "e&<x>.txt");
         CHECK_EQ_INT(es[0].size, 5);
     }
-    CHECK_EQ_INT(fl_store_list_all(st, FL_STR("dir/"), FL_STR("dir/b c+d.json"), 0, 100, &a, &es, &n, &err), FL_OK);
-    CHECK_EQ_INT(n, 2);
-    CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, FL_STORE_LIST_NO_RECURSE, 100, &a, &es, &n, &err),
+    CHECK_EQ_INT(fl_store_list_all(st, FL_STR("dir/"), FL_STR("dir/b c+d.json"), 0, 100, &a, &es, &n, &err),
                  FL_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK_EQ_INT(
+        fl_store_list_all(st, FL_STR(""), FL_STR_NULL, FL_STORE_LIST_NO_RECURSE, 100, &a, &es, &n, &err),
+        FL_OK);
     CHECK_EQ_INT(n, 3); /* a.txt, dir/, e&<x>.txt */
     if (n == 3) {
         CHECK_EQ_MEM(es[1].key.ptr, es[1].key.len, "dir/");
@@ -526,7 +547,8 @@ static void test_real_delete_many(void)
         keys[i] = fl_str_c(names[i]);
     }
     int bad = 0;
-    for (int i = 0; i < N; i += 50) bad += fl_store_put(st, keys[i], "x", 1, 0, &err) != FL_OK;
+    for (int i = 0; i < N; i += 50)
+        bad += fl_store_put(st, keys[i], "x", 1, 0, &err) != FL_OK;
     CHECK_EQ_INT(bad, 0);
     CHECK_MSG(fl_store_delete(st, keys, N, &err) == FL_OK, "%s", err.msg);
     fl_arena a;
@@ -580,7 +602,8 @@ static void test_real_multipart(void)
     fl_err err;
     size_t total = (size_t)12 << 20;
     char *data = fl_malloc(total);
-    for (size_t i = 0; i < total; i++) data[i] = (char)(i * 2654435761u >> 13);
+    for (size_t i = 0; i < total; i++)
+        data[i] = (char)(i * 2654435761u >> 13);
     fl_store_writer *w = NULL;
     CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big/part.bin"), FL_STORE_IF_ABSENT, &w, &err), FL_OK);
     size_t off = 0, step = 777777;
@@ -653,8 +676,8 @@ static void test_real_faults(void)
     const char *ep = getenv("S3_ENDPOINT"), *bucket = getenv("S3_BUCKET");
     char url[512];
     snprintf(url, sizeof url, "s3://%s/%s", bucket, run_prefix);
-    fl_store_prop p[] = {{"s3.endpoint", ep}, {"s3.listMaxKeys", "5"}, {"s3.partSize", "5242880"},
-                         {"s3.lowSpeedTimeS", "1"}};
+    fl_store_prop p[] = {
+        {"s3.endpoint", ep}, {"s3.listMaxKeys", "5"}, {"s3.partSize", "5242880"}, {"s3.lowSpeedTimeS", "1"}};
     fl_store_opts o;
     fl_store_opts_default(&o);
     o.props = p;
@@ -668,7 +691,8 @@ static void test_real_faults(void)
     if (!st) return;
     enum { N = 30 };
     char key[64], *data = fl_malloc(65536);
-    for (size_t i = 0; i < 65536; i++) data[i] = (char)(i * 31 + 7);
+    for (size_t i = 0; i < 65536; i++)
+        data[i] = (char)(i * 31 + 7);
     int bad = 0;
     uint64_t t0 = fl_clock_mono_ns();
     for (int i = 0; i < N; i++) {
@@ -703,9 +727,11 @@ static void test_real_faults(void)
     fl_arena_init(&a, 0, 0);
     fl_store_entry *es;
     size_t n = 0;
-    CHECK_MSG(fl_store_list_all(st, FL_STR("obj/"), FL_STR_NULL, 0, 1000, &a, &es, &n, &err) == FL_OK, "%s", err.msg);
+    CHECK_MSG(fl_store_list_all(st, FL_STR("obj/"), FL_STR_NULL, 0, 1000, &a, &es, &n, &err) == FL_OK, "%s",
+              err.msg);
     CHECK_EQ_INT(n, N);
-    for (size_t i = 1; i < n; i++) CHECK(fl_str_cmp(es[i - 1].key, es[i].key) < 0);
+    for (size_t i = 1; i < n; i++)
+        CHECK(fl_str_cmp(es[i - 1].key, es[i].key) < 0);
     /* commits: put-if-absent of 10 versions, each must land exactly once */
     for (int v = 0; v < 10; v++) {
         char body[64];
@@ -714,15 +740,18 @@ static void test_real_faults(void)
         fl_rc rc = fl_store_put(st, fl_str_c(key), body, (size_t)bl, FL_STORE_IF_ABSENT, &err);
         CHECK_MSG(rc == FL_OK, "put-if-absent %s: %s", key, err.msg);
     }
-    CHECK_EQ_INT(fl_store_put(st, FL_STR("_delta_log/00000000000000000003.json"), "{}", 2, FL_STORE_IF_ABSENT, &err),
-                 FL_E_EXISTS);
+    CHECK_EQ_INT(
+        fl_store_put(st, FL_STR("_delta_log/00000000000000000003.json"), "{}", 2, FL_STORE_IF_ABSENT, &err),
+        FL_E_EXISTS);
     /* multipart 12 MiB */
     size_t total = (size_t)12 << 20;
     char *big = fl_malloc(total);
-    for (size_t i = 0; i < total; i++) big[i] = (char)(i * 2654435761u >> 11);
+    for (size_t i = 0; i < total; i++)
+        big[i] = (char)(i * 2654435761u >> 11);
     fl_store_writer *w = NULL;
     CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big.bin"), FL_STORE_IF_ABSENT, &w, &err), FL_OK);
-    for (size_t off = 0; off < total; off += 1u << 20) CHECK_EQ_INT(fl_store_writer_write(w, big + off, 1u << 20, &err), FL_OK);
+    for (size_t off = 0; off < total; off += 1u << 20)
+        CHECK_EQ_INT(fl_store_writer_write(w, big + off, 1u << 20, &err), FL_OK);
     CHECK_MSG(fl_store_writer_commit(w, NULL, &err) == FL_OK, "multipart: %s", err.msg);
     fl_buf_clear(&b);
     CHECK_MSG(fl_store_get(st, FL_STR("big.bin"), &b, NULL, &err) == FL_OK, "%s", err.msg);
@@ -730,7 +759,8 @@ static void test_real_faults(void)
     /* delete everything in one batch call */
     CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, 0, 1000, &a, &es, &n, &err), FL_OK);
     fl_str *keys = fl_calloc(n + 1, sizeof *keys);
-    for (size_t i = 0; i < n; i++) keys[i] = es[i].key;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = es[i].key;
     CHECK_MSG(fl_store_delete(st, keys, n, &err) == FL_OK, "%s", err.msg);
     CHECK_EQ_INT(fl_store_list_all(st, FL_STR(""), FL_STR_NULL, 0, 1000, &a, &es, &n, &err), FL_OK);
     CHECK_EQ_INT(n, 0);
@@ -761,7 +791,8 @@ static void *thr_main(void *p)
         int n = snprintf(val, sizeof val, "value-%d-%d", a->id, i);
         if (fl_store_put(a->st, fl_str_c(key), val, (size_t)n, 0, &err) != FL_OK) a->bad++;
         fl_buf_clear(&b);
-        if (fl_store_get(a->st, fl_str_c(key), &b, NULL, &err) != FL_OK || !b.ptr || strcmp(b.ptr, val) != 0) a->bad++;
+        if (fl_store_get(a->st, fl_str_c(key), &b, NULL, &err) != FL_OK || !b.ptr || strcmp(b.ptr, val) != 0)
+            a->bad++;
     }
     fl_buf_reset(&b);
     return NULL;
@@ -807,14 +838,17 @@ static void test_real_assume_role(void)
     snprintf(cp, sizeof cp, "%s/credentials", dir);
     snprintf(fp, sizeof fp, "%s/config", dir);
     FILE *f = fopen(cp, "w");
-    fprintf(f, "[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n[badbase]\naws_access_key_id = %s\n"
-               "aws_secret_access_key = not-the-secret\n",
+    fprintf(f,
+            "[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n[badbase]\naws_access_key_id = %s\n"
+            "aws_secret_access_key = not-the-secret\n",
             getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_ACCESS_KEY_ID"));
     fclose(f);
     f = fopen(fp, "w");
-    fprintf(f, "[profile assumer]\nrole_arn = arn:aws:iam::000000000000:role/fhirlake-test\nsource_profile = base\n"
-               "duration_seconds = 900\n[profile badrole]\nrole_arn = arn:aws:iam::000000000000:role/x\n"
-               "source_profile = badbase\n");
+    fprintf(
+        f,
+        "[profile assumer]\nrole_arn = arn:aws:iam::000000000000:role/fhirlake-test\nsource_profile = base\n"
+        "duration_seconds = 900\n[profile badrole]\nrole_arn = arn:aws:iam::000000000000:role/x\n"
+        "source_profile = badbase\n");
     fclose(f);
     setenv("AWS_SHARED_CREDENTIALS_FILE", cp, 1);
     setenv("AWS_CONFIG_FILE", fp, 1);
@@ -830,7 +864,8 @@ static void test_real_assume_role(void)
     fl_store *st = NULL;
     CHECK_EQ_INT(fl_store_open(url, &o, &st, &err), FL_OK);
     if (st) {
-        CHECK_MSG(fl_store_put(st, FL_STR("k.json"), "{}", 2, FL_STORE_IF_ABSENT, &err) == FL_OK, "%s", err.msg);
+        CHECK_MSG(fl_store_put(st, FL_STR("k.json"), "{}", 2, FL_STORE_IF_ABSENT, &err) == FL_OK, "%s",
+                  err.msg);
         fl_buf b;
         fl_buf_init(&b, 0);
         CHECK_MSG(fl_store_get(st, FL_STR("k.json"), &b, NULL, &err) == FL_OK, "%s", err.msg);
@@ -874,7 +909,8 @@ static void test_real_multipart_serial(void)
     if (!st) return;
     size_t total = (size_t)11 << 20;
     char *data = fl_malloc(total);
-    for (size_t i = 0; i < total; i++) data[i] = (char)(i * 7 + (i >> 20));
+    for (size_t i = 0; i < total; i++)
+        data[i] = (char)(i * 7 + (i >> 20));
     fl_store_writer *w = NULL;
     CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("b.bin"), 0, &w, &err), FL_OK);
     if (w) {
@@ -899,15 +935,17 @@ int main(void)
     RUN(test_multipart_error_in_200);
     RUN(test_env_endpoint_and_provider);
     RUN(test_region_discovery);
-    CHECK(log_lines > 10); /* retries, credential source, region switch were logged ... */
+    CHECK(log_lines > 10);            /* retries, credential source, region switch were logged ... */
     CHECK_EQ_INT(log_secret_hits, 0); /* ... and never a secret */
     fprintf(stderr, "%d log lines, %d containing a secret\n", log_lines, log_secret_hits);
     fake_stop();
     if (getenv("S3_FAULTS") && getenv("S3_ENDPOINT") && getenv("S3_BUCKET")) {
-        snprintf(run_prefix, sizeof run_prefix, "f%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
+        snprintf(run_prefix, sizeof run_prefix, "f%d-%llx", (int)getpid(),
+                 (unsigned long long)fl_random_u64());
         RUN(test_real_faults);
     } else if (getenv("S3_ENDPOINT") && getenv("S3_BUCKET") && getenv("AWS_ACCESS_KEY_ID")) {
-        snprintf(run_prefix, sizeof run_prefix, "t%d-%llx", (int)getpid(), (unsigned long long)fl_random_u64());
+        snprintf(run_prefix, sizeof run_prefix, "t%d-%llx", (int)getpid(),
+                 (unsigned long long)fl_random_u64());
         RUN(test_real_basic);
         RUN(test_real_delete_many);
         RUN(test_real_race);
