@@ -449,7 +449,7 @@ static fl_rc arith(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_f
             return fhirpath_fail(c, n, FL_E_FP_EVAL, "calendar arithmetic needs 'year'/'month', not UCUM '" FL_STR_FMT "'", FL_STR_ARG(unit));
         (void)cal;
         if (!fp_dt_add(&d, v, unit, n->op == FPN_SUB))
-            return fhirpath_fail(c, n, FL_E_FP_EVAL, "cannot add unit '" FL_STR_FMT "' to a date/time", FL_STR_ARG(unit));
+            return fhirpath_fail(c, n, FL_E_FP_EVAL, "cannot add '" FL_STR_FMT "' to a date/time (unit not supported, or the result is outside years 1-9999)", FL_STR_ARG(unit));
         fl_fp_item it;
         memset(&it, 0, sizeof it);
         it.kind = (uint8_t)k;

@@ -9,7 +9,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#define FP_JSON_EQUIV_MAX_DEPTH 512u /* nesting compared by '~' on complex values */
+#define FP_JSON_EQUIV_MAX_DEPTH 512u
+#define FP_MAX_DATE_STEP 100000000LL /* largest calendar amount added to a date/time */ /* nesting compared by '~' on complex values */
 
 /* ------------------------------------------------------------------ decimals */
 
@@ -493,11 +494,14 @@ bool fp_dt_add(fp_dt *d, fp_dec amount, fl_str unit, bool negate)
     int64_t whole;
     fp_dec t;
     if (!fp_dec_rescale(amount, 0, 3, &t) || !fp_dec_to_i64(t, &whole)) return false;
+    /* keep every product below in range; results must stay within years 1..9999 */
+    if (whole > FP_MAX_DATE_STEP || whole < -FP_MAX_DATE_STEP) return false;
     if (fl_str_eq_c(cu, "year") || fl_str_eq_c(cu, "month")) {
         int64_t months = fl_str_eq_c(cu, "year") ? whole * 12 : whole;
         if (d->is_time) return false;
         if (fl_str_eq_c(cu, "month") && d->prec < FL_FP_PREC_MONTH) months = (months / 12) * 12;
         int64_t total = (int64_t)d->year * 12 + (d->month - 1) + months;
+        if (total < 12 || total >= 10000 * 12) return false;
         d->year = (int32_t)(total / 12);
         d->month = (int32_t)(total % 12) + 1;
         int32_t dim = days_in_month(d->year, d->month);
@@ -528,6 +532,7 @@ bool fp_dt_add(fp_dt *d, fp_dec amount, fl_str unit, bool negate)
     int64_t cur = (((days * 24 + d->hour) * 60 + d->minute) * 60 + d->second) * 1000 + d->ms + ms;
     int64_t nd = cur / 86400000LL - (cur % 86400000LL < 0);
     int64_t rem = cur - nd * 86400000LL;
+    if (nd < days_from_civil(1, 1, 1) || nd > days_from_civil(9999, 12, 31)) return false;
     civil_from_days(nd, &d->year, &d->month, &d->day);
     d->hour = (int32_t)(rem / 3600000);
     d->minute = (int32_t)(rem / 60000 % 60);

@@ -239,6 +239,9 @@ static void test_values(void)
     CHECK_EQ_STR(ev(NULL, "@2020 ~ @2020-01"), "[false]");
     CHECK_EQ_STR(ev(NULL, "@T23:00 + 2 hours"), "[\"01:00\"]");
     CHECK_EQ_STR(ev(NULL, "@2020-01-15.precision()"), "[8]");
+    CHECK(strstr(ev(NULL, "@2020-01-01 + 9223372036854775807 years"), "outside years 1-9999") != NULL);
+    CHECK(strstr(ev(NULL, "@2020-01-01T10:00:00Z - 99999999 weeks"), "outside years 1-9999") != NULL);
+    CHECK_EQ_STR(ev(NULL, "@2020-01-01 + 7979 years"), "[\"9999-01-01\"]");
     /* quantities: UCUM conversions of the small built-in table */
     CHECK_EQ_STR(ev(NULL, "1 'L' = 1000 'mL'"), "[true]");
     CHECK_EQ_STR(ev(NULL, "100 'mg/dL' = 1 'g/L'"), "[true]");
