@@ -40,6 +40,9 @@ typedef struct s3 {
     char ep_host[AWS_MAX_HOST]; /* custom endpoint host[:port] */
     char ep_path[AWS_MAX_HOST]; /* custom endpoint base path ("" or "/x") */
     bool unsigned_payload;
+    char sse[16];          /* x-amz-server-side-encryption: "", "AES256", "aws:kms" */
+    char sse_kms_key[256]; /* x-amz-server-side-encryption-aws-kms-key-id */
+    char acl[40];          /* x-amz-acl canned ACL, e.g. bucket-owner-full-control */
     size_t part_size;
     uint32_t upload_concurrency; /* parts of one writer in flight at once */
     uint32_t list_max_keys;
@@ -433,15 +436,29 @@ done:
     return rc;
 }
 
+/* Headers every object-creating request carries (PutObject, CreateMultipartUpload):
+ * server-side encryption and canned ACL when configured. Returns the count added. */
+static size_t create_headers(const s3 *s, aws_kv *h)
+{
+    size_t n = 0;
+    if (s->sse[0]) h[n++] = (aws_kv){FL_STR("x-amz-server-side-encryption"), fl_str_c(s->sse)};
+    if (s->sse_kms_key[0])
+        h[n++] = (aws_kv){FL_STR("x-amz-server-side-encryption-aws-kms-key-id"), fl_str_c(s->sse_kms_key)};
+    if (s->acl[0]) h[n++] = (aws_kv){FL_STR("x-amz-acl"), fl_str_c(s->acl)};
+    return n;
+}
+
 static fl_rc s3_put_full(s3 *s, fl_str fkey, const void *data, size_t len, uint32_t flags,
                          fl_store_meta *meta, fl_err *err)
 {
-    aws_kv hdr[1] = {{FL_STR("If-None-Match"), FL_STR("*")}};
+    aws_kv hdr[4];
+    size_t nh = create_headers(s, hdr);
+    if (flags & FL_STORE_IF_ABSENT) hdr[nh++] = (aws_kv){FL_STR("If-None-Match"), FL_STR("*")};
     s3_req r = {.method = "PUT",
                 .op = "PUT",
                 .key = fkey,
                 .headers = hdr,
-                .nheaders = (flags & FL_STORE_IF_ABSENT) ? 1 : 0,
+                .nheaders = nh,
                 .body = data,
                 .body_len = len,
                 .unsigned_payload = s->unsigned_payload,
@@ -785,11 +802,14 @@ static fl_rc step_create(s3_writer *w, void *arg, bool retried, fl_err *err)
     fl_buf out;
     fl_buf_init(&out, AWS_MAX_CRED_RESPONSE);
     aws_kv q[1] = {{FL_STR("uploads"), FL_STR("")}};
+    aws_kv hdr[3];
     s3_req r = {.method = "POST",
                 .op = "CreateMultipartUpload",
                 .key = fl_buf_str(&w->key),
                 .query = q,
                 .nquery = 1,
+                .headers = hdr,
+                .nheaders = create_headers(w->s, hdr),
                 .out = &out};
     aws_http_resp rs;
     fl_rc rc = s3_call(w->s, &r, &rs, err);
@@ -1182,9 +1202,12 @@ static const char *const P_UNSIGNED[] = {"s3.unsignedPayload", NULL};
 static const char *const P_CONNECT[] = {"s3.connectTimeoutMs", NULL};
 static const char *const P_LOWSPEED[] = {"s3.lowSpeedTimeS", NULL};
 static const char *const P_UPCONC[] = {"s3.uploadConcurrency", NULL};
-static const char *const *const P_ALL[] = {P_REGION,  P_ENDPOINT, P_PATHSTYLE, P_AKID,    P_SECRET,
-                                           P_TOKEN,   P_PROFILE,  P_PART,      P_MAXKEYS, P_UNSIGNED,
-                                           P_CONNECT, P_LOWSPEED, P_UPCONC};
+static const char *const P_SSE[] = {"s3.sse", NULL};
+static const char *const P_SSEKMS[] = {"s3.sseKmsKeyId", NULL};
+static const char *const P_ACL[] = {"s3.cannedAcl", NULL};
+static const char *const *const P_ALL[] = {
+    P_REGION,  P_ENDPOINT, P_PATHSTYLE, P_AKID,     P_SECRET, P_TOKEN, P_PROFILE, P_PART,
+    P_MAXKEYS, P_UNSIGNED, P_CONNECT,   P_LOWSPEED, P_UPCONC, P_SSE,   P_SSEKMS,  P_ACL};
 
 static bool known_prop(const char *k)
 {
@@ -1256,6 +1279,28 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
         if (!parse_num(v, 1, 600000, &num))
             return fl_err_set(err, FL_E_CONFIG, "s3.connectTimeoutMs \"%s\": need 1..600000", v);
         s->connect_timeout_ms = (long)num;
+    }
+    if ((v = prop(o, P_SSE))) {
+        if (strcmp(v, "AES256") != 0 && strcmp(v, "aws:kms") != 0 && strcmp(v, "aws:kms:dsse") != 0)
+            return fl_err_set(err, FL_E_CONFIG, "s3.sse \"%s\": need AES256, aws:kms or aws:kms:dsse", v);
+        snprintf(s->sse, sizeof s->sse, "%s", v);
+    }
+    if ((v = prop(o, P_SSEKMS))) {
+        if (!s->sse[0] || strncmp(s->sse, "aws:kms", 7) != 0)
+            return fl_err_set(err, FL_E_CONFIG, "s3.sseKmsKeyId needs s3.sse=aws:kms");
+        if (strlen(v) >= sizeof s->sse_kms_key)
+            return fl_err_set(err, FL_E_CONFIG, "s3.sseKmsKeyId too long");
+        memcpy(s->sse_kms_key, v, strlen(v) + 1);
+    }
+    if ((v = prop(o, P_ACL))) {
+        static const char *const acls[] = {
+            "private",       "public-read",       "public-read-write",        "authenticated-read",
+            "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"};
+        bool ok = false;
+        for (size_t i = 0; i < sizeof acls / sizeof acls[0]; i++)
+            ok = ok || !strcmp(v, acls[i]);
+        if (!ok) return fl_err_set(err, FL_E_CONFIG, "s3.cannedAcl \"%s\": not a canned ACL", v);
+        snprintf(s->acl, sizeof s->acl, "%s", v);
     }
     if ((v = prop(o, P_LOWSPEED))) {
         if (!parse_num(v, 1, 3600, &num))

@@ -38,6 +38,7 @@ typedef struct fake {
     int nscript, next;
     char req[MAXSCRIPT][1024]; /* request lines + Host seen */
     char last[16384];          /* headers of the last request */
+    int sse_seen;              /* requests that carried the SSE-KMS + ACL headers */
     int nreq;
     volatile int stop;
 } fake;
@@ -83,6 +84,11 @@ static void *fake_main(void *arg)
         reply *rp = &F.script[F.next < F.nscript ? F.next : F.nscript - 1];
         if (F.next < F.nscript) F.next++;
         snprintf(F.last, sizeof F.last, "%.*s", eoh ? (int)(eoh - buf) : 0, buf);
+        if (eoh && ci_find(F.last, "\r\nx-amz-server-side-encryption: aws:kms\r\n") &&
+            ci_find(F.last, "\r\nx-amz-server-side-encryption-aws-kms-key-id: alias/fhir\r\n") &&
+            ci_find(F.last, "\r\nx-amz-acl: bucket-owner-full-control\r\n") && strstr(F.last, "x-amz-acl;") &&
+            strstr(F.last, "x-amz-server-side-encryption;"))
+            F.sse_seen++;
         if (F.nreq < MAXSCRIPT) {
             const char *host = ci_find(buf, "\r\nhost:");
             const char *eol = strstr(buf, "\r\n");
@@ -430,6 +436,53 @@ static void test_region_discovery(void)
     }
     unsetenv("AWS_CONFIG_FILE");
     if (old_r[0]) setenv("AWS_REGION", old_r, 1);
+}
+
+/* Server-side encryption and canned ACL go (signed) on PutObject and CreateMultipartUpload
+ * only, never on UploadPart. */
+static void test_sse_acl(void)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "http://127.0.0.1:%d", F.port);
+    fl_store_prop p[] = {{"s3.endpoint", ep},
+                         {"awsAccessKeyId", "AKIDFAKE"},
+                         {"awsSecretAccessKey", "fake-secret-never-shown"},
+                         {"s3.sse", "aws:kms"},
+                         {"s3.sseKmsKeyId", "alias/fhir"},
+                         {"s3.cannedAcl", "bucket-owner-full-control"},
+                         {"s3.partSize", "5242880"},
+                         {"s3.uploadConcurrency", "1"}};
+    fl_store_opts o;
+    fl_store_opts_default(&o);
+    o.props = p;
+    o.nprops = 8;
+    o.retry_base_ms = 1;
+    fl_store *st = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_store_open("s3://bkt-4/x", &o, &st, &err), FL_OK);
+    if (!st) return;
+    reply r[] = {
+        {200, "ETag: \"e\"\r\n", ""},
+        {200, "", "<InitiateMultipartUploadResult><UploadId>U9</UploadId></InitiateMultipartUploadResult>"},
+        {200, "ETag: \"p1\"\r\n", ""},
+        {200, "", "<CompleteMultipartUploadResult><ETag>\"m\"</ETag></CompleteMultipartUploadResult>"}};
+    fake_script(4, r);
+    F.sse_seen = 0;
+    CHECK_EQ_INT(fl_store_put(st, FL_STR("a.json"), "{}", 2, 0, &err), FL_OK);
+    fl_store_writer *w = NULL;
+    CHECK_EQ_INT(fl_store_writer_open(st, FL_STR("big.bin"), 0, &w, &err), FL_OK);
+    if (w) {
+        static char chunk[5 << 20];
+        CHECK_EQ_INT(fl_store_writer_write(w, chunk, sizeof chunk, &err), FL_OK);
+        CHECK_MSG(fl_store_writer_commit(w, NULL, &err) == FL_OK, "%s", err.msg);
+    }
+    CHECK_EQ_INT(F.nreq, 4);
+    CHECK_EQ_INT(F.sse_seen, 2); /* PUT and CreateMultipartUpload, not UploadPart or Complete */
+    fl_store_close(st);
+    fl_store_prop bad[] = {{"s3.sseKmsKeyId", "k"}};
+    o.props = bad;
+    o.nprops = 1;
+    CHECK_EQ_INT(fl_store_open("s3://bkt-4/x", &o, &st, &err), FL_E_CONFIG);
 }
 
 /* ------------------------------------------------------------------ online tests (real server) */
@@ -935,6 +988,7 @@ int main(void)
     RUN(test_multipart_error_in_200);
     RUN(test_env_endpoint_and_provider);
     RUN(test_region_discovery);
+    RUN(test_sse_acl);
     CHECK(log_lines > 10);            /* retries, credential source, region switch were logged ... */
     CHECK_EQ_INT(log_secret_hits, 0); /* ... and never a secret */
     fprintf(stderr, "%d log lines, %d containing a secret\n", log_lines, log_secret_hits);
