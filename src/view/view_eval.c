@@ -267,6 +267,32 @@ static fl_rc eval_prog(fl_view_ctx *ctx, const fl_fp_prog *p, const fl_fp_item *
     return fl_fp_eval_coll(p, in, &ctx->env, &ctx->arena, out, err);
 }
 
+/* A primitive element that carries only an extension (`"_gender": {...}` without
+ * `"gender"`) reaches a column as an object of a primitive FHIR type: it has no value, so
+ * it is dropped (a column holds values). The result may be shared storage, so a filtered
+ * copy is made in the arena when something has to go. */
+static bool valueless_primitive(const fl_fp_item *it)
+{
+    if (it->kind != FL_FP_NODE || !it->ftype) return false;
+    const char *t = fl_fp_type_name(it->ftype);
+    return t && t[0] >= 'a' && t[0] <= 'z';
+}
+
+static fl_rc drop_valueless(fl_view_ctx *ctx, fl_fp_coll *c, fl_err *err)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->len; i++) keep += !valueless_primitive(&c->items[i]);
+    if (keep == c->len) return FL_OK;
+    fl_fp_item *items = keep ? fl_arena_alloc(&ctx->arena, keep * sizeof *items) : NULL;
+    if (keep && !items) return oom(err);
+    size_t n = 0;
+    for (size_t i = 0; i < c->len; i++)
+        if (!valueless_primitive(&c->items[i])) items[n++] = c->items[i];
+    c->items = items;
+    c->len = n;
+    return FL_OK;
+}
+
 static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item *input,
                          int64_t row_index, view_cell *cell, fl_err *err)
 {
@@ -280,6 +306,7 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
         fl_err_prefix(err, "column '%s' (path '%s'): ", col->name, fl_fp_prog_expr(cr->prog));
         return rc;
     }
+    if ((rc = drop_valueless(ctx, &c, err))) return rc;
     if (col->collection) {
         if (c.len > UINT32_MAX) return fl_err_set(err, FL_E_LIMIT, "column '%s': too many values", col->name);
         cell->set = 1;
@@ -302,6 +329,7 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
 
 static fl_rc eval_sel(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *input, int64_t row_index,
                       rowset *out, fl_err *err);
+
 
 /* One iteration of a structure: own columns x nested selects x unionAll. */
 static fl_rc eval_body(fl_view_ctx *ctx, const view_sel *s, const fl_fp_item *input, int64_t row_index,

@@ -374,6 +374,34 @@ static void test_eval_basic(void)
                 pt, 1, "{\"f\":\"Smith\",\"same\":true,\"second\":\"Jones\"}\n");
 }
 
+/* Paths the member-chain fast path must hand back to FHIRPath (missing members, nulls in
+ * arrays, single objects where arrays are usual, choice types) and primitives that only
+ * carry an extension (no value: null / left out of collections). */
+static void test_fast_path_edges(void)
+{
+    static const char *const res[] = {
+        "{\"resourceType\":\"Patient\",\"id\":\"a\",\"_gender\":{\"extension\":[{\"url\":\"x\",\"valueString\":\"y\"}]},"
+        "\"name\":[{\"given\":[\"g1\",null,\"g3\"],\"_given\":[null,{\"id\":\"q\"},null]},{\"family\":\"F\"}],"
+        "\"address\":[{\"city\":\"X\"},{\"line\":[\"l\"]}]}",
+        "{\"resourceType\":\"Patient\",\"id\":\"b\",\"gender\":\"male\",\"name\":[{\"given\":[\"h\"]}],"
+        "\"address\":{\"city\":\"single\"}}",
+    };
+    expect_rows("{\"resource\":\"Patient\",\"select\":[{\"column\":[{\"name\":\"id\",\"path\":\"id\"},"
+                "{\"name\":\"g\",\"path\":\"gender\",\"type\":\"code\"},"
+                "{\"name\":\"given\",\"path\":\"name.given\",\"type\":\"string\",\"collection\":true},"
+                "{\"name\":\"fam\",\"path\":\"name.family\",\"collection\":true}]},"
+                "{\"forEach\":\"address\",\"column\":[{\"name\":\"city\",\"path\":\"city\",\"type\":\"string\"}]}]}",
+                res, 2,
+                "{\"id\":\"a\",\"g\":null,\"given\":[\"g1\",\"g3\"],\"fam\":[\"F\"],\"city\":\"X\"}\n"
+                "{\"id\":\"a\",\"g\":null,\"given\":[\"g1\",\"g3\"],\"fam\":[\"F\"],\"city\":null}\n"
+                "{\"id\":\"b\",\"g\":\"male\",\"given\":[\"h\"],\"fam\":[],\"city\":\"single\"}\n");
+    static const char *const obs[] = {
+        "{\"resourceType\":\"Observation\",\"id\":\"o\",\"valueString\":\"s\",\"code\":{\"text\":\"t\"}}"};
+    expect_rows("{\"resource\":\"Observation\",\"select\":[{\"column\":[{\"name\":\"v\",\"path\":\"value\",\"type\":\"string\"},"
+                "{\"name\":\"t\",\"path\":\"code.text\"}]}]}",
+                obs, 1, "{\"v\":\"s\",\"t\":\"t\"}\n");
+}
+
 static void test_decimal_and_constants(void)
 {
     static const char *const obs[] = {
@@ -653,6 +681,7 @@ int main(void)
     RUN(test_types);
     RUN(test_ansi_and_options);
     RUN(test_eval_basic);
+    RUN(test_fast_path_edges);
     RUN(test_decimal_and_constants);
     RUN(test_eval_errors);
     RUN(test_limits);
