@@ -66,6 +66,15 @@ static int key_column(const fl_view_plan *plan)
     return -1;
 }
 
+static int last_updated_column(const fl_view_plan *plan)
+{
+    for (size_t i = 0; i < fl_view_plan_ncols(plan); i++) {
+        const fl_view_col *c = fl_view_plan_col(plan, i);
+        if (!c->collection && c->type == FL_VIEW_TIMESTAMP && !strcmp(c->path, "meta.lastUpdated")) return (int)i;
+    }
+    return -1;
+}
+
 static void base_name(const char *path, char *out, size_t cap)
 {
     const char *b = strrchr(path, '/');
@@ -89,6 +98,7 @@ static fl_rc compile_views(eng_state *es, fl_err *err)
         t->es = es;
         t->index = i;
         t->key_col = -1;
+        t->lu_col = -1;
         fl_buf_clear(&text);
         rc = fl_file_read(o->views[i], FL_VIEW_MAX_VIEW_BYTES, &text, err);
         if (rc == FL_OK) rc = fl_view_compile(text.ptr ? text.ptr : "", text.len, &vo, &t->plan, err);
@@ -103,6 +113,7 @@ static fl_rc compile_views(eng_state *es, fl_err *err)
         else base_name(o->views[i], t->name, sizeof t->name);
         t->resource = fl_view_plan_resource(t->plan);
         t->key_col = key_column(t->plan);
+        t->lu_col = i < 64 ? last_updated_column(t->plan) : -1;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(es->tables[j].name, t->name))
                 FL_FAIL(FL_E_ARG, "%s: view name '%s' is also the name of %s (one table per view name)", o->views[i],
@@ -384,7 +395,11 @@ fl_rc fl_engine_export(const fl_engine_export_opts *o, fl_engine_export_result *
     FL_TRY(each_table(es, TABLE_OPEN, fl_str_c(res->app_id), err));
     for (size_t i = 0; i < es->n_tables; i++) any |= !es->tables[i].skipped;
     if (any) {
-        if (o->mode == FL_ENGINE_MERGE) FL_TRY(run_pass(es, 1, err));
+        if (o->mode == FL_ENGINE_MERGE) {
+            FL_TRY(run_pass(es, 1, err));
+            for (size_t i = 0; i < es->n_tables; i++)
+                if (!es->tables[i].skipped && es->tables[i].lu_col >= 0) FL_TRY(eng_merge_mark_stale(&es->tables[i], err));
+        }
         FL_TRY(run_pass(es, 0, err));
         FL_TRY(each_table(es, TABLE_COMMIT, FL_STR_NULL, err));
     } else {

@@ -74,6 +74,7 @@ typedef struct eng_winner {
     uint32_t file;
     uint64_t line_no;
     bool deleted;
+    uint64_t stale;       /* bit t: table t holds a newer version (merge keeps the table's rows) */
 } eng_winner;
 
 /* One view and its output table. */
@@ -84,6 +85,7 @@ typedef struct eng_table {
     char name[128];        /* view name (or the view file's base name) = table name */
     const char *resource;  /* plan resource type */
     int key_col;           /* column holding the resource id, -1 if none */
+    int lu_col;            /* TIMESTAMP column with path meta.lastUpdated, -1 if none */
     char *location;        /* owned: table URL or output key */
     bool skipped;          /* already committed by this export id */
     /* queue of full batches and pool of free ones */
@@ -173,6 +175,7 @@ void eng_table_close(eng_table *t);
 fl_rc eng_pq_schema_for(const fl_view_plan *plan, fl_pq_schema **out, fl_err *err);
 
 /* engine_merge.c */
+fl_rc eng_merge_mark_stale(eng_table *t, fl_err *err);
 fl_rc eng_merge_rewrite(eng_table *t, fl_err *err);
 
 #endif

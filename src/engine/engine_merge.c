@@ -43,6 +43,7 @@ static int row_fate(const eng_table *t, fl_buf *key, fl_str id)
     if (key->rc) return 0;
     const eng_winner *w = fl_map_get(&t->es->winners, fl_buf_str(key), NULL);
     if (!w) return 0;
+    if (!w->deleted && t->index < 64 && ((w->stale >> t->index) & 1u)) return 0; /* the table's row is newer */
     if (w->deleted && t->es->o->deletes_flag) return 2;
     return 1;
 }
@@ -142,6 +143,61 @@ done:
     if (rc) fl_err_prefix(err, "merge into %s: ", t->name);
     fl_pq_reader_free(r);
     fl_arena_fini(&a);
+    return rc;
+}
+
+/* Before the merge's main pass: for every key of the export that the table already holds
+ * with a newer meta.lastUpdated (the view's lastUpdated column), mark the winner stale for
+ * this table, so its rows are neither written nor replaced. Reads only the key and
+ * lastUpdated columns of each live file. */
+fl_rc eng_merge_mark_stale(eng_table *t, fl_err *err)
+{
+    const fl_delta_snapshot *s = fl_delta_txn_get_snapshot(t->txn);
+    fl_buf data, key;
+    fl_buf_init(&data, 0);
+    fl_buf_init(&key, FL_STORE_MAX_KEY * 4);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_pq_reader *r = NULL;
+    fl_rc rc = FL_OK;
+    for (size_t i = 0; i < fl_delta_snapshot_num_files(s) && rc == FL_OK; i++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(s, i);
+        fl_buf_clear(&data);
+        if (!path_key(f->path, &key)) FL_FAIL(FL_E_LIMIT, "data file path too long");
+        FL_TRY(fl_store_get(t->st, fl_buf_str(&key), &data, NULL, err));
+        FL_TRY(fl_pq_reader_open_mem(data.ptr, data.len, NULL, &r, err));
+        int nleaves = fl_pq_schema_num_leaves(fl_pq_reader_get_schema(r));
+        for (int rg = 0; rg < fl_pq_reader_num_row_groups(r) && t->key_col < nleaves && t->lu_col < nleaves; rg++) {
+            fl_pq_column kc, lc;
+            fl_arena_reset(&a);
+            FL_TRY(fl_pq_reader_read_column(r, rg, t->key_col, &a, &kc, err));
+            FL_TRY(fl_pq_reader_read_column(r, rg, t->lu_col, &a, &lc, err));
+            const fl_str *ids = kc.values;
+            const int64_t *lus = lc.values;
+            size_t ki = 0, li = 0;
+            for (size_t row = 0; row < kc.num_levels && row < lc.num_levels; row++) {
+                bool has_k = !kc.def_levels || kc.def_levels[row] > 0;
+                bool has_l = !lc.def_levels || lc.def_levels[row] > 0;
+                fl_str id = has_k ? ids[ki++] : FL_STR_NULL;
+                int64_t lu = has_l ? lus[li++] : INT64_MIN;
+                if (!has_k || !has_l) continue;
+                fl_buf_clear(&key);
+                fl_buf_append_c(&key, t->resource);
+                fl_buf_putc(&key, '/');
+                fl_buf_append_str(&key, id);
+                eng_winner *w = key.rc ? NULL : fl_map_get(&t->es->winners, fl_buf_str(&key), NULL);
+                if (w && !w->deleted && lu > w->last_updated) w->stale |= (uint64_t)1 << t->index;
+            }
+        }
+        fl_pq_reader_free(r);
+        r = NULL;
+    }
+done:
+    if (rc) fl_err_prefix(err, "merge into %s: ", t->name);
+    fl_pq_reader_free(r);
+    fl_arena_fini(&a);
+    fl_buf_reset(&data);
+    fl_buf_reset(&key);
     return rc;
 }
 

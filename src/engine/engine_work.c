@@ -85,21 +85,22 @@ static void record_winner(worker *w, fl_str type, fl_str id, int64_t lu, uint32_
     pthread_mutex_unlock(&es->win_mu);
 }
 
-/* Pass 2 of a merge: is this line the winning version of its key? */
-static bool is_winner(worker *w, fl_str type, fl_str id, uint32_t file, uint64_t line_no)
+/* Pass 2 of a merge: the winner entry when this line is the winning version of its key. */
+static const eng_winner *is_winner(worker *w, fl_str type, fl_str id, uint32_t file, uint64_t line_no)
 {
-    if (!id.len || !make_key(w, type, id)) return false;
+    if (!id.len || !make_key(w, type, id)) return NULL;
     const eng_winner *win = fl_map_get(&w->es->winners, fl_buf_str(&w->key), NULL);
-    return win && !win->deleted && win->file == file && win->line_no == line_no;
+    return win && !win->deleted && win->file == file && win->line_no == line_no ? win : NULL;
 }
 
 static void eval_views(worker *w, const fl_json_val *res, fl_str type, uint32_t file, uint64_t line_no, fl_str text,
-                       int32_t is_deleted)
+                       int32_t is_deleted, uint64_t stale)
 {
     eng_state *es = w->es;
     for (size_t t = 0; t < es->n_tables; t++) {
         eng_table *tb = &es->tables[t];
         if (tb->skipped || !fl_str_eq_c(type, tb->resource)) continue;
+        if (t < 64 && ((stale >> t) & 1u)) continue; /* the table has a newer version */
         eng_batch *b = cur_batch(w, t);
         if (!b) return;
         size_t n = 0;
@@ -164,7 +165,7 @@ static void deleted_line(worker *w, const fl_json_val *doc, uint32_t file, uint6
         m[1].key = FL_STR("id");
         m[1].val = (fl_json_val){.type = FL_JSON_STRING, .len = (uint32_t)id.len, .u.str = id.ptr};
         fl_json_val stub = {.type = FL_JSON_OBJECT, .len = 2, .u.members = m};
-        eval_views(w, &stub, type, file, line_no, text, 1);
+        eval_views(w, &stub, type, file, line_no, text, 1, 0);
     }
 }
 
@@ -205,12 +206,17 @@ static void process_line(worker *w, uint32_t file, uint64_t line_no, fl_str text
         record_winner(w, type, id, lu, file, line_no, false);
         return;
     }
-    if (es->o->mode == FL_ENGINE_MERGE && !is_winner(w, type, id, file, line_no)) {
-        if (!id.len) eng_bad_line(es, file, line_no, FL_E_FHIR_INVALID, "resource has no id (merge needs one)", text);
-        else atomic_fetch_add(&es->filtered, 1); /* superseded by a newer version or a deletion */
-        return;
+    uint64_t stale = 0;
+    if (es->o->mode == FL_ENGINE_MERGE) {
+        const eng_winner *win = is_winner(w, type, id, file, line_no);
+        if (!win) {
+            if (!id.len) eng_bad_line(es, file, line_no, FL_E_FHIR_INVALID, "resource has no id (merge needs one)", text);
+            else atomic_fetch_add(&es->filtered, 1); /* superseded by a newer version or a deletion */
+            return;
+        }
+        stale = win->stale;
     }
-    eval_views(w, doc, type, file, line_no, text, 0);
+    eval_views(w, doc, type, file, line_no, text, 0, stale);
 }
 
 void *eng_worker_main(void *arg)

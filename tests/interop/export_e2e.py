@@ -218,6 +218,17 @@ def merge_case(flag):
     assert s["version"] == 2, s["version"]
     summ = json.load(open(os.path.join(WORK, "merge.json")))
     assert summ["deleted"] == 1 and summ["tables"][0]["rows"] == 3, (summ, p.stdout)
+    # the table's own meta.lastUpdated counts too: an older version does not replace a newer row
+    late = os.path.join(WORK, "late-flag.ndjson" if flag else "late.ndjson")
+    write_ndjson(late, [dict(a, gender="female", meta={"lastUpdated": "2030-01-15T00:00:00Z"}),
+                        dict(b, gender="male", meta={"lastUpdated": "2030-06-01T00:00:00Z"})])
+    run("export", "--view", os.path.join(VIEWS, "patients.json"), "--input", late, "--to", t2, "--mode", "merge",
+        *extra, check=0)
+    by2 = {r["id"]: r for r in rows_delta_rs(path)}
+    assert len(by2) == len(rows) and len(rows_delta_rs(path)) == len(rows), "row count changed"
+    assert by2[a["id"]]["gender"] == "unknown", ("older input replaced a newer row", by2[a["id"]])
+    assert by2[b["id"]]["gender"] == "male", by2[b["id"]]
+    assert show(path)["version"] == 3
 
 
 def empty():
