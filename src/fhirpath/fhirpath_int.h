@@ -284,6 +284,14 @@ fl_fp_item fp_item_from_json(const fl_json_val *v, uint16_t ftype);
 int fp_item_is(const fl_fp_item *it, const fp_typespec *t, bool exact);
 
 
+/* Most item comparisons one set operation may make (distinct, union, intersect, exclude,
+ * subsetOf, supersetOf, isDistinct, '~' on collections, repeat): they compare pairwise
+ * because FHIRPath equality (1.0 = 1, dates across offsets) does not hash simply. */
+#define FP_MAX_PAIR_COMPARES (1ull << 26)
+
+/* FL_E_LIMIT when a pairwise operation over a x b items would exceed the budget. */
+static inline fl_rc fpf_pairs_ok(struct fp_ctx *c, const fp_node *n, size_t a, size_t b);
+
 /* Longest string a string function may build (join, replace, escape). */
 #define FP_MAX_STRING_BYTES (1u << 26)
 
@@ -399,6 +407,14 @@ static inline bool fpf_coll_has(fl_fp_coll col, const fl_fp_item *it)
     return false;
 }
 
+
+static inline fl_rc fpf_pairs_ok(fp_ctx *c, const fp_node *n, size_t a, size_t b)
+{
+    if (a && b > FP_MAX_PAIR_COMPARES / a)
+        return fhirpath_fail(c, n, FL_E_LIMIT, "%zu x %zu item comparisons exceed the limit of %llu", a, b,
+                             (unsigned long long)FP_MAX_PAIR_COMPARES);
+    return FL_OK;
+}
 
 /* Functions implemented in fp_fnstr.c (the table lives in fp_func.c). */
 FP_FN(indexOf);

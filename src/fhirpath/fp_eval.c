@@ -525,6 +525,8 @@ static fl_rc eq_op(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_f
     bool neg = n->op == FPN_NE || n->op == FPN_NEQUIV;
     if (n->op == FPN_EQUIV || n->op == FPN_NEQUIV) {
         bool eq = true;
+        fl_rc prc = fpf_pairs_ok(c, n, l.len, r.len);
+        if (prc) return prc;
         if (l.len != r.len) {
             eq = false;
         } else {
@@ -571,8 +573,10 @@ static fl_rc cmp_op(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_
     return fhirpath_out_bool(c, v, out);
 }
 
-static fl_rc union_op(fp_ctx *c, fl_fp_coll l, fl_fp_coll r, fl_fp_coll *out)
+static fl_rc union_op(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_fp_coll *out)
 {
+    fl_rc prc = fpf_pairs_ok(c, n, l.len + r.len, l.len + r.len);
+    if (prc) return prc;
     fp_cb b = {0};
     for (int side = 0; side < 2; side++) {
         fl_fp_coll src = side ? r : l;
@@ -779,7 +783,7 @@ fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
         case FPN_LE:
         case FPN_GT:
         case FPN_GE: rc = cmp_op(c, n, l, r, out); break;
-        case FPN_UNION: rc = union_op(c, l, r, out); break;
+        case FPN_UNION: rc = union_op(c, n, l, r, out); break;
         case FPN_IN:
         case FPN_CONTAINS: {
             fl_fp_coll item = n->op == FPN_IN ? l : r, set = n->op == FPN_IN ? r : l;

@@ -588,9 +588,12 @@ static fl_rc math_f(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll i
         y = fp_dec_to_f64(e);
         if (which == 5 && it->kind == FL_FP_INT && a.items[0].kind == FL_FP_INT && a.items[0].v.i >= 0) {
             /* integer power stays integer */
-            int64_t base = it->v.i, acc = 1;
-            for (int64_t k = 0; k < a.items[0].v.i; k++)
-                if (__builtin_mul_overflow(acc, base, &acc)) return FL_OK;
+            int64_t base = it->v.i, acc = 1, ex = a.items[0].v.i;
+            while (ex > 0) { /* by squaring: at most 63 steps */
+                if ((ex & 1) && __builtin_mul_overflow(acc, base, &acc)) return FL_OK;
+                ex >>= 1;
+                if (ex && __builtin_mul_overflow(base, base, &base)) return FL_OK;
+            }
             return fpf_out_int(c, acc, out);
         }
     }

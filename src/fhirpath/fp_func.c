@@ -72,6 +72,7 @@ FN(subsetOf)
     fl_fp_coll other;
     fl_rc rc = fpf_arg(c, n, 0, s, &other);
     if (rc) return rc;
+    if ((rc = fpf_pairs_ok(c, n, in.len, other.len))) return rc;
     for (size_t i = 0; i < in.len; i++)
         if (!fpf_coll_has(other, &in.items[i])) return fhirpath_out_bool(c, false, out);
     return fhirpath_out_bool(c, true, out);
@@ -82,6 +83,7 @@ FN(supersetOf)
     fl_fp_coll other;
     fl_rc rc = fpf_arg(c, n, 0, s, &other);
     if (rc) return rc;
+    if ((rc = fpf_pairs_ok(c, n, in.len, other.len))) return rc;
     for (size_t i = 0; i < other.len; i++)
         if (!fpf_coll_has(in, &other.items[i])) return fhirpath_out_bool(c, false, out);
     return fhirpath_out_bool(c, true, out);
@@ -97,7 +99,8 @@ FN(count)
 FN(distinct)
 {
     (void)s;
-    (void)n;
+    fl_rc prc = fpf_pairs_ok(c, n, in.len, in.len);
+    if (prc) return prc;
     fp_cb b = {0};
     for (size_t i = 0; i < in.len; i++) {
         if (fpf_coll_has(fhirpath_cb_coll(&b), &in.items[i])) continue;
@@ -111,7 +114,8 @@ FN(distinct)
 FN(isDistinct)
 {
     (void)s;
-    (void)n;
+    fl_rc prc = fpf_pairs_ok(c, n, in.len, in.len);
+    if (prc) return prc;
     for (size_t i = 0; i < in.len; i++)
         for (size_t j = i + 1; j < in.len; j++)
             if (fp_item_eq(&in.items[i], &in.items[j]) == 1) return fhirpath_out_bool(c, false, out);
@@ -213,6 +217,7 @@ static fl_rc repeat_impl(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
             } else if ((rc = fpf_arg_on(c, n, 0, s, level, i, &r))) {
                 return rc;
             }
+            if (!children && (rc = fpf_pairs_ok(c, n, res.len + 1, r.len))) return rc;
             for (size_t k = 0; k < r.len; k++) {
                 if (!children && cb_has_same(&res, &r.items[k])) continue;
                 if ((rc = fhirpath_cb_push(c, &res, &r.items[k])) || (rc = fhirpath_cb_push(c, &next, &r.items[k]))) return rc;
@@ -339,6 +344,7 @@ FN(intersect)
     fl_fp_coll other;
     fl_rc rc = fpf_arg(c, n, 0, s, &other);
     if (rc) return rc;
+    if ((rc = fpf_pairs_ok(c, n, in.len + other.len, in.len + other.len))) return rc;
     fp_cb b = {0};
     for (size_t i = 0; i < in.len; i++) {
         if (!fpf_coll_has(other, &in.items[i]) || fpf_coll_has(fhirpath_cb_coll(&b), &in.items[i])) continue;
@@ -353,6 +359,7 @@ FN(exclude)
     fl_fp_coll other;
     fl_rc rc = fpf_arg(c, n, 0, s, &other);
     if (rc) return rc;
+    if ((rc = fpf_pairs_ok(c, n, in.len + other.len, in.len + other.len))) return rc;
     fp_cb b = {0};
     for (size_t i = 0; i < in.len; i++) {
         if (fpf_coll_has(other, &in.items[i])) continue;
@@ -367,6 +374,7 @@ FN(union)
     fl_fp_coll other;
     fl_rc rc = fpf_arg(c, n, 0, s, &other);
     if (rc) return rc;
+    if ((rc = fpf_pairs_ok(c, n, in.len + other.len, in.len + other.len))) return rc;
     fp_cb b = {0};
     for (int side = 0; side < 2; side++) {
         fl_fp_coll src = side ? other : in;
@@ -896,15 +904,21 @@ FN(sort)
             if ((rc = fhirpath_eval_node(c, e, &sc, &ks[i].keys[k]))) return rc;
         }
     }
-    /* insertion sort: stable, collections are small */
-    for (size_t i = 1; i < in.len; i++) {
-        sort_key t = ks[i];
-        size_t j = i;
-        while (j > 0 && sort_cmp_keys(n, &ks[j - 1], &t) > 0) {
-            ks[j] = ks[j - 1];
-            j--;
+    /* bottom-up merge sort: stable, O(n log n) */
+    sort_key *tmp = fl_arena_alloc(c->a, in.len * sizeof *tmp);
+    if (!tmp) return fpf_nomem(c);
+    for (size_t width = 1; width < in.len; width *= 2) {
+        for (size_t lo = 0; lo < in.len; lo += 2 * width) {
+            size_t mid = lo + width < in.len ? lo + width : in.len;
+            size_t hi = lo + 2 * width < in.len ? lo + 2 * width : in.len;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) tmp[k++] = sort_cmp_keys(n, &ks[j], &ks[i]) < 0 ? ks[j++] : ks[i++];
+            while (i < mid) tmp[k++] = ks[i++];
+            while (j < hi) tmp[k++] = ks[j++];
         }
-        ks[j] = t;
+        sort_key *sw = ks;
+        ks = tmp;
+        tmp = sw;
     }
     fl_fp_item *items = fl_arena_alloc(c->a, in.len * sizeof *items);
     if (!items) return fpf_nomem(c);

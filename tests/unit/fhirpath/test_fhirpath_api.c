@@ -113,6 +113,15 @@ static void test_limits(void)
     CHECK_EQ_INT(fl_fp_compile("1 + (2 + (3 + (4 + 5)))", SIZE_MAX, &o, &p, &err), FL_E_LIMIT);
     /* repeat() over a self-producing expression stops at the repeat depth limit */
     CHECK(strstr(ev(NULL, "(1).repeat($this + 1)"), "deeper than") != NULL);
+    /* pairwise set operations have a comparison budget (FP_MAX_PAIR_COMPARES = 2^26) */
+    static char big[10040];
+    size_t k = (size_t)snprintf(big, sizeof big, "{\"s\":\"");
+    for (int i = 0; i < 10000; i++) big[k++] = (char)('a' + i % 26);
+    memcpy(big + k, "\"}", 3);
+    CHECK(strstr(ev(big, "s.toChars().distinct()"), "item comparisons exceed the limit") != NULL);
+    CHECK(strstr(ev(big, "s.toChars() | s.toChars()"), "item comparisons exceed the limit") != NULL);
+    CHECK_EQ_STR(ev(big, "s.toChars().count()"), "[10000]");
+    CHECK_EQ_STR(ev(big, "s.substring(0, 3000).toChars().distinct().count()"), "[26]");
     /* catastrophic backtracking stops at the regex step limit */
     CHECK(strstr(ev(NULL, "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'.matches('^(a+)+$')"),
                  "more than 1000000 steps") != NULL);
@@ -229,6 +238,11 @@ static void test_values(void)
     CHECK_EQ_STR(ev(NULL, "1.2 ~ 1.23"), "[true]");
     CHECK_EQ_STR(ev(NULL, "100.000 > 99.9999"), "[true]");
     CHECK_EQ_STR(ev(NULL, "(-1.5).truncate()"), "[-1]");
+    CHECK_EQ_STR(ev(NULL, "1.power(9223372036854775807)"), "[1]");   /* by squaring, not a loop */
+    CHECK_EQ_STR(ev(NULL, "(-1).power(9223372036854775807)"), "[-1]");
+    CHECK_EQ_STR(ev(NULL, "3.power(40)"), "[]");                      /* overflow: empty */
+    CHECK_EQ_STR(ev(NULL, "(3 | 1 | 2 | 5 | 4 | 0).sort()"), "[0,1,2,3,4,5]");
+    CHECK_EQ_STR(ev(NULL, "('b' | 'a' | 'c' | 'a2').sort(-$this)"), "[\"c\",\"b\",\"a2\",\"a\"]");
     CHECK_EQ_STR(ev(NULL, "1e2"), "compile error: 1e2: col 2: unexpected identifier 'e2' after the expression");
     /* dates: leap years, month ends, offsets, precision */
     CHECK_EQ_STR(ev(NULL, "@2020-02-29 + 1 year"), "[\"2021-02-28\"]");
