@@ -81,8 +81,8 @@ typedef struct fl_view_col {
 
 /* opts->flags */
 #define FL_VIEW_TEMPORAL_AS_STRING 0x1u /* date/dateTime/instant columns keep their FHIR
-                                           lexical text (STRING), as the SQL-on-FHIR
-                                           default type mapping does */
+                                           lexical text (STRING); the SQL-on-FHIR default
+                                           mapping does so for date and dateTime */
 #define FL_VIEW_DECIMAL_AS_STRING 0x2u  /* decimal columns keep their exact text (STRING) */
 #define FL_VIEW_LENIENT_KEYS 0x4u       /* ignore unknown keys instead of failing */
 

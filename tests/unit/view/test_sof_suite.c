@@ -6,7 +6,7 @@
  *   default  - the DESIGN.md mapping (date -> DATE, dateTime -> TIMESTAMP, decimal -> DOUBLE);
  *              DATE/TIMESTAMP cells are compared with the expected text read by the same
  *              documented rule (fl_view_parse_date / fl_view_parse_timestamp);
- *   spec     - FL_VIEW_TEMPORAL_AS_STRING (the SQL-on-FHIR default mapping): temporal
+ *   spec     - FL_VIEW_TEMPORAL_AS_STRING (close to the SQL-on-FHIR default mapping): temporal
  *              values must equal the expected text byte for byte.
  * Rows are compared as a multiset (order-insensitive), a missing key means null,
  * expectColumns is checked in order, expectError passes only if compilation or evaluation
