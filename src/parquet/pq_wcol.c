@@ -373,16 +373,22 @@ static size_t page_estimate(const pq_wcol *c)
     return v + c->nlev * (size_t)(c->def_bw + c->rep_bw) / 8;
 }
 
+/* At a record boundary: cut the page if it is full, and leave the dictionary if it no
+ * longer pays. */
+static inline void record_boundary(fl_pq_writer *w, pq_wcol *c)
+{
+    if (!c->nlev) return;
+    bool over = c->page_dict && dict_over(w, c);
+    if (over || page_estimate(c) >= w->o.page_size) {
+        if (pq_wcol_flush_page(w, c) && !w->rc) w->rc = c->rc ? c->rc : FL_E_INTERNAL;
+        if (over) c->dict.active = false;
+        c->page_dict = c->dict.active;
+    }
+}
+
 void pq_wcol_levels(fl_pq_writer *w, pq_wcol *c, int rep, int def)
 {
-    if (rep == 0 && c->nlev) {
-        bool over = c->page_dict && dict_over(w, c);
-        if (over || page_estimate(c) >= w->o.page_size) {
-            if (pq_wcol_flush_page(w, c) && !w->rc) w->rc = c->rc ? c->rc : FL_E_INTERNAL;
-            if (over) c->dict.active = false;
-            c->page_dict = c->dict.active;
-        }
-    }
+    if (rep == 0) record_boundary(w, c);
     if (c->max_def && c->nlev == c->defcap) c->def = grow(c->def, &c->defcap, c->nlev + 1, 1, &c->rc);
     if (c->max_rep && c->nlev == c->repcap) c->rep = grow(c->rep, &c->repcap, c->nlev + 1, 1, &c->rc);
     if (FL_UNLIKELY(c->rc)) return;
@@ -391,6 +397,51 @@ void pq_wcol_levels(fl_pq_writer *w, pq_wcol *c, int rep, int def)
     c->nlev++;
     if (def < c->max_def) c->cst.nulls++;
     c->cst.values++;
+}
+
+/* Flat columns (no repetition) from a batch vector, in runs of PQ_FLAT_RUN rows: the
+ * page/dictionary checks run once per run (a page may pass page_size by one run), the
+ * definition levels are filled in bulk and the value loop is specialised per type. */
+#define PQ_FLAT_RUN 256
+void pq_wcol_put_flat(fl_pq_writer *w, pq_wcol *c, const void *values, const uint8_t *valid, size_t n)
+{
+    for (size_t r0 = 0; r0 < n && !w->rc; r0 += PQ_FLAT_RUN) {
+        size_t k = n - r0 < PQ_FLAT_RUN ? n - r0 : PQ_FLAT_RUN;
+        const uint8_t *vd = valid ? valid + r0 : NULL;
+        record_boundary(w, c);
+        if (c->max_def) {
+            if (c->nlev + k > c->defcap) c->def = grow(c->def, &c->defcap, c->nlev + k, 1, &c->rc);
+            if (FL_UNLIKELY(c->rc)) return;
+            size_t nulls = 0;
+            for (size_t i = 0; i < k; i++) {
+                uint8_t d = vd ? (vd[i] != 0) : 1;
+                c->def[c->nlev + i] = d;
+                nulls += d ^ 1u;
+            }
+            c->cst.nulls += (int64_t)nulls;
+        }
+        c->nlev += k;
+        c->cst.values += (int64_t)k;
+#define FLAT_LOOP(T, put)                                                                          \
+    do {                                                                                           \
+        const T *vv = (const T *)values + r0;                                                      \
+        for (size_t i = 0; i < k; i++)                                                             \
+            if (!vd || vd[i]) put;                                                                 \
+    } while (0)
+        switch (c->t.phys) {
+        case FL_PQ_BOOLEAN: FLAT_LOOP(uint8_t, pq_wcol_bool(c, vv[i] != 0)); break;
+        case FL_PQ_INT32: FLAT_LOOP(int32_t, pq_wcol_i32(c, vv[i])); break;
+        case FL_PQ_INT64: FLAT_LOOP(int64_t, pq_wcol_i64(c, vv[i])); break;
+        case FL_PQ_FLOAT: FLAT_LOOP(float, pq_wcol_f32(c, vv[i])); break;
+        case FL_PQ_DOUBLE: FLAT_LOOP(double, pq_wcol_f64(c, vv[i])); break;
+        case FL_PQ_FIXED_LEN_BYTE_ARRAY:
+            FLAT_LOOP(fl_str, (vv[i].len == (size_t)c->t.type_length ? pq_wcol_bytes(c, vv[i].ptr, vv[i].len)
+                                                                       : (void)(c->rc = FL_E_ARG)));
+            break;
+        default: FLAT_LOOP(fl_str, pq_wcol_bytes(c, vv[i].ptr, vv[i].len)); break;
+        }
+#undef FLAT_LOOP
+    }
 }
 
 static void put_level_block(fl_buf *page, const uint8_t *lv, size_t n, int bw)

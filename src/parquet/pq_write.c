@@ -660,10 +660,7 @@ static fl_rc batch_column(fl_pq_writer *w, pq_wcol *c, const fl_pq_colvec *v, si
     if (!v->values && num_rows) return wfail(w, FL_E_ARG, "parquet writer: batch column '%s' has no values", path);
     if (v->def_levels || (x->max_def == 0 && x->max_rep == 0)) {
         if (!v->def_levels) {
-            for (size_t r = 0; r < num_rows; r++) {
-                pq_wcol_levels(w, c, 0, 0);
-                put_vec_value(c, v->values, r);
-            }
+            pq_wcol_put_flat(w, c, v->values, NULL, num_rows);
             return c->rc ? wfail(w, c->rc, "parquet writer: batch column '%s': bad value", path) : w->rc;
         }
         if (x->max_rep && !v->rep_levels)
@@ -683,14 +680,7 @@ static fl_rc batch_column(fl_pq_writer *w, pq_wcol *c, const fl_pq_colvec *v, si
         return c->rc ? wfail(w, c->rc, "parquet writer: batch column '%s': bad value", path) : w->rc;
     }
     if (x->max_rep == 0 && x->max_def == 1 && x->rep == FL_PQ_OPTIONAL) {
-        for (size_t r = 0; r < num_rows; r++) {
-            if (!v->valid || v->valid[r]) {
-                pq_wcol_levels(w, c, 0, 1);
-                put_vec_value(c, v->values, r);
-            } else {
-                pq_wcol_levels(w, c, 0, 0);
-            }
-        }
+        pq_wcol_put_flat(w, c, v->values, v->valid, num_rows);
         return c->rc ? wfail(w, c->rc, "parquet writer: batch column '%s': bad value", path) : w->rc;
     }
     /* top-level list of primitives */

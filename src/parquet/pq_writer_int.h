@@ -100,6 +100,7 @@ void pq_wcol_i64(pq_wcol *c, int64_t v);
 void pq_wcol_f32(pq_wcol *c, float v);
 void pq_wcol_f64(pq_wcol *c, double v);
 void pq_wcol_bytes(pq_wcol *c, const void *p, size_t n);
+void pq_wcol_put_flat(fl_pq_writer *w, pq_wcol *c, const void *values, const uint8_t *valid, size_t n);
 fl_rc pq_wcol_flush_page(fl_pq_writer *w, pq_wcol *c);
 /* Write the chunk (dictionary page + data pages) through the sink and append its
  * ColumnChunk to the row group metadata being built in `t`. */
