@@ -83,6 +83,20 @@ for mode, flags, typed in (("spec", ["--temporal-as-string"], False), ("default"
                 if hit is None:
                     fails.append(name + ": row %s not found in %s" % (json.dumps(e), json.dumps(left)[:300])); break
                 left.pop(hit)
+# The in-process runner (unit.view.test_sof_suite) writes its report into the build dir;
+# when it is there and jsonschema is installed, check it against the suite's report schema.
+rep = os.path.join(os.path.dirname(work), "sof-report.json")
+try:
+    import jsonschema
+except ImportError:
+    jsonschema = None
+if jsonschema and os.path.exists(rep):
+    schema = json.load(open(os.path.join(os.path.dirname(tdir), "test-report.schema.json")))
+    try:
+        jsonschema.validate(json.load(open(rep)), schema)
+        print("report %s matches test-report.schema.json" % rep)
+    except jsonschema.ValidationError as e:
+        fails.append("report schema: %s" % e.message)
 for x in fails: print("FAIL", x)
 print("sof_cli: %d/%d cases passed" % (total - len(fails), total))
 sys.exit(1 if fails else 0)
