@@ -2,6 +2,7 @@
  * String functions work on code points (UTF-8), regular expressions use PCRE2 with
  * fl_malloc-backed contexts, math goes through exact decimals except the transcendental
  * functions (double). Registered in the table of fp_func.c. */
+#define _GNU_SOURCE /* memmem (glibc, musl and the BSDs all have it) */
 #include "fhirpath/fhirpath_int.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -41,13 +42,12 @@ static bool find_sub(fl_str hay, fl_str needle, size_t *at)
         *at = 0;
         return true;
     }
-    for (size_t i = 0; i + needle.len <= hay.len; i++) {
-        if (!memcmp(hay.ptr + i, needle.ptr, needle.len)) {
-            *at = i;
-            return true;
-        }
-    }
-    return false;
+    if (needle.len > hay.len) return false;
+    /* glibc memmem is linear (two-way), so hostile inputs cannot make this quadratic */
+    const char *p = memmem(hay.ptr, hay.len, needle.ptr, needle.len);
+    if (!p) return false;
+    *at = (size_t)(p - hay.ptr);
+    return true;
 }
 
 FN(indexOf)
@@ -174,15 +174,11 @@ FN(split)
     if (sep.len == 0) {
         return fhirpath_fn_toChars(c, n, s, in, out);
     }
-    for (size_t i = 0; i + sep.len <= sv.len;) {
-        if (!memcmp(sv.ptr + i, sep.ptr, sep.len)) {
-            fl_fp_item it = fl_fp_item_str(fl_str_make(sv.ptr + start, i - start));
-            if ((rc = fhirpath_cb_push(c, &b, &it))) return rc;
-            i += sep.len;
-            start = i;
-        } else {
-            i++;
-        }
+    size_t at;
+    while (start <= sv.len && find_sub(fl_str_make(sv.ptr + start, sv.len - start), sep, &at)) {
+        fl_fp_item it = fl_fp_item_str(fl_str_make(sv.ptr + start, at));
+        if ((rc = fhirpath_cb_push(c, &b, &it))) return rc;
+        start += at + sep.len;
     }
     fl_fp_item it = fl_fp_item_str(fl_str_make(sv.ptr + start, sv.len - start));
     if ((rc = fhirpath_cb_push(c, &b, &it))) return rc;
@@ -243,15 +239,13 @@ FN(replace)
             i = j;
         }
     } else {
-        size_t i = 0;
-        while (i < sv.len) {
-            if (i + pat.len <= sv.len && !memcmp(sv.ptr + i, pat.ptr, pat.len)) {
-                fl_buf_append_str(&b, rep);
-                i += pat.len;
-            } else {
-                fl_buf_putc(&b, sv.ptr[i++]);
-            }
+        size_t i = 0, at;
+        while (i < sv.len && find_sub(fl_str_make(sv.ptr + i, sv.len - i), pat, &at)) {
+            fl_buf_append(&b, sv.ptr + i, at);
+            fl_buf_append_str(&b, rep);
+            i += at + pat.len;
         }
+        fl_buf_append(&b, sv.ptr + i, sv.len - i);
     }
     fl_str res = b.len ? fl_arena_str_dup(c->a, fl_buf_str(&b)) : FL_STR("");
     rc = b.rc;

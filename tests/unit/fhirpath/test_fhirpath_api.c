@@ -122,6 +122,15 @@ static void test_limits(void)
     CHECK(strstr(ev(big, "s.toChars() | s.toChars()"), "item comparisons exceed the limit") != NULL);
     CHECK_EQ_STR(ev(big, "s.toChars().count()"), "[10000]");
     CHECK_EQ_STR(ev(big, "s.substring(0, 3000).toChars().distinct().count()"), "[26]");
+    /* substring search is linear: a needle of 50,000 'a' + 'b' in 200,000 'a' + 'b' */
+    static char hay[300100];
+    k = (size_t)snprintf(hay, sizeof hay, "{\"h\":\"");
+    for (int i = 0; i < 200000; i++) hay[k++] = 'a';
+    k += (size_t)snprintf(hay + k, sizeof hay - k, "b\",\"n\":\"");
+    for (int i = 0; i < 50000; i++) hay[k++] = 'a';
+    memcpy(hay + k, "b\"}", 4);
+    CHECK_EQ_STR(ev(hay, "h.indexOf(n)"), "[150000]");
+    CHECK_EQ_STR(ev(hay, "h.contains(n) and h.split(n).count() = 2"), "[true]");
     /* catastrophic backtracking stops at the regex step limit */
     CHECK(strstr(ev(NULL, "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'.matches('^(a+)+$')"),
                  "more than 1000000 steps") != NULL);
