@@ -44,7 +44,9 @@ typedef enum fl_fp_kind {
     FL_FP_TIME,     /* v.s = ISO text without '@' and 'T' ("12:30") */
     FL_FP_QTY,      /* v.q.value = decimal text, v.q.unit = unit text (UCUM code or
                        calendar word such as "year"); unit may be empty */
-    FL_FP_NODE      /* v.node = complex element / resource / array-less JSON object */
+    FL_FP_NODE      /* v.node = complex element / resource / array-less JSON object; also a
+                       primitive that has only "_x" (id/extension, no value): then v.node is
+                       that "_x" object and fl_fp_item_has_value() is false */
 } fl_fp_kind;
 
 /* Temporal precision (FL_FP_DATE / DATETIME / TIME items). */
@@ -126,6 +128,9 @@ static inline fl_fp_item fl_fp_item_dec(fl_str text)
  * NULL (unknown) or a FHIR type name ("date", "HumanName") which also decides whether
  * a string is read as a date/dateTime/time. Returns kind 0 for null/arrays. */
 FL_API fl_fp_item fl_fp_item_from_json(const fl_json_val *v, const char *fhir_type);
+
+/* false for a primitive element present only as "_x" (no value); true otherwise. */
+FL_API bool fl_fp_item_has_value(const fl_fp_item *it);
 
 /* A one-item collection over caller storage. */
 static inline fl_fp_coll fl_fp_coll_one(fl_fp_item *it) { return (fl_fp_coll){it, 1}; }

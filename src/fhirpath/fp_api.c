@@ -237,3 +237,5 @@ void fl_fp_coll_write_json(const fl_fp_coll *col, fl_jw *w)
 }
 
 bool fl_fp_item_to_string(const fl_fp_item *it, fl_arena *a, fl_str *out) { return fp_item_string(a, it, out); }
+
+bool fl_fp_item_has_value(const fl_fp_item *it) { return !(it->flags_ & FPF_NOVALUE); }

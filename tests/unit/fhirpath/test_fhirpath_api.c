@@ -187,6 +187,15 @@ static void test_navigation(void)
     CHECK_EQ_STR(ev(patient, "name.given.count()"), "[4]");
     CHECK_EQ_STR(ev(patient, "name[1].given.hasValue()"), "[false]"); /* not a single primitive */
     CHECK_EQ_STR(ev(patient, "name[1].given.select(hasValue())"), "[false,true]");
+    {
+        fl_fp_prog *p = NULL;
+        fl_err err;
+        fl_fp_coll c;
+        CHECK_EQ_INT(fl_fp_compile("name[1].given", SIZE_MAX, NULL, &p, &err), FL_OK);
+        CHECK_EQ_INT(fl_fp_eval(p, parse(patient), NULL, &arena, &c, &err), FL_OK);
+        CHECK(c.len == 2 && !fl_fp_item_has_value(&c.items[0]) && fl_fp_item_has_value(&c.items[1]));
+        fl_fp_prog_free(p);
+    }
     CHECK_EQ_STR(ev(patient, "name[1].given.first().extension('u2').valueString"), "[\"y\"]");
     CHECK_EQ_STR(ev(patient, "birthDate.extension('u').value"), "[\"x\"]");
     CHECK_EQ_STR(ev(patient, "Patient.name.where(use = 'official').family"), "[\"Chalmers\"]");
