@@ -127,6 +127,8 @@ fl_rc fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
     dbo.hook = srv_events_hook; /* topic events; it chains to opts.hook */
     dbo.hook_ctx = srv;
     pthread_rwlock_init(&srv->reg_lock, NULL);
+    pthread_mutex_init(&srv->stop_mu, NULL);
+    pthread_cond_init(&srv->stop_cv, NULL);
     srv->reg_lock_init = true;
     FL_TRY(fl_fhirdb_open(srv->db_url, &dbo, &srv->db, err));
     fl_fhirdb_conn *c = NULL;
@@ -312,6 +314,12 @@ fl_rc fl_server_start(fl_server *srv, fl_err *err)
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->mhd) return fl_err_set(err, FL_E_NET, "cannot listen on %s (address in use or not permitted)", srv->listen);
+    fl_rc rc = srv_events_start(srv, err);
+    if (rc) {
+        MHD_stop_daemon(srv->mhd);
+        srv->mhd = NULL;
+        return rc;
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : srv->port_req;
     fl_log(&srv->opts.log, FL_LOG_INFO, "listening on %s port %u, FHIR base %s, store %s, %u threads", srv->host,
@@ -330,6 +338,7 @@ void fl_server_stop(fl_server *srv)
     }
     MHD_stop_daemon(srv->mhd);
     srv->mhd = NULL;
+    srv_events_stop(srv);
     fl_log(&srv->opts.log, FL_LOG_INFO, "server stopped");
 }
 
@@ -339,7 +348,11 @@ void fl_server_free(fl_server *srv)
     fl_server_stop(srv);
     fl_fhirdb_close(srv->db);
     srv_events_free(srv);
-    if (srv->reg_lock_init) pthread_rwlock_destroy(&srv->reg_lock);
+    if (srv->reg_lock_init) {
+        pthread_rwlock_destroy(&srv->reg_lock);
+        pthread_mutex_destroy(&srv->stop_mu);
+        pthread_cond_destroy(&srv->stop_cv);
+    }
     for (size_t i = 0; i < srv->ncreds; i++) fl_free(srv->creds[i]);
     fl_free(srv->creds);
     fl_free(srv->listen);

@@ -5,9 +5,13 @@
  * The fhirdb write hook matches every write against it and enqueues one outbox row per
  * matching destination on the writer's connection, so the event commits or rolls back with
  * the write. Deleting a destination purges its queue in the same transaction.
- * Readers take the registry under a read lock; a reload builds a new one and swaps it. */
+ * Readers take the registry under a read lock; a reload builds a new one and swaps it.
+ * A background thread also reloads every SRV_REGISTRY_REFRESH_MS so that replicas sharing
+ * one PostgreSQL database see each other's topics within that delay. */
 #include "fhirlake/fhirpath.h"
 #include "server/server_int.h"
+
+#include <time.h>
 
 #define SRV_MAX_TOPICS 1000       /* topics and destinations loaded into the registry */
 #define SRV_HOOK_MEMORY (64u << 20) /* scratch for parsing %current/%previous per event */
@@ -156,13 +160,13 @@ fl_rc srv_events_reload(fl_server *srv, fl_fhirdb_conn *c, fl_err *err)
     if (!g->topics || !g->dests) FL_FAIL(FL_E_NOMEM, "out of memory");
     FL_TRY(load_type(c, "AidboxSubscriptionTopic", g, &srv->opts.log, err));
     FL_TRY(load_type(c, "AidboxTopicDestination", g, &srv->opts.log, err));
+    size_t nt = g->ntopics, nd = g->ndests;
     pthread_rwlock_wrlock(&srv->reg_lock);
     srv_registry *old = srv->reg;
     srv->reg = g;
     pthread_rwlock_unlock(&srv->reg_lock);
-    g = old;
-    fl_log(&srv->opts.log, FL_LOG_INFO, "topics: %zu active topics, %zu active destinations", srv->reg->ntopics,
-           srv->reg->ndests);
+    g = old; /* freed below; no reader can hold it (they read only under the lock) */
+    fl_log(&srv->opts.log, FL_LOG_DEBUG, "topics: %zu active topics, %zu active destinations", nt, nd);
 done:
     if (rc) atomic_store(&srv->reg_dirty, true); /* try again after the next request */
     registry_free(g);
@@ -307,4 +311,52 @@ void srv_dest_status(srv_req *r, fl_str id)
     fl_jw_arr_end(&w);
     fl_jw_obj_end(&w);
     r->resp->status = 200;
+}
+
+static void *refresher_main(void *arg)
+{
+    fl_server *srv = arg;
+    pthread_mutex_lock(&srv->stop_mu);
+    while (!srv->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += SRV_REGISTRY_REFRESH_MS / 1000;
+        ts.tv_nsec += (long)(SRV_REGISTRY_REFRESH_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->stop_cv, &srv->stop_mu, &ts);
+        if (srv->stopping) break;
+        pthread_mutex_unlock(&srv->stop_mu);
+        fl_fhirdb_conn *c = NULL;
+        fl_err err;
+        fl_err_clear(&err);
+        if (fl_fhirdb_acquire(srv->db, &c, &err) != FL_OK || srv_events_reload(srv, c, &err) != FL_OK)
+            fl_log(&srv->opts.log, FL_LOG_WARN, "topics: periodic reload failed: %s", err.msg);
+        fl_fhirdb_release(srv->db, c);
+        pthread_mutex_lock(&srv->stop_mu);
+    }
+    pthread_mutex_unlock(&srv->stop_mu);
+    return NULL;
+}
+
+fl_rc srv_events_start(fl_server *srv, fl_err *err)
+{
+    srv->stopping = false;
+    if (pthread_create(&srv->refresher, NULL, refresher_main, srv) != 0)
+        return fl_err_set(err, FL_E_INTERNAL, "cannot start the topic refresher thread");
+    srv->refresher_running = true;
+    return FL_OK;
+}
+
+void srv_events_stop(fl_server *srv)
+{
+    if (!srv->refresher_running) return;
+    pthread_mutex_lock(&srv->stop_mu);
+    srv->stopping = true;
+    pthread_cond_signal(&srv->stop_cv);
+    pthread_mutex_unlock(&srv->stop_mu);
+    pthread_join(srv->refresher, NULL);
+    srv->refresher_running = false;
 }

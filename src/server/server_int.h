@@ -44,6 +44,12 @@ struct fl_server {
     srv_registry *reg;         /* active topics and destinations (server_events.c) */
     atomic_bool reg_dirty;     /* a topic/destination changed: reload after the request */
     bool reg_lock_init;
+    /* periodic registry refresh (picks up other replicas' changes) */
+    pthread_t refresher;
+    bool refresher_running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
 };
 
 typedef struct srv_param {
@@ -129,6 +135,10 @@ fl_rc srv_events_reload(fl_server *srv, fl_fhirdb_conn *c, fl_err *err);
 void srv_events_free(fl_server *srv);
 fl_rc srv_events_hook(void *ctx, fl_fhirdb_conn *c, const fl_fhirdb_event *ev, fl_err *err);
 void srv_dest_status(srv_req *r, fl_str id);
+#define SRV_REGISTRY_REFRESH_MS 5000 /* reload topics/destinations this often (other replicas) */
+/* Start/stop the thread that reloads the registry every SRV_REGISTRY_REFRESH_MS. */
+fl_rc srv_events_start(fl_server *srv, fl_err *err);
+void srv_events_stop(fl_server *srv);
 
 /* server_bundle.c */
 void srv_bundle(srv_req *r);

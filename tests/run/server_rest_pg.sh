@@ -58,6 +58,21 @@ id=$(curl -s -X POST -H 'Content-Type: application/fhir+json' -d '{"resourceType
 st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/fhir/Patient/$id")
 [ "$st" = 200 ] || { echo "FAIL: replica 2 cannot read $id ($st)"; fail=1; }
 
+# topics and destinations made on one replica reach the other within the refresh period
+py=python3
+topic_url="http://example.org/replica-topic"
+curl -s -o /dev/null -X POST -H 'Content-Type: application/fhir+json' "http://127.0.0.1:$P1/fhir/AidboxSubscriptionTopic" \
+  -d "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"$topic_url\",\"status\":\"active\",\"trigger\":[{\"resource\":\"Encounter\"}]}"
+did=$(curl -s -X POST -H 'Content-Type: application/fhir+json' "http://127.0.0.1:$P1/fhir/AidboxTopicDestination" \
+  -d "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\",\"topic\":\"$topic_url\",\"kind\":\"data-lakehouse-at-least-once\"}" \
+  | $py -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+sleep 6
+curl -s -o /dev/null -X POST -H 'Content-Type: application/fhir+json' "http://127.0.0.1:$P2/fhir/Encounter" \
+  -d '{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"}}'
+q=$(curl -s "http://127.0.0.1:$P1/fhir/AidboxTopicDestination/$did/\$status" \
+  | $py -c 'import json,sys; print([p["valueInteger"] for p in json.load(sys.stdin)["parameter"] if p["name"]=="messagesQueued"][0])')
+[ "$q" = 1 ] || { echo "FAIL: write on replica 2 not queued for a destination made on replica 1 (queued=$q)"; fail=1; }
+
 # a database restart is invisible to clients (pooled sessions reconnect); a database that is
 # down gives 503 with a transient OperationOutcome and /health 503
 bash "$src/tools/pgserver.sh" restart "$tmp/pg" || { echo "FAIL: pg restart"; fail=1; }
