@@ -44,7 +44,8 @@ typedef struct s3 {
     char sse_kms_key[256]; /* x-amz-server-side-encryption-aws-kms-key-id */
     char acl[40];          /* x-amz-acl canned ACL, e.g. bucket-owner-full-control */
     size_t part_size;
-    uint32_t upload_concurrency; /* parts of one writer in flight at once */
+    uint32_t upload_concurrency;   /* parts of one writer in flight at once */
+    uint32_t download_concurrency; /* ranged GETs of one whole-object get at once (1 = one stream) */
     uint32_t list_max_keys;
     long connect_timeout_ms, low_speed_time_s;
     fl_store_retry retry;
@@ -396,6 +397,97 @@ static void fill_meta(fl_store_meta *meta, const aws_http_resp *rs, uint64_t siz
 
 /* ------------------------------------------------------------------ driver: objects */
 
+/* One ranged GET of a parallel download, run on its own thread. */
+typedef struct get_job {
+    s3 *s;
+    fl_str fkey;
+    const char *etag;
+    uint64_t off, len;
+    fl_buf buf;
+    pthread_t th;
+    bool running;
+    fl_rc rc;
+    fl_err err;
+} get_job;
+
+static void *get_thread(void *arg)
+{
+    get_job *j = arg;
+    char range[64];
+    snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)j->off,
+             (unsigned long long)(j->off + j->len - 1));
+    aws_kv h[2] = {{FL_STR("Range"), fl_str_c(range)}, {FL_STR("If-Match"), fl_str_c(j->etag)}};
+    s3_req r = {.method = "GET",
+                .op = "GET",
+                .key = j->fkey,
+                .headers = h,
+                .nheaders = j->etag[0] ? 2 : 1,
+                .out = &j->buf};
+    aws_http_resp rs;
+    fl_err_clear(&j->err);
+    j->rc = s3_call(j->s, &r, &rs, &j->err);
+    if (j->rc == FL_E_STORE_PRECOND || (j->rc == FL_OK && (rs.status != 206 || j->buf.len != j->len))) {
+        j->rc =
+            fl_err_set(&j->err, FL_E_STORE_RETRY,
+                       "s3 GET s3://%s/" FL_STR_FMT ": the object changed during a parallel download "
+                       "(HTTP %ld, %zu of %llu bytes)",
+                       j->s->bucket, FL_STR_ARG(j->fkey), rs.status, j->buf.len, (unsigned long long)j->len);
+        j->err.flags |= FL_ERR_RETRIABLE;
+    }
+    return NULL;
+}
+
+/* Bytes [from, total) of fkey appended to out, s->part_size per request, up to
+ * s3.downloadConcurrency requests at once; If-Match pins every range to the same version. */
+static fl_rc get_rest_parallel(s3 *s, fl_str fkey, const char *etag, uint64_t from, uint64_t total,
+                               fl_buf *out, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    uint32_t k = s->download_concurrency;
+    if (total - from > (uint64_t)(out->limit - out->len))
+        return fl_err_set(err, FL_E_LIMIT,
+                          "s3 GET s3://%s/" FL_STR_FMT ": %llu bytes is over the allowed %zu", s->bucket,
+                          FL_STR_ARG(fkey), (unsigned long long)total, out->limit);
+    if (fl_buf_reserve(out, (size_t)(total - from)) != FL_OK)
+        return fl_err_set(err, out->rc, "s3 GET s3://%s/" FL_STR_FMT ": cannot hold %llu bytes", s->bucket,
+                          FL_STR_ARG(fkey), (unsigned long long)total);
+    get_job *jobs = fl_calloc(k, sizeof *jobs);
+    if (!jobs) return fl_err_set(err, FL_E_NOMEM, "s3 GET: out of memory");
+    for (uint32_t i = 0; i < k; i++)
+        fl_buf_init(&jobs[i].buf, s->part_size + 1);
+    uint64_t off = from;
+    while (off < total && rc == FL_OK) {
+        uint32_t n = 0;
+        for (; n < k && off < total; n++) {
+            get_job *j = &jobs[n];
+            j->s = s;
+            j->fkey = fkey;
+            j->etag = etag;
+            j->off = off;
+            j->len = total - off < s->part_size ? total - off : s->part_size;
+            off += j->len;
+            fl_buf_clear(&j->buf);
+            j->running = pthread_create(&j->th, NULL, get_thread, j) == 0;
+            if (!j->running) get_thread(j); /* no thread: do it here */
+        }
+        for (uint32_t i = 0; i < n; i++) { /* join all, append in order */
+            get_job *j = &jobs[i];
+            if (j->running) pthread_join(j->th, NULL);
+            j->running = false;
+            if (rc == FL_OK && j->rc != FL_OK) {
+                rc = j->rc;
+                if (err) *err = j->err;
+            }
+            if (rc == FL_OK && fl_buf_append(out, j->buf.ptr, j->buf.len) != FL_OK)
+                rc = fl_err_set(err, out->rc, "s3 GET: object larger than allowed");
+        }
+    }
+    for (uint32_t i = 0; i < k; i++)
+        fl_buf_reset(&jobs[i].buf);
+    fl_free(jobs);
+    return rc;
+}
+
 static fl_rc s3_get(void *impl, fl_str key, uint64_t off, uint64_t len, fl_buf *out, fl_store_meta *meta,
                     fl_err *err)
 {
@@ -406,7 +498,13 @@ static fl_rc s3_get(void *impl, fl_str key, uint64_t off, uint64_t len, fl_buf *
     char range[64];
     aws_kv hdr = {FL_STR("Range"), FL_STR_NULL};
     bool ranged = off > 0 || len != UINT64_MAX;
-    if (ranged) {
+    /* a whole object larger than one part is fetched in parallel ranges: ask for the first
+     * part, the answer tells the size */
+    bool split = !ranged && s->download_concurrency > 1;
+    if (split) {
+        snprintf(range, sizeof range, "bytes=0-%zu", s->part_size - 1);
+        hdr.value = fl_str_c(range);
+    } else if (ranged) {
         if (len == 0) goto done;
         if (len == UINT64_MAX || off + len < off)
             snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)off);
@@ -419,18 +517,30 @@ static fl_rc s3_get(void *impl, fl_str key, uint64_t off, uint64_t len, fl_buf *
                 .op = "GET",
                 .key = fl_buf_str(&k),
                 .headers = &hdr,
-                .nheaders = ranged ? 1 : 0,
+                .nheaders = (ranged || split) ? 1 : 0,
                 .out = out};
     aws_http_resp rs;
+    size_t len0 = out->len;
     rc = s3_call(s, &r, &rs, err);
-    if (rc == FL_E_STORE && rs.status == 416) { /* range starts past the end: nothing to append */
+    if (rc == FL_E_STORE && rs.status == 416) { /* range starts past the end (or empty object) */
         if (err) fl_err_clear(err);
         rc = FL_OK;
         fill_meta(meta, &rs, rs.has_range ? rs.range_total : 0);
         goto done;
     }
     if (rc) goto done;
-    fill_meta(meta, &rs, rs.status == 206 && rs.has_range ? rs.range_total : rs.content_length);
+    uint64_t total = rs.status == 206 && rs.has_range ? rs.range_total : rs.content_length;
+    if (split && rs.status == 206 && total > out->len - len0) {
+        char etag[S3_MAX_ETAG];
+        snprintf(etag, sizeof etag, "%s", rs.etag);
+        rc = get_rest_parallel(s, fl_buf_str(&k), etag, out->len - len0, total, out, err);
+        if (rc) {
+            out->len = len0; /* all or nothing */
+            if (out->ptr) out->ptr[len0] = 0;
+            goto done;
+        }
+    }
+    fill_meta(meta, &rs, total);
 done:
     fl_buf_reset(&k);
     return rc;
@@ -1203,11 +1313,12 @@ static const char *const P_CONNECT[] = {"s3.connectTimeoutMs", NULL};
 static const char *const P_LOWSPEED[] = {"s3.lowSpeedTimeS", NULL};
 static const char *const P_UPCONC[] = {"s3.uploadConcurrency", NULL};
 static const char *const P_SSE[] = {"s3.sse", NULL};
+static const char *const P_DLCONC[] = {"s3.downloadConcurrency", NULL};
 static const char *const P_SSEKMS[] = {"s3.sseKmsKeyId", NULL};
 static const char *const P_ACL[] = {"s3.cannedAcl", NULL};
 static const char *const *const P_ALL[] = {
-    P_REGION,  P_ENDPOINT, P_PATHSTYLE, P_AKID,     P_SECRET, P_TOKEN, P_PROFILE, P_PART,
-    P_MAXKEYS, P_UNSIGNED, P_CONNECT,   P_LOWSPEED, P_UPCONC, P_SSE,   P_SSEKMS,  P_ACL};
+    P_REGION,   P_ENDPOINT, P_PATHSTYLE, P_AKID,   P_SECRET, P_TOKEN,  P_PROFILE, P_PART,  P_MAXKEYS,
+    P_UNSIGNED, P_CONNECT,  P_LOWSPEED,  P_UPCONC, P_SSE,    P_SSEKMS, P_ACL,     P_DLCONC};
 
 static bool known_prop(const char *k)
 {
@@ -1267,6 +1378,12 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
             return fl_err_set(err, FL_E_CONFIG, "s3.uploadConcurrency \"%s\": need 1..%u", v,
                               S3_MAX_UPLOAD_CONCURRENCY);
         s->upload_concurrency = (uint32_t)num;
+    }
+    if ((v = prop(o, P_DLCONC))) {
+        if (!parse_num(v, 1, S3_MAX_UPLOAD_CONCURRENCY, &num))
+            return fl_err_set(err, FL_E_CONFIG, "s3.downloadConcurrency \"%s\": need 1..%u", v,
+                              S3_MAX_UPLOAD_CONCURRENCY);
+        s->download_concurrency = (uint32_t)num;
     }
     if ((v = prop(o, P_MAXKEYS))) {
         if (!parse_num(v, 1, 1000, &num))
@@ -1363,6 +1480,7 @@ static fl_rc s3_open(const fl_store_url *u, const fl_store_opts *o, void **impl,
     curl_global_init(CURL_GLOBAL_DEFAULT); /* ref-counted; thread-safe in libcurl >= 7.84 */
     s->part_size = S3_DEFAULT_PART_SIZE;
     s->upload_concurrency = 4;
+    s->download_concurrency = 4;
     s->list_max_keys = 1000;
     s->connect_timeout_ms = 5000;
     s->low_speed_time_s = 60;

@@ -945,17 +945,20 @@ static void test_real_assume_role(void)
     fl_rm_rf(dir, &err);
 }
 
-/* The same multipart path with one part in flight (no upload threads). */
+/* The same multipart path with one part in flight and a single-stream download (no threads). */
 static void test_real_multipart_serial(void)
 {
     const char *ep = getenv("S3_ENDPOINT"), *bucket = getenv("S3_BUCKET");
     char url[512];
     snprintf(url, sizeof url, "s3://%s/%s/serial", bucket, run_prefix);
-    fl_store_prop p[] = {{"s3.endpoint", ep}, {"s3.partSize", "5242880"}, {"s3.uploadConcurrency", "1"}};
+    fl_store_prop p[] = {{"s3.endpoint", ep},
+                         {"s3.partSize", "5242880"},
+                         {"s3.uploadConcurrency", "1"},
+                         {"s3.downloadConcurrency", "1"}};
     fl_store_opts o;
     fl_store_opts_default(&o);
     o.props = p;
-    o.nprops = 3;
+    o.nprops = 4;
     fl_store *st = NULL;
     fl_err err;
     CHECK_EQ_INT(fl_store_open(url, &o, &st, &err), FL_OK);
