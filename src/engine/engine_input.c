@@ -1,13 +1,16 @@
 /* engine_input.c - export inputs (module engine): resolving paths, Bulk Data folders and
  * their manifest.json (output[] and deleted[] entries), the default export id (a hash of
  * the resolved inputs' paths, sizes and mtimes plus the views and the mode), and the
- * reader threads that split files into line chunks for the workers.
+ * reader threads that split files into line chunks for the workers. Paths enter the id as
+ * absolute paths (realpath), so the same export run from another directory is the same.
  * Readers take whole files in order from a shared counter; a chunk holds about
  * ENG_CHUNK_BYTES of lines and comes from a fixed pool, so reading never runs ahead of
  * the workers by more than the pool. */
 #include "engine/engine_int.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 static fl_rc add_file(eng_state *es, const char *path, bool deleted, fl_err *err)
@@ -179,7 +182,10 @@ fl_rc eng_export_id(const eng_state *es, char out[72], fl_err *err)
     bool random = false;
     for (size_t i = 0; i < es->n_files; i++) {
         const eng_file *f = &es->files[i];
-        fnv_add(&h, f->path, strlen(f->path));
+        char real[PATH_MAX];
+        /* the absolute path, so a rerun from another directory is the same export */
+        const char *id_path = strcmp(f->path, "-") && realpath(f->path, real) ? real : f->path;
+        fnv_add(&h, id_path, strlen(id_path));
         if (!strcmp(f->path, "-")) {
             random = true; /* stdin has no identity: every run is a new export */
             continue;

@@ -7,7 +7,7 @@ Cases (one line each, exit 1 on any failure):
               views of tests/data/views into local Delta tables: row counts equal
               `fhirlake run` on the same input; rows read by fhirlake (table files +
               parquet cat) equal rows read by delta-rs; numRecords in `table show`.
-  rerun       the same export again: exit 0, "nothing changed", no new version.
+  rerun       the same export again (also via a relative path): "nothing changed", no new version.
   since       an extra file with newer/older meta.lastUpdated: --since adds only newer rows.
   merge       merge mode: one row per id, newest version wins (also inside one input),
               Bulk Data deleted[] removes (or, with --deletes flag, flags) rows.
@@ -36,8 +36,9 @@ failures = []
 os.makedirs(WORK, exist_ok=True)
 
 
-def run(*args, check=None, stdin=None):
-    p = subprocess.run([FL, *args], capture_output=True, text=True, stdin=stdin if stdin is not None else subprocess.DEVNULL)
+def run(*args, check=None, stdin=None, cwd=None):
+    p = subprocess.run([FL, *args], capture_output=True, text=True, cwd=cwd,
+                       stdin=stdin if stdin is not None else subprocess.DEVNULL)
     if check is not None and p.returncode != check:
         raise AssertionError(f"fhirlake {' '.join(args)} -> {p.returncode} (wanted {check})\n{p.stdout}\n{p.stderr}")
     return p
@@ -154,6 +155,9 @@ def rerun():
     assert p.stdout.count("nothing changed") == len(VIEW_NAMES), p.stdout
     after = {n: show(os.path.join(T1, n))["version"] for n in VIEW_NAMES}
     assert before == after, (before, after)
+    # the same input named by a relative path from another directory is the same export
+    p = run("export", *view_args(), "--input", "bulk-100", "--to", T1, check=0, cwd=os.path.dirname(BULK))
+    assert p.stdout.count("nothing changed") == len(VIEW_NAMES), p.stdout
 
 
 def since():
