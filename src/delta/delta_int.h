@@ -183,6 +183,10 @@ fl_rc delta_checkpoint_write(fl_delta_table *t, const fl_delta_snapshot *s, fl_e
 /* The version in _delta_log/_last_checkpoint, or -1 when absent or unreadable. */
 int64_t delta_last_checkpoint_version(fl_delta_table *t);
 
+/* Decimal text ("-12.50") of a big-endian two's complement unscaled value (<= 32 bytes)
+ * with `scale` fraction digits, in arena a; ptr NULL on failure (delta_scan.c). */
+fl_str delta_decimal_text(fl_arena *a, const uint8_t *be, size_t n, int32_t scale);
+
 /* ------------------------------------------------------------------ table */
 
 struct fl_delta_table {

@@ -156,7 +156,7 @@ static bool parse_ts(fl_str s, int64_t *us)
 }
 
 /* Decimal text of a big-endian two's complement integer with `scale`. */
-static fl_str decimal_text(fl_arena *a, const uint8_t *be, size_t n, int32_t scale)
+fl_str delta_decimal_text(fl_arena *a, const uint8_t *be, size_t n, int32_t scale)
 {
     uint8_t mag[32];
     if (n == 0 || n > sizeof mag) return FL_STR_NULL;
@@ -196,7 +196,7 @@ static fl_str decimal_from_i64(fl_arena *a, int64_t v, int32_t scale)
 {
     uint8_t be[8];
     for (int i = 0; i < 8; i++) be[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-    return decimal_text(a, be, 8, scale);
+    return delta_decimal_text(a, be, 8, scale);
 }
 
 /* Normalise a top-level scalar read from the file (node type nt) to the Delta kind. */
@@ -217,7 +217,7 @@ static void normalise(fl_arena *a, const fl_delta_type *t, const fl_pq_node *nd,
         if (v->kind == FL_PQ_V_I32) txt = decimal_from_i64(a, v->v.i32, t->scale);
         else if (v->kind == FL_PQ_V_I64) txt = decimal_from_i64(a, v->v.i64, t->scale);
         else if (v->kind == FL_PQ_V_BYTES)
-            txt = decimal_text(a, (const uint8_t *)v->v.bytes.ptr, v->v.bytes.len, t->scale);
+            txt = delta_decimal_text(a, (const uint8_t *)v->v.bytes.ptr, v->v.bytes.len, t->scale);
         if (txt.ptr) {
             v->kind = FL_PQ_V_BYTES;
             v->v.bytes = txt;

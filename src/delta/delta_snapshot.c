@@ -406,7 +406,7 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
     if (by_time) {
         /* commit times: file mtimes made monotonic, as readers do */
         int64_t prev = INT64_MIN, best = -1;
-        for (size_t i = 0; i < l.n_commits; i++) {
+        for (size_t i = 0; i < l.n_commits && (version < 0 || l.commits[i].version <= version); i++) {
             int64_t ts = l.commits[i].mtime_ms;
             if (ts <= prev) ts = prev + 1;
             prev = ts;
@@ -456,9 +456,66 @@ fl_rc delta_snapshot_load_ex(fl_delta_table *t, int64_t version, bool for_write,
     return load(t, version, false, 0, for_write, out, err);
 }
 
+/* inCommitTimestamp of commit v (from its commitInfo line), or -1. */
+static int64_t commit_ict(fl_delta_table *t, int64_t v)
+{
+    char key[48];
+    fl_delta_commit_key(v, key);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    int64_t ict = -1;
+    fl_err e;
+    if (delta_read_object(t, fl_str_c(key), &b, &e) == FL_OK) {
+        fl_str body = fl_buf_str(&b);
+        const char *p = body.ptr, *end = body.ptr + body.len;
+        while (p < end && ict < 0) { /* commitInfo is the first action when ICT is on */
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            delta_action act;
+            if (le > p && delta_action_parse(&a, p, (size_t)(le - p), &act, &e) == FL_OK &&
+                act.kind == DA_COMMIT_INFO)
+                ict = act.u.ci.ict;
+            p = le + 1;
+        }
+    }
+    fl_arena_fini(&a);
+    fl_buf_reset(&b);
+    return ict;
+}
+
 fl_rc fl_delta_snapshot_load_at(fl_delta_table *t, int64_t ts_ms, fl_delta_snapshot **out, fl_err *err)
 {
-    return load(t, -1, true, ts_ms, false, out, err);
+    /* With in-commit timestamps the commit times are in the log, not in file mtimes:
+     * binary search the ICT range [enablement version, latest]; earlier versions (before
+     * ICT was enabled) fall back to file times. */
+    fl_delta_snapshot *latest = NULL;
+    fl_rc rc = load(t, -1, false, 0, false, &latest, err);
+    if (rc) return rc;
+    fl_str on = fl_delta_snapshot_get_config(latest, "delta.enableInCommitTimestamps", FL_STR("false"));
+    if (!fl_str_eq_c(on, "true")) {
+        fl_delta_snapshot_free(latest);
+        return load(t, -1, true, ts_ms, false, out, err);
+    }
+    int64_t first = 0, last = latest->version;
+    fl_str ev = fl_delta_snapshot_get_config(latest, "delta.inCommitTimestampEnablementVersion", FL_STR_NULL);
+    if (ev.len && (!fl_parse_i64(ev, &first) || first < 0 || first > last)) first = 0;
+    fl_delta_snapshot_free(latest);
+    int64_t lo = first, hi = last, best = -1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int64_t ict = commit_ict(t, mid);
+        if (ict < 0) return fl_err_set(err, FL_E_DELTA_LOG, "%s: commit %lld has no inCommitTimestamp",
+                                       fl_store_get_url(t->st), (long long)mid);
+        if (ict <= ts_ms) best = mid, lo = mid + 1;
+        else hi = mid - 1;
+    }
+    if (best >= 0) return load(t, best, false, 0, false, out, err);
+    if (first == 0)
+        return fl_err_set(err, FL_E_NOT_FOUND, "%s: timestamp %lld ms is before the first commit",
+                          fl_store_get_url(t->st), (long long)ts_ms);
+    return load(t, first - 1, true, ts_ms, false, out, err); /* before ICT: file times */
 }
 
 fl_rc delta_snapshot_update_fn(fl_delta_table *t, fl_delta_snapshot *s, delta_action_fn fn, void *fn_ctx, fl_err *err)

@@ -407,7 +407,16 @@ static bool write_bound(fl_jw *w, const fl_delta_type *t, const fl_pq_scalar *v,
     case FL_DELTA_T_DECIMAL:
         if (v->phys == FL_PQ_INT32) fmt_decimal(v->v.i32, t->scale, buf, sizeof buf);
         else if (v->phys == FL_PQ_INT64) fmt_decimal(v->v.i64, t->scale, buf, sizeof buf);
-        else return false; /* wide decimals: no bound rather than a wrong one */
+        else if (v->phys == FL_PQ_FIXED_LEN_BYTE_ARRAY || v->phys == FL_PQ_BYTE_ARRAY) {
+            /* wide decimals: big-endian unscaled bytes (only exact bounds are usable) */
+            if ((is_max ? !st->max_exact : !st->min_exact)) return false;
+            fl_arena a;
+            fl_arena_init(&a, 256, 0);
+            fl_str txt = delta_decimal_text(&a, (const uint8_t *)v->v.bytes.ptr, v->v.bytes.len, t->scale);
+            if (txt.ptr) fl_jw_raw(w, txt);
+            fl_arena_fini(&a);
+            return txt.ptr != NULL;
+        } else return false;
         fl_jw_raw(w, fl_str_c(buf));
         return true;
     default: return false;
