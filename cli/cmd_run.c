@@ -247,7 +247,8 @@ int cmd_run(int argc, char **argv)
     fl_buf_reset(&text);
     if (rc) {
         if (err.line)
-            fprintf(stderr, "fhirlake: %s:%u:%u: %s\n", view_path, (unsigned)err.line, (unsigned)err.col, err.msg);
+            fprintf(stderr, "fhirlake: %s:%u:%u: %s\n", view_path, (unsigned)err.line, (unsigned)err.col,
+                    err.msg);
         else
             cli_report(view_path, rc, &err);
         return CLI_FAILED;
@@ -263,7 +264,8 @@ int cmd_run(int argc, char **argv)
     st.fail_fast = fail_fast;
     fl_buf_init(&st.out, 0);
     int status = CLI_FAILED;
-    if ((rc = fl_view_ctx_new(plan, &st.ctx, &err)) || (rc = fl_view_batch_new(plan, FLUSH_ROWS, &st.batch, &err))) {
+    if ((rc = fl_view_ctx_new(plan, &st.ctx, &err)) ||
+        (rc = fl_view_batch_new(plan, FLUSH_ROWS, &st.batch, &err))) {
         cli_report("run", rc, &err);
         goto done;
     }

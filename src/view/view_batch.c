@@ -162,7 +162,8 @@ fl_rc view_batch_append(fl_view_batch *b, const view_cell *rows, size_t nrows, f
         if (v->nitems + add > UINT32_MAX)
             return fl_err_set(err, FL_E_LIMIT, "column '%s': more than 2^32 items in one batch",
                               v->col->name);
-        if (grow(&v->data.p, &b->item_cap[c], v->nitems + add, view_store_size(view_type_store(v->col->type))))
+        size_t es = view_store_size(view_type_store(v->col->type));
+        if (grow(&v->data.p, &b->item_cap[c], v->nitems + add, es))
             return fl_err_set(err, FL_E_NOMEM, "out of memory growing a batch");
     }
     size_t base = b->rows;

@@ -172,9 +172,10 @@ const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog 
         if (ch == '.') {
             if (start || !q[1]) return NULL;
             nsegs++;
-        } else if (start ? !(ch >= 'a' && ch <= 'z')
-                         : !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))) {
-            return NULL;
+        } else {
+            bool lower = ch >= 'a' && ch <= 'z';
+            bool alnum = lower || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+            if (start ? !lower : !alnum) return NULL;
         }
     }
     if (!*expr || nsegs > 16) return NULL;

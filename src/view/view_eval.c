@@ -14,7 +14,10 @@ typedef struct rowset {
     size_t n, cap;
 } rowset;
 
-static fl_rc oom(fl_err *err) { return fl_err_set(err, FL_E_NOMEM, "out of evaluation memory (arena limit)"); }
+static fl_rc oom(fl_err *err)
+{
+    return fl_err_set(err, FL_E_NOMEM, "out of evaluation memory (arena limit)");
+}
 
 fl_rc fl_view_ctx_new(const fl_view_plan *plan, fl_view_ctx **out, fl_err *err)
 {
@@ -301,7 +304,8 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
     const view_colinfo *info = &plan->info[cr->out];
     fl_fp_coll c;
     fl_rc rc = FL_OK;
-    if (!cr->fast || !fast_eval(ctx, cr->fast, input, true, &c)) rc = eval_prog(ctx, cr->prog, input, row_index, &c, err);
+    if (!cr->fast || !fast_eval(ctx, cr->fast, input, true, &c))
+        rc = eval_prog(ctx, cr->prog, input, row_index, &c, err);
     if (rc) {
         fl_err_prefix(err, "column '%s' (path '%s'): ", col->name, fl_fp_prog_expr(cr->prog));
         return rc;

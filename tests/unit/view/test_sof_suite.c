@@ -155,7 +155,8 @@ static void run_case(const fl_json_val *resources, const fl_json_val *t, uint32_
     size_t nrows = fl_view_batch_rows(b);
     if (cnt) {
         int64_t want;
-        if (!fl_json_as_i64(cnt, &want) || (size_t)want != nrows) whyf(o, "expected %s rows, got %zu", cnt->u.str, nrows);
+        if (!fl_json_as_i64(cnt, &want) || (size_t)want != nrows)
+            whyf(o, "expected %s rows, got %zu", cnt->u.str, nrows);
         goto done;
     }
     const fl_json_val *exp = fl_json_get_c(t, "expect");
@@ -175,7 +176,8 @@ static void run_case(const fl_json_val *resources, const fl_json_val *t, uint32_
             for (size_t c = 0; c < fl_view_plan_ncols(plan) && !found; c++)
                 found = fl_str_eq_c(row->u.members[m].key, fl_view_plan_col(plan, c)->name);
             if (!found) {
-                whyf(o, "expected column '" FL_STR_FMT "' is not produced", FL_STR_ARG(row->u.members[m].key));
+                whyf(o, "expected column '" FL_STR_FMT "' is not produced",
+                     FL_STR_ARG(row->u.members[m].key));
                 goto done;
             }
         }
