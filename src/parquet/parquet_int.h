@@ -15,6 +15,7 @@
 #define PQ_MAX_SCHEMA_DEPTH 100       /* group nesting (and def/rep levels) */
 #define PQ_MAX_NAME 4096              /* bytes in a column name */
 #define PQ_MAX_ROW_GROUPS 1000000
+#define PQ_MAX_CHUNKS 4000000 /* row groups x leaf columns described by one footer */
 #define PQ_MAX_PAGE_HEADER (16u << 20) /* bytes of one thrift page header */
 
 /* Parquet enums. */

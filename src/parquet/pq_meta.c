@@ -502,6 +502,9 @@ fl_rc pq_read_footer(fl_pq_reader *r, fl_err *err)
             if (t.rc) break;
             if (n && et != TT_STRUCT) FL_FAIL(FL_E_PQ_FORMAT, "file footer: row groups are not structs");
             if (n > PQ_MAX_ROW_GROUPS) FL_FAIL(FL_E_LIMIT, "file footer: %u row groups exceed the limit", n);
+            if ((uint64_t)n * (uint64_t)r->schema->nleaves > PQ_MAX_CHUNKS)
+                FL_FAIL(FL_E_LIMIT, "file footer: %u row groups x %d columns exceed the limit of %d column chunks", n,
+                        r->schema->nleaves, PQ_MAX_CHUNKS);
             r->rgs = fl_arena_calloc(&r->meta, n ? n : 1, sizeof *r->rgs);
             if (!r->rgs) FL_FAIL(FL_E_NOMEM, "file footer: out of memory");
             for (uint32_t i = 0; i < n; i++) FL_TRY(parse_row_group(r, &t, &r->rgs[i], (int)i, err));
