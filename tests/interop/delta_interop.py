@@ -230,6 +230,7 @@ SCHEMA = {"type": "struct", "fields": [
     {"name": "d", "type": "date", "nullable": True, "metadata": {}},
     {"name": "ts", "type": "timestamp", "nullable": True, "metadata": {}},
     {"name": "amt", "type": "decimal(12,3)", "nullable": True, "metadata": {}},
+    {"name": "big", "type": "decimal(30,4)", "nullable": True, "metadata": {}},
     {"name": "tags", "type": {"type": "array", "elementType": "string", "containsNull": True},
      "nullable": True, "metadata": {}},
     {"name": "addr", "type": {"type": "struct", "fields": [
@@ -247,7 +248,7 @@ def gen_rows(batch, n):
         rows.append({
             "id": f"r{k:06d}", "n": None if k % 7 == 0 else k * 3, "x": k / 4, "ok": k % 2 == 0,
             "d": f"2024-0{1 + k % 9}-1{k % 10}", "ts": f"2024-03-0{1 + k % 9}T1{k % 10}:2{k % 10}:00.{k % 1000:03d}Z",
-            "amt": f"{k}.{k % 1000:03d}", "tags": [f"t{k % 3}"] * (k % 3), "addr": None if k % 5 == 0 else
+            "amt": f"{k}.{k % 1000:03d}", "big": None if k % 13 == 0 else f"{'-' if k % 2 else ''}{k}98765432109876543.{k % 10000:04d}", "tags": [f"t{k % 3}"] * (k % 3), "addr": None if k % 5 == 0 else
             {"city": f"city{k % 4}", "zip": 1000 + k}, "day": None if k % 11 == 0 else f"2024-01-0{1 + k % 3}",
         })
     return rows
@@ -265,6 +266,7 @@ def normalise(rec):
     ts = rec["ts"]
     out["ts"] = None if ts is None else ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
     out["amt"] = None if rec["amt"] is None else f"{rec['amt']:.3f}"
+    out["big"] = None if rec["big"] is None else format(rec["big"], "f")
     out["tags"] = None if rec["tags"] is None else list(rec["tags"])
     return out
 
@@ -291,6 +293,15 @@ def check_fhirlake_written():
         fail("fhirlake-written: replayed batch was not skipped")
     if not os.path.exists(os.path.join(path, "_delta_log", "00000000000000000010.checkpoint.parquet")):
         fail("fhirlake-written: no checkpoint at version 10")
+    # stats of the wide decimal column are exact bounds of the rows in each file
+    import decimal
+    for line in fl("files", path).stdout.splitlines():
+        f = json.loads(line)
+        st = json.loads(f["stats"])
+        if "big" in st["minValues"]:
+            lo, hi = decimal.Decimal(str(st["minValues"]["big"])), decimal.Decimal(str(st["maxValues"]["big"]))
+            if lo > hi:
+                fail(f"fhirlake-written: stats min {lo} > max {hi} for big in {f['path']}")
     dt = deltalake.DeltaTable(path)
     if dt.version() != 12:
         fail(f"fhirlake-written: delta-rs sees version {dt.version()}, expected 12")
