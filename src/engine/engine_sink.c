@@ -260,6 +260,10 @@ static fl_rc batch_colvecs(eng_table *t, const eng_batch *b, fl_pq_colvec **out,
         } else {
             cv[i].valid = v->valid;
         }
+        if (!cv[i].values) { /* e.g. a collection column without a single item in the batch */
+            cv[i].values = fl_arena_calloc(&t->scratch, nvals + 1, sizeof(fl_str));
+            if (!cv[i].values) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        }
         if (c->type == FL_VIEW_DECIMAL && c->precision <= 9) {
             int32_t *d = fl_arena_alloc(&t->scratch, (nvals + 1) * sizeof *d);
             if (!d) return fl_err_set(err, FL_E_NOMEM, "out of memory");

@@ -1,6 +1,7 @@
 /* test_export.c - unit tests of module engine: the bounded queue and fl_engine_export on
  * small inputs (rows, bad lines, idempotent rerun, fail-fast commits nothing, bad views
- * rejected first, thread counts x tiny batches give the same rows, stats counters). */
+ * rejected first, thread counts x tiny batches give the same rows, merge + --since +
+ * Bulk Data deleted[] with remove and flag). */
 #include "testhelp.h"
 
 #include "engine/engine_int.h"
@@ -8,6 +9,7 @@
 #include "fhirlake/engine.h"
 #include "fhirlake/os.h"
 #include "fhirlake/store.h"
+#include "fhirlake/view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +251,56 @@ static void test_threads_and_batches(void)
     }
 }
 
+/* merge: one row per id, the newest version wins, Bulk Data deleted[] removes (or flags);
+ * --since keeps only newer resources. Checked through the table's record counts. */
+static void test_merge_since_deletes(void)
+{
+    put_file("m0.ndjson", "{\"resourceType\":\"Patient\",\"id\":\"a\",\"gender\":\"male\"}\n"
+                          "{\"resourceType\":\"Patient\",\"id\":\"b\",\"gender\":\"male\"}\n"
+                          "{\"resourceType\":\"Patient\",\"id\":\"c\",\"gender\":\"male\"}\n");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/inc", g_dir);
+    fl_err err;
+    CHECK(fl_mkdir_p(dir, &err) == FL_OK);
+    put_file("inc/p.ndjson",
+             "{\"resourceType\":\"Patient\",\"id\":\"a\",\"gender\":\"x\",\"meta\":{\"lastUpdated\":\"2030-01-02T00:00:00Z\"}}\n"
+             "{\"resourceType\":\"Patient\",\"id\":\"a\",\"gender\":\"y\",\"meta\":{\"lastUpdated\":\"2030-01-01T00:00:00Z\"}}\n"
+             "{\"resourceType\":\"Patient\",\"id\":\"d\",\"meta\":{\"lastUpdated\":\"2030-01-01T00:00:00Z\"}}\n"
+             "{\"resourceType\":\"Patient\",\"id\":\"e\",\"meta\":{\"lastUpdated\":\"2001-01-01T00:00:00Z\"}}\n");
+    put_file("inc/d.ndjson", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"request\":"
+                             "{\"method\":\"DELETE\",\"url\":\"Patient/b\"}}]}\n");
+    put_file("inc/manifest.json", "{\"output\":[{\"type\":\"Patient\",\"url\":\"https://x/y/p.ndjson\"}],"
+                                  "\"deleted\":[{\"type\":\"Bundle\",\"url\":\"d.ndjson\"}]}");
+    for (int flag = 0; flag < 2; flag++) {
+        fl_engine_export_opts o;
+        const char *views[1], *inputs[1];
+        char target[64];
+        snprintf(target, sizeof target, "merge-%d", flag);
+        opts_for(&o, views, inputs, path_of(target));
+        inputs[0] = path_of("m0.ndjson");
+        o.mode = FL_ENGINE_MERGE;
+        o.deletes_flag = flag == 1;
+        fl_engine_export_result r;
+        CHECK(fl_engine_export(&o, &r, &err) == FL_OK);
+        fl_engine_export_result_free(&r);
+        inputs[0] = dir;
+        o.has_since = true;
+        CHECK(fl_view_parse_timestamp(fl_str_c("2020-01-01T00:00:00Z"), &o.since_us));
+        fl_rc rc = fl_engine_export(&o, &r, &err);
+        CHECK_MSG(rc == FL_OK, "%s", err.msg);
+        CHECK_EQ_INT(r.deleted, 1);
+        CHECK_EQ_INT(r.filtered, 2); /* e (before --since) and the older version of a */
+        CHECK(r.n_tables == 1 && r.tables[0].rows == 2); /* a (newest) and d */
+        fl_engine_export_result_free(&r);
+        char tbl[96];
+        snprintf(tbl, sizeof tbl, "%s/pats", target);
+        int64_t v;
+        /* a (replaced), c, d, and b only when flagged */
+        CHECK_EQ_INT(table_records(tbl, &v), flag ? 4 : 3);
+        CHECK_EQ_INT(v, 2);
+    }
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "/tmp/fl-engine-test-XXXXXX");
@@ -260,6 +312,7 @@ int main(void)
     RUN(test_fail_fast);
     RUN(test_bad_view);
     RUN(test_threads_and_batches);
+    RUN(test_merge_since_deletes);
     fl_err err;
     fl_rm_rf(g_dir, &err);
     return testhelp_done();
