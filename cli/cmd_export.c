@@ -186,6 +186,8 @@ static int write_summary(const char *path, const fl_engine_export_result *r, fl_
         fl_jw_bool(&w, t->skipped);
         fl_jw_key_c(&w, "seconds");
         fl_jw_f64(&w, t->seconds);
+        fl_jw_key_c(&w, "failures");
+        fl_jw_i64(&w, (int64_t)t->failed);
         fl_jw_obj_end(&w);
     }
     fl_jw_arr_end(&w);

@@ -101,6 +101,7 @@ typedef struct fl_engine_table_result {
     int64_t version;     /* Delta version committed (or, if skipped, the table's latest); -1 */
     bool skipped;        /* this export id was already committed to the table */
     double seconds;      /* from start until this table's commit */
+    uint64_t failed;     /* resources this view could not evaluate (also in the total) */
 } fl_engine_table_result;
 
 typedef struct fl_engine_export_result {
@@ -117,7 +118,7 @@ typedef struct fl_engine_export_result {
 /* Run an export. Views are compiled (all of them) before any input is opened; a bad view
  * fails with FL_E_VIEW_INVALID (or FL_E_JSON_*) naming the file. Bad input lines are
  * reported through on_bad and skipped; the export still commits and returns FL_OK with
- * res->failed > 0 (with fail_fast it returns FL_E_ABORTED and commits nothing). Errors of
+ * res->failed > 0 (with fail_fast it returns FL_E_CANCELLED and commits nothing). Errors of
  * the sink (store, Delta conflicts) fail the export; tables committed before the failure
  * stay committed and a rerun with the same export id completes the others.
  * res (required) is filled also on failure as far as known; free it with

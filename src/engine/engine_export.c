@@ -341,6 +341,7 @@ static void fill_result(eng_state *es, fl_engine_export_result *res)
         r->version = t->version;
         r->skipped = t->skipped;
         r->seconds = t->seconds;
+        r->failed = atomic_load(&t->failed);
     }
 }
 

@@ -106,7 +106,9 @@ typedef struct eng_table {
     fl_store_writer *sw;
     fl_pq_writer *plain_pw;
     fl_view_writer vw;
-    fl_buf out;
+    fl_buf out, text;      /* CSV/NDJSON: output pending upload; rows before is_deleted is added */
+    bool header_done;      /* CSV header got its is_deleted column */
+    _Atomic uint64_t failed; /* resources this view failed on */
     /* counters */
     _Atomic uint64_t rows_produced;
     uint64_t rows_written, rows_removed, files, bytes;

@@ -202,6 +202,7 @@ fl_rc eng_table_open(eng_table *t, fl_str app_id, fl_err *err)
     fl_arena_init(&t->before_a, 0, 0);
     fl_arena_init(&t->scratch, 0, 0);
     fl_buf_init(&t->out, 0);
+    fl_buf_init(&t->text, 0);
     for (size_t i = 0; i < fl_view_plan_ncols(t->plan); i++)
         if (!strcmp(fl_view_plan_col(t->plan, i)->name, "is_deleted"))
             return fl_err_set(err, FL_E_VIEW_INVALID, "view %s: the column name is_deleted is reserved by export", t->name);
@@ -229,6 +230,7 @@ void eng_table_close(eng_table *t)
     fl_arena_fini(&t->before_a);
     fl_arena_fini(&t->scratch);
     fl_buf_reset(&t->out);
+    fl_buf_reset(&t->text);
     fl_free(t->location);
     t->location = NULL;
 }
@@ -276,14 +278,52 @@ static fl_rc batch_colvecs(eng_table *t, const eng_batch *b, fl_pq_colvec **out,
     return FL_OK;
 }
 
+/* The view writer's CSV/NDJSON text with the is_deleted column added: NDJSON rows are
+ * single lines ending in '}' (strings escape control characters); CSV rows end in CRLF
+ * outside quotes (a quoted field may hold line breaks; "" toggles twice). The first CSV
+ * line is the header unless it was already seen. */
+static void add_is_deleted(eng_table *t, fl_str text, const int32_t *del, size_t nrows, fl_buf *out)
+{
+    bool csv = t->es->o->format == FL_ENGINE_FMT_CSV, in_quote = false;
+    size_t row = 0, start = 0;
+    for (size_t i = 0; i < text.len; i++) {
+        char c = text.ptr[i];
+        if (csv && c == '"') in_quote = !in_quote;
+        if (c != '\n' || in_quote) continue;
+        size_t end = i; /* the line is text[start, end) + "\n" */
+        if (csv) {
+            if (end > start && text.ptr[end - 1] == '\r') end--;
+            fl_buf_append(out, text.ptr + start, end - start);
+            if (!t->header_done) {
+                fl_buf_append_c(out, ",is_deleted");
+                t->header_done = true;
+            } else {
+                fl_buf_printf(out, ",%d", row < nrows && del ? (int)del[row] : 0);
+                row++;
+            }
+            fl_buf_append(out, "\r\n", 2);
+        } else {
+            if (end > start && text.ptr[end - 1] == '}') end--;
+            fl_buf_append(out, text.ptr + start, end - start);
+            fl_buf_printf(out, "%s\"is_deleted\":%d}\n", end > start + 1 ? "," : "",
+                          row < nrows && del ? (int)del[row] : 0);
+            row++;
+        }
+        start = i + 1;
+    }
+    if (start < text.len) fl_buf_append(out, text.ptr + start, text.len - start);
+}
+
 static fl_rc write_batch(eng_table *t, const eng_batch *b, fl_err *err)
 {
     eng_state *es = t->es;
     size_t rows = fl_view_batch_rows(b->vb), ncols = fl_view_batch_ncols(b->vb);
     fl_rc rc = FL_OK;
     if (es->o->format == FL_ENGINE_FMT_CSV || es->o->format == FL_ENGINE_FMT_NDJSON) {
-        fl_view_writer_batch(&t->vw, b->vb, &t->out);
-        if (t->out.rc) return fl_err_set(err, t->out.rc, "%s: formatting rows", t->location);
+        fl_buf_clear(&t->text);
+        fl_view_writer_batch(&t->vw, b->vb, &t->text);
+        add_is_deleted(t, fl_buf_str(&t->text), b->deleted.ptr, rows, &t->out);
+        if (t->out.rc || t->text.rc) return fl_err_set(err, FL_E_NOMEM, "%s: formatting rows", t->location);
         if (t->out.len >= ((size_t)1 << 20)) {
             rc = fl_store_writer_write(t->sw, t->out.ptr, t->out.len, err);
             fl_buf_clear(&t->out);
@@ -329,8 +369,10 @@ static fl_rc finish_table(eng_table *t, fl_err *err)
         FL_TRY(fl_pq_writer_finish(t->plain_pw, err));
         break;
     default:
-        fl_view_writer_finish(&t->vw, &t->out);
-        if (t->out.rc) FL_FAIL(t->out.rc, "%s: formatting rows", t->location);
+        fl_buf_clear(&t->text);
+        fl_view_writer_finish(&t->vw, &t->text);
+        add_is_deleted(t, fl_buf_str(&t->text), NULL, 0, &t->out);
+        if (t->out.rc || t->text.rc) FL_FAIL(FL_E_NOMEM, "%s: formatting rows", t->location);
         if (t->out.len) FL_TRY(fl_store_writer_write(t->sw, t->out.ptr, t->out.len, err));
         fl_buf_clear(&t->out);
         break;

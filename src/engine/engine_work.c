@@ -109,6 +109,7 @@ static void eval_views(worker *w, const fl_json_val *res, fl_str type, uint32_t 
         if (rc) {
             char reason[FL_ERR_MSG_MAX + 160];
             snprintf(reason, sizeof reason, "view %s: %s", tb->name, err.msg);
+            atomic_fetch_add(&tb->failed, 1);
             eng_bad_line(es, file, line_no, rc, reason, text);
             continue;
         }

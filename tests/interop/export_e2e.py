@@ -308,9 +308,15 @@ def plain():
         if fmt == "parquet":
             n = len(run("parquet", "cat", f, check=0).stdout.splitlines())
         elif fmt == "csv":
-            n = len(open(f).read().splitlines()) - 1
+            import csv
+            rows = list(csv.reader(open(f, newline="")))
+            assert rows[0][-1] == "is_deleted" and all(r[-1] == "0" for r in rows[1:]), rows[:2]
+            assert all(len(r) == len(rows[0]) for r in rows)
+            n = len(rows) - 1
         else:
-            n = len(open(f).read().splitlines())
+            rows = [json.loads(x) for x in open(f)]
+            assert all(r["is_deleted"] == 0 for r in rows)
+            n = len(rows)
         assert n == want, (fmt, n, want)
 
 
