@@ -334,7 +334,7 @@ static inline fl_rc fpf_one_input(fp_ctx *c, const fp_node *n, fl_fp_coll in, co
 /* Single string input (primitives are converted; complex elements are an error). */
 static inline fl_rc fpf_str_input(fp_ctx *c, const fp_node *n, fl_fp_coll in, bool *have, fl_str *out)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = fpf_one_input(c, n, in, &it);
     *have = false;
     if (rc || !it) return rc;

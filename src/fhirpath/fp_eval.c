@@ -351,7 +351,7 @@ static bool qty_of(const fl_fp_item *it, fp_dec *v, fl_str *unit, uint32_t *flag
 static fl_rc arith(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_fp_coll *out)
 {
     fl_rc rc;
-    const fl_fp_item *a, *b;
+    const fl_fp_item *a = NULL, *b = NULL;
     out->len = 0;
     if (n->op == FPN_CONCAT) {
         if (l.len > 1 || r.len > 1) return fhirpath_fail(c, n, FL_E_FP_EVAL, "'&' needs single strings");
@@ -560,7 +560,7 @@ static fl_rc eq_op(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_f
 static fl_rc cmp_op(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_fp_coll *out)
 {
     fl_rc rc;
-    const fl_fp_item *a, *b;
+    const fl_fp_item *a = NULL, *b = NULL;
     out->len = 0;
     if ((rc = single(c, n, l, &a)) || (rc = single(c, n, r, &b))) return rc;
     if (!a || !b) return FL_OK;
@@ -595,7 +595,7 @@ static fl_rc logic_op(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll
 {
     fl_rc rc;
     fl_fp_coll l, r;
-    int a, b;
+    int a = -1, b = -1;
     out->len = 0;
     if ((rc = fhirpath_eval_node(c, n->left, s, &l)) || (rc = truth(c, n->left, l, &a))) return rc;
     /* short-circuit where the answer is already known */

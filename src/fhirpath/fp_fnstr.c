@@ -516,7 +516,7 @@ static fl_rc num_input(fp_ctx *c, const fp_node *n, fl_fp_coll in, const fl_fp_i
 FN(abs)
 {
     (void)s;
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = num_input(c, n, in, &it);
     if (rc || !it) return rc;
     if (it->kind == FL_FP_INT) {
@@ -537,7 +537,7 @@ FN(abs)
 
 static fl_rc round_like(fp_ctx *c, const fp_node *n, fl_fp_coll in, int mode, fl_fp_coll *out)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = num_input(c, n, in, &it);
     if (rc || !it) return rc;
     if (it->kind == FL_FP_INT) return fpf_out_int(c, it->v.i, out);
@@ -553,7 +553,7 @@ FN(truncate) { (void)s; return round_like(c, n, in, 3, out); }
 
 FN(round)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = num_input(c, n, in, &it);
     if (rc || !it) return rc;
     int64_t prec = 0;
@@ -567,7 +567,7 @@ FN(round)
 
 static fl_rc math_f(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, int which, fl_fp_coll *out)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = num_input(c, n, in, &it);
     if (rc || !it) return rc;
     fp_dec d;
@@ -643,7 +643,7 @@ static fl_rc dec_boundary(fp_ctx *c, const fp_node *n, fp_dec d, bool have_p, in
 
 static fl_rc boundary(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool high, fl_fp_coll *out)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = fpf_one_input(c, n, in, &it);
     if (rc || !it) return rc;
     bool have_p = false;
@@ -712,7 +712,7 @@ FN(highBoundary) { return boundary(c, n, s, in, true, out); }
 FN(precision)
 {
     (void)s;
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = fpf_one_input(c, n, in, &it);
     if (rc || !it) return rc;
     if (it->kind == FL_FP_DEC) {
@@ -731,7 +731,7 @@ FN(precision)
 
 FN(comparable)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = fpf_one_input(c, n, in, &it);
     if (rc || !it) return rc;
     fl_fp_coll o;

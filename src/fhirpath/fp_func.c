@@ -268,7 +268,7 @@ FN(ofType)
 
 static fl_rc is_as(fp_ctx *c, const fp_node *n, fl_fp_coll in, bool is, fl_fp_coll *out)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = fpf_one_input(c, n, in, &it);
     if (rc || !it) return rc;
     int k = fp_item_is(it, &n->type, !is);
@@ -547,7 +547,7 @@ static bool conv_qty(const fl_fp_item *it, fl_fp_item *q)
 
 static fl_rc conv(fp_ctx *c, const fp_node *n, fl_fp_coll in, int target, bool test, fl_fp_coll *out)
 {
-    const fl_fp_item *it;
+    const fl_fp_item *it = NULL;
     fl_rc rc = fpf_one_input(c, n, in, &it);
     if (rc || !it) return rc;
     fl_fp_item r;
@@ -555,13 +555,13 @@ static fl_rc conv(fp_ctx *c, const fp_node *n, fl_fp_coll in, int target, bool t
     memset(&r, 0, sizeof r);
     switch (target) {
     case FL_FP_BOOL: {
-        bool v;
+        bool v = false;
         ok = conv_bool(it, &v);
         r = fl_fp_item_bool(ok && v);
         break;
     }
     case FL_FP_INT: {
-        int64_t v;
+        int64_t v = 0;
         ok = conv_int(it, &v);
         r = fl_fp_item_int(ok ? v : 0);
         break;

@@ -55,7 +55,7 @@ static const fl_json_val *load_input(fl_str name, char *why, size_t whylen)
     if (fl_file_read(rel, 0, &f->text, &err) ||
         fl_json_parse(f->text.ptr, f->text.len, NULL, &doc_arena, &f->root, NULL, &err)) {
         f->missing = true;
-        snprintf(why, whylen, "cannot load input %s: %s", f->name, err.msg);
+        snprintf(why, whylen, "cannot load input %.100s: %.300s", f->name, err.msg);
         return NULL;
     }
     return f->root;
@@ -219,7 +219,7 @@ static void test_suite(void)
                 ok = rc != FL_OK;
                 if (!ok) snprintf(why, sizeof why, "expected a %.*s error, got a result", (int)invalid.len, invalid.ptr);
             } else if (rc) {
-                snprintf(why, sizeof why, "error: %s", e.msg);
+                snprintf(why, sizeof why, "error: %.400s", e.msg);
             } else {
                 fl_fp_item pred;
                 if (predicate) {
