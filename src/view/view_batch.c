@@ -116,10 +116,10 @@ size_t fl_view_batch_bytes(const fl_view_batch *b)
     return n;
 }
 
-/* Store one value at data[idx]. */
-static fl_rc put(fl_view_batch *b, fl_view_vec *v, size_t idx, const view_val *val)
+/* Store one value at data[idx]; string bytes are copied into *pool (pre-sized). */
+static inline void put(fl_view_vec *v, view_store st, size_t idx, const view_val *val, char **pool)
 {
-    switch (view_type_store(v->col->type)) {
+    switch (st) {
     case VIEW_ST_U8: v->data.b[idx] = (uint8_t)(val->i != 0); break;
     case VIEW_ST_I32: v->data.i32[idx] = (int32_t)val->i; break;
     case VIEW_ST_I64: v->data.i64[idx] = val->i; break;
@@ -128,18 +128,17 @@ static fl_rc put(fl_view_batch *b, fl_view_vec *v, size_t idx, const view_val *v
         if (val->s.len == 0) {
             v->data.s[idx] = (fl_str){"", 0};
         } else {
-            fl_str s = fl_arena_str_dup(&b->strings, val->s);
-            if (!s.ptr) return FL_E_NOMEM;
-            v->data.s[idx] = s;
+            memcpy(*pool, val->s.ptr, val->s.len);
+            v->data.s[idx] = (fl_str){*pool, val->s.len};
+            *pool += val->s.len;
         }
         break;
     }
-    return FL_OK;
 }
 
-static void zero(fl_view_vec *v, size_t idx)
+static void zero(fl_view_vec *v, view_store st, size_t idx)
 {
-    switch (view_type_store(v->col->type)) {
+    switch (st) {
     case VIEW_ST_U8: v->data.b[idx] = 0; break;
     case VIEW_ST_I32: v->data.i32[idx] = 0; break;
     case VIEW_ST_I64: v->data.i64[idx] = 0; break;
@@ -153,12 +152,26 @@ fl_rc view_batch_append(fl_view_batch *b, const view_cell *rows, size_t nrows, f
     size_t w = b->plan->ncols;
     if (!nrows) return FL_OK;
     if (reserve_rows(b, b->rows + nrows)) return fl_err_set(err, FL_E_NOMEM, "out of memory growing a batch");
-    /* collection item storage */
+    /* Size everything first (collection items, string bytes) so that the copy below
+     * cannot fail half-way: the append is all-or-nothing. */
+    size_t sbytes = 0;
     for (size_t c = 0; c < w; c++) {
         fl_view_vec *v = &b->vecs[c];
-        if (!v->col->collection) continue;
+        bool str = view_type_store(v->col->type) == VIEW_ST_STR;
+        if (!v->col->collection) {
+            if (str)
+                for (size_t r = 0; r < nrows; r++)
+                    if (rows[r * w + c].set) sbytes += rows[r * w + c].v.one.s.len;
+            continue;
+        }
         size_t add = 0;
-        for (size_t r = 0; r < nrows; r++) add += rows[r * w + c].set ? rows[r * w + c].n : 0;
+        for (size_t r = 0; r < nrows; r++) {
+            const view_cell *cell = &rows[r * w + c];
+            if (!cell->set) continue;
+            add += cell->n;
+            if (str)
+                for (uint32_t k = 0; k < cell->n; k++) sbytes += cell->v.items[k].s.len;
+        }
         if (v->nitems + add > UINT32_MAX)
             return fl_err_set(err, FL_E_LIMIT, "column '%s': more than 2^32 items in one batch",
                               v->col->name);
@@ -166,32 +179,26 @@ fl_rc view_batch_append(fl_view_batch *b, const view_cell *rows, size_t nrows, f
         if (grow(&v->data.p, &b->item_cap[c], v->nitems + add, es))
             return fl_err_set(err, FL_E_NOMEM, "out of memory growing a batch");
     }
+    char *pool = sbytes ? fl_arena_alloc_aligned(&b->strings, sbytes, 1) : NULL;
+    if (sbytes && !pool) return fl_err_set(err, FL_E_NOMEM, "out of memory copying strings into a batch");
     size_t base = b->rows;
     for (size_t c = 0; c < w; c++) {
         fl_view_vec *v = &b->vecs[c];
-        size_t items0 = v->nitems;
+        view_store st = view_type_store(v->col->type);
         for (size_t r = 0; r < nrows; r++) {
             const view_cell *cell = &rows[r * w + c];
             size_t row = base + r;
             v->valid[row] = cell->set ? 1 : 0;
             if (v->col->collection) {
                 if (cell->set)
-                    for (uint32_t k = 0; k < cell->n; k++)
-                        if (put(b, v, v->nitems++, &cell->v.items[k])) goto fail;
+                    for (uint32_t k = 0; k < cell->n; k++) put(v, st, v->nitems++, &cell->v.items[k], &pool);
                 v->offsets[row + 1] = (uint32_t)v->nitems;
             } else if (cell->set) {
-                if (put(b, v, row, &cell->v.one)) goto fail;
+                put(v, st, row, &cell->v.one, &pool);
             } else {
-                zero(v, row);
+                zero(v, st, row);
             }
         }
-        continue;
-    fail:
-        /* restore the columns touched so far */
-        v->nitems = items0;
-        for (size_t k = 0; k < c; k++)
-            if (b->vecs[k].col->collection) b->vecs[k].nitems = b->vecs[k].offsets[base];
-        return fl_err_set(err, FL_E_NOMEM, "out of memory copying strings into a batch");
     }
     b->rows += nrows;
     return FL_OK;
