@@ -357,7 +357,8 @@ FL_API int64_t fl_pq_writer_num_rows(const fl_pq_writer *w);
 FL_API uint64_t fl_pq_writer_bytes_written(const fl_pq_writer *w);
 FL_API uint64_t fl_pq_writer_estimated_size(const fl_pq_writer *w);
 /* Whole-file statistics of leaf column `leaf` over all rows written so far (complete
- * after finish). Byte min/max point into the writer; valid until fl_pq_writer_free.
+ * after finish). Byte min/max point into the writer: after finish they stay valid until
+ * fl_pq_writer_free; before finish only until the next put/write/flush call.
  * FL_E_ARG if leaf is out of range. */
 FL_API fl_rc fl_pq_writer_get_stats(const fl_pq_writer *w, int leaf, fl_pq_stats *out);
 
