@@ -732,12 +732,45 @@ static int list_cmp(const void *a, const void *b, const char *base)
 
 /* Decode one ListObjectsV2 page: keys (Contents/Key and CommonPrefixes/Prefix) into
  * `keys`, one list_ent each into `ents`, merged into one bytewise order. */
+/* Undo encoding-type=url in place: %XX is a byte, '+' a space (AWS and MinIO write
+ * spaces as '+', moto as %20; a literal '+' always comes as %2B). false if malformed. */
+static bool url_decode_plus(fl_buf *b)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < b->len; i++) {
+        char c = b->ptr[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= b->len) return false;
+            hi = b->ptr[i + 1];
+            lo = b->ptr[i + 2];
+            hi = hi >= '0' && hi <= '9'                 ? hi - '0'
+                 : (hi | 32) >= 'a' && (hi | 32) <= 'f' ? (hi | 32) - 'a' + 10
+                                                        : -1;
+            lo = lo >= '0' && lo <= '9'                 ? lo - '0'
+                 : (lo | 32) >= 'a' && (lo | 32) <= 'f' ? (lo | 32) - 'a' + 10
+                                                        : -1;
+            if (hi < 0 || lo < 0) return false;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        b->ptr[o++] = c;
+    }
+    b->len = o;
+    if (b->ptr) b->ptr[o] = 0;
+    return true;
+}
+
 static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *ents, fl_buf *tmp,
                              fl_err *err)
 {
     fl_buf_clear(keys);
     ents->len = 0;
     fl_str item;
+    char enc[8] = "";
+    bool url_enc = aws_xml_text_c(x, "EncodingType", enc, sizeof enc) && !strcmp(enc, "url");
     for (int pass = 0; pass < 2; pass++) {
         const char *tag = pass == 0 ? "Contents" : "CommonPrefixes";
         const char *ktag = pass == 0 ? "Key" : "Prefix";
@@ -745,7 +778,7 @@ static fl_rc list_parse_page(s3 *s, fl_str x, fl_str pfx, fl_buf *keys, fl_vec *
         while (aws_xml_next(x, &pos, tag, &item)) {
             list_ent *e = fl_vec_push_zero(ents);
             if (!e) return fl_err_set(err, FL_E_NOMEM, "s3 list: out of memory");
-            if (!aws_xml_text(item, ktag, tmp))
+            if (!aws_xml_text(item, ktag, tmp) || (url_enc && !url_decode_plus(tmp)))
                 return fl_err_set(err, FL_E_CORRUPT,
                                   "s3 ListObjectsV2 s3://%s/" FL_STR_FMT ": entry without a readable <%s>",
                                   s->bucket, FL_STR_ARG(pfx), ktag);
@@ -802,9 +835,10 @@ static fl_rc s3_list(void *impl, fl_str prefix, fl_str start_after, uint32_t fla
     if (pfx.rc || after.rc) FL_FAIL(FL_E_LIMIT, "s3 list: prefix too long");
 
     for (;;) {
-        aws_kv q[6];
+        aws_kv q[7];
         size_t nq = 0;
         q[nq++] = (aws_kv){FL_STR("list-type"), FL_STR("2")};
+        q[nq++] = (aws_kv){FL_STR("encoding-type"), FL_STR("url")}; /* keys XML 1.0 cannot carry */
         q[nq++] = (aws_kv){FL_STR("prefix"), fl_buf_str(&pfx)};
         q[nq++] = (aws_kv){FL_STR("max-keys"), fl_str_c(maxkeys)};
         if (flags & FL_STORE_LIST_NO_RECURSE) q[nq++] = (aws_kv){FL_STR("delimiter"), FL_STR("/")};
