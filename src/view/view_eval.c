@@ -276,9 +276,7 @@ static fl_rc eval_prog(fl_view_ctx *ctx, const fl_fp_prog *p, const fl_fp_item *
  * copy is made in the arena when something has to go. */
 static bool valueless_primitive(const fl_fp_item *it)
 {
-    if (it->kind != FL_FP_NODE || !it->ftype) return false;
-    const char *t = fl_fp_type_name(it->ftype);
-    return t && t[0] >= 'a' && t[0] <= 'z';
+    return it->kind == FL_FP_NODE && !fl_fp_item_has_value(it);
 }
 
 static fl_rc drop_valueless(fl_view_ctx *ctx, fl_fp_coll *c, fl_err *err)
