@@ -35,7 +35,8 @@ typedef fl_rc (*db_row_fn)(void *ctx, const db_val *cols, size_t ncol, fl_err *e
 
 typedef struct db_cached_stmt {
     char *sql;  /* owned copy: the cache is keyed by statement text */
-    void *stmt; /* sqlite3_stmt* */
+    void *stmt; /* sqlite3_stmt* (SQLite) */
+    unsigned pg_id; /* PostgreSQL: server-side name is fl_s<pg_id> */
 } db_cached_stmt;
 
 struct fl_fhirdb_conn {

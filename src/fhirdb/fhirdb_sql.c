@@ -1,8 +1,8 @@
 /* fhirdb_sql.c - the statement layer over SQLite and libpq (module fhirdb).
  * db_exec() runs one SQL statement with bound parameters (never string-built values) and
  * streams rows to a callback. SQL is written with `?`; for PostgreSQL each `?` becomes $n.
- * SQLite statements are prepared once per connection and kept in a small cache keyed by
- * their text. Error mapping: unique violations -> FL_E_CONFLICT; busy/serialization/lock timeouts ->
+ * Statements are prepared once per connection (SQLite handles; PostgreSQL named prepared
+ * statements) and kept in a small cache keyed by their text. Error mapping: unique violations -> FL_E_CONFLICT; busy/serialization/lock timeouts ->
  * FL_E_DB marked retriable; everything else FL_E_DB with the backend's message. */
 #include "fhirdb/fhirdb_int.h"
 
@@ -166,11 +166,21 @@ static fl_rc pg_fail_res(PGresult *res, const char *what, fl_err *err)
     return rc;
 }
 
+/* Forget the cached statement names (after a reconnect the server has none of them). */
+static void pg_cache_clear(fl_fhirdb_conn *c)
+{
+    for (unsigned i = 0; i < DB_STMT_CACHE; i++) {
+        fl_free(c->cache[i].sql);
+        c->cache[i].sql = NULL;
+    }
+}
+
 /* After a server restart the connection is dead: reconnect between transactions (inside
  * one the caller sees the error and rolls back). */
 static void pg_ensure(fl_fhirdb_conn *c)
 {
     if (PQstatus(c->handle) == CONNECTION_BAD && !c->in_tx) {
+        pg_cache_clear(c);
         PQreset(c->handle);
         if (PQstatus(c->handle) == CONNECTION_OK) {
             PQsetNoticeProcessor(c->handle, pg_notice, NULL);
@@ -201,6 +211,44 @@ static fl_rc pg_open(fl_fhirdb *db, fl_fhirdb_conn *c, fl_err *err)
     snprintf(sql, sizeof sql, "SET lock_timeout = %u; SET client_min_messages = warning",
              db->opts.busy_timeout_ms);
     return db_exec_script(c, sql, err);
+}
+
+/* Run q ($n placeholders) as a named prepared statement, cached per connection by the
+ * original text sql; the PREPARE happens on first use (types fixed then). Names are never
+ * reused, so a DEALLOCATE that fails (aborted transaction) leaves only a harmless leftover. */
+static PGresult *pg_run(fl_fhirdb_conn *c, const char *sql, const char *q, int n, const Oid *types,
+                        const char *const *vals, const int *lens, const int *fmts)
+{
+    PGconn *h = c->handle;
+    db_cached_stmt *hit = NULL;
+    char name[32];
+    for (unsigned i = 0; i < DB_STMT_CACHE && !hit; i++)
+        if (c->cache[i].sql && strcmp(c->cache[i].sql, sql) == 0) hit = &c->cache[i];
+    if (!hit) {
+        char *copy = fl_strndup(sql, strlen(sql));
+        if (!copy) return PQexecParams(h, q, n, types, vals, lens, fmts, 0); /* unprepared fallback */
+        unsigned gen = c->cache_next++;
+        db_cached_stmt *slot = &c->cache[gen % DB_STMT_CACHE];
+        if (slot->sql) {
+            snprintf(name, sizeof name, "DEALLOCATE fl_s%u", slot->pg_id);
+            PGresult *d = PQexec(h, name);
+            if (d) PQclear(d);
+            fl_free(slot->sql);
+            slot->sql = NULL;
+        }
+        snprintf(name, sizeof name, "fl_s%u", gen);
+        PGresult *pr = PQprepare(h, name, q, n, types);
+        if (!pr || PQresultStatus(pr) != PGRES_COMMAND_OK) {
+            fl_free(copy);
+            return pr; /* the caller reports the error */
+        }
+        PQclear(pr);
+        slot->sql = copy;
+        slot->pg_id = gen;
+        hit = slot;
+    }
+    snprintf(name, sizeof name, "fl_s%u", hit->pg_id);
+    return PQexecPrepared(h, name, n, vals, lens, fmts, 0);
 }
 
 static fl_rc pg_exec(fl_fhirdb_conn *c, const char *sql, const db_val *params, size_t n,
@@ -254,14 +302,14 @@ static fl_rc pg_exec(fl_fhirdb_conn *c, const char *sql, const db_val *params, s
             types[i] = 0;
         }
     }
-    res = PQexecParams(h, q.ptr, (int)n, types, vals, lens, fmts, 0);
+    res = pg_run(c, sql, q.ptr, (int)n, types, vals, lens, fmts);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_FATAL_ERROR && PQstatus(h) == CONNECTION_BAD && !c->in_tx) {
         /* the server went away between our statements: reconnect and try once more
          * (outside a transaction every statement we issue is safe to repeat) */
         if (res) PQclear(res);
         pg_ensure(c);
-        res = PQexecParams(h, q.ptr, (int)n, types, vals, lens, fmts, 0);
+        res = pg_run(c, sql, q.ptr, (int)n, types, vals, lens, fmts);
         st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
