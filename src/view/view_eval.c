@@ -456,6 +456,7 @@ static fl_rc eval_where(fl_view_ctx *ctx, bool *keep, fl_err *err)
             fl_err_prefix(err, "where[%u] (path '%s'): ", i, plan->where_paths[i]);
             return rc;
         }
+        if ((rc = drop_valueless(ctx, &c, err))) return rc;
         if (c.len == 0) {
             *keep = false;
         } else if (c.len == 1 && c.items[0].kind == FL_FP_BOOL) {

@@ -395,6 +395,11 @@ static void test_fast_path_edges(void)
                 "{\"id\":\"a\",\"g\":null,\"given\":[\"g1\",\"g3\"],\"fam\":[\"F\"],\"city\":\"X\"}\n"
                 "{\"id\":\"a\",\"g\":null,\"given\":[\"g1\",\"g3\"],\"fam\":[\"F\"],\"city\":null}\n"
                 "{\"id\":\"b\",\"g\":\"male\",\"given\":[\"h\"],\"fam\":[],\"city\":\"single\"}\n");
+    /* a where over a primitive that only has an extension: no value, so not true */
+    expect_rows("{\"resource\":\"Patient\",\"where\":[{\"path\":\"active\"}],\"select\":[{\"column\":[{\"name\":\"id\",\"path\":\"id\"}]}]}",
+                (const char *const[]){"{\"resourceType\":\"Patient\",\"id\":\"x\",\"_active\":{\"id\":\"e\"}}",
+                                      "{\"resourceType\":\"Patient\",\"id\":\"y\",\"active\":true}"},
+                2, "{\"id\":\"y\"}\n");
     static const char *const obs[] = {
         "{\"resourceType\":\"Observation\",\"id\":\"o\",\"valueString\":\"s\",\"code\":{\"text\":\"t\"}}"};
     expect_rows("{\"resource\":\"Observation\",\"select\":[{\"column\":[{\"name\":\"v\",\"path\":\"value\",\"type\":\"string\"},"
