@@ -3,6 +3,8 @@
  * load time of the resulting log, with and without checkpoints.
  *   bench_delta write DIR COMMITS ROWS [nocheckpoint]   create DIR and commit COMMITS times
  *   bench_delta load DIR REPEAT                         load the latest snapshot REPEAT times
+ *   bench_delta files DIR NFILES PER_COMMIT             log-only table with NFILES adds (stats
+ *                                                       JSON, no data files), for load scaling
  * Prints one "key value" line per figure. */
 #include "fhirlake/delta.h"
 #include "fhirlake/os.h"
@@ -62,6 +64,43 @@ static int bench_write(const char *dir, int commits, int rows, bool nocp)
     return 0;
 }
 
+static int bench_files(const char *dir, int nfiles, int per_commit)
+{
+    fl_err err;
+    fl_store *st = NULL;
+    fl_delta_table *t = NULL;
+    fl_rm_rf(dir, NULL);
+    if (fl_store_open(dir, NULL, &st, &err) || fl_delta_table_open(st, NULL, &t, &err)) return die("open", &err);
+    fl_delta_schema *s = NULL;
+    fl_delta_schema_new(&s, &err);
+    fl_delta_schema_add(s, NULL, "id", fl_delta_schema_prim(s, FL_DELTA_T_LONG), false);
+    fl_delta_create_opts co = {.schema = fl_delta_schema_root(s)};
+    if (fl_delta_table_create(t, &co, NULL, &err)) return die("create", &err);
+    fl_delta_schema_free(s);
+    uint64_t t0 = fl_clock_mono_ns();
+    for (int done = 0; done < nfiles;) {
+        fl_delta_txn *txn = NULL;
+        if (fl_delta_txn_begin(t, &txn, &err)) return die("begin", &err);
+        for (int k = 0; k < per_commit && done < nfiles; k++, done++) {
+            char path[96], stats[160];
+            snprintf(path, sizeof path, "part-%08d-0b9c5a4e-1111-4222-8333-944455556666-c000.zstd.parquet", done);
+            snprintf(stats, sizeof stats,
+                     "{\"numRecords\":1000,\"minValues\":{\"id\":%d},\"maxValues\":{\"id\":%d},\"nullCount\":{\"id\":0}}",
+                     done * 1000, done * 1000 + 999);
+            fl_delta_file f = {.path = fl_str_c(path), .size = 123456, .modification_time = 1700000000000LL,
+                               .data_change = true, .stats = fl_str_c(stats), .base_row_id = -1,
+                               .default_row_commit_version = -1};
+            if (fl_delta_txn_add_file(txn, &f, &err)) return die("add", &err);
+        }
+        if (fl_delta_txn_commit(txn, NULL, &err)) return die("commit", &err);
+        fl_delta_txn_free(txn);
+    }
+    printf("files %d\nwrite_seconds %.3f\n", nfiles, (double)(fl_clock_mono_ns() - t0) / 1e9);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    return 0;
+}
+
 static int bench_load(const char *dir, int repeat)
 {
     fl_err err;
@@ -92,6 +131,7 @@ int main(int argc, char **argv)
     if (argc >= 5 && !strcmp(argv[1], "write"))
         return bench_write(argv[2], atoi(argv[3]), atoi(argv[4]), argc > 5 && !strcmp(argv[5], "nocheckpoint"));
     if (argc >= 4 && !strcmp(argv[1], "load")) return bench_load(argv[2], atoi(argv[3]));
+    if (argc >= 5 && !strcmp(argv[1], "files")) return bench_files(argv[2], atoi(argv[3]), atoi(argv[4]));
     fprintf(stderr, "usage: bench_delta write DIR COMMITS ROWS [nocheckpoint] | load DIR REPEAT\n");
     return 2;
 }

@@ -81,6 +81,76 @@ static void val_json(fl_jw *w, const fl_pq_schema *ps, int id, const fl_pq_val *
     fl_jw_null(w);
 }
 
+/* Fast path for the bulk of a checkpoint: an add or remove without tags or deletion
+ * vector becomes an action directly (no JSON round trip). Returns false when the row
+ * needs the general path. Strings point into the row's arena. */
+static bool direct_action(const fl_pq_schema *ps, const fl_pq_node *an, const fl_pq_val *av, fl_arena *a,
+                          delta_action *act)
+{
+    bool is_add = !strcmp(an->name, "add");
+    if ((!is_add && strcmp(an->name, "remove") != 0) || av->kind != FL_PQ_V_STRUCT) return false;
+    memset(act, 0, sizeof *act);
+    act->kind = is_add ? DA_ADD : DA_REMOVE;
+    fl_delta_file *f = &act->u.add;
+    delta_remove *rm = &act->u.remove;
+    bool has_path = false, has_size = false;
+    if (is_add) {
+        f->modification_time = -1;
+        f->data_change = true;
+        f->base_row_id = f->default_row_commit_version = -1;
+    } else {
+        rm->deletion_timestamp = -1;
+        rm->data_change = true;
+    }
+    for (uint32_t k = 0; k < av->n && (int)k < an->num_children; k++) {
+        const fl_pq_val *x = &av->v.items[k];
+        const char *nm = fl_pq_schema_node(ps, an->children[k])->name;
+        bool null = x->kind == FL_PQ_V_NULL || x->kind == FL_PQ_V_SKIPPED;
+        if (!strcmp(nm, "path")) {
+            if (x->kind != FL_PQ_V_BYTES) return false;
+            if (is_add) f->path = x->v.bytes;
+            else rm->path = x->v.bytes;
+            has_path = x->v.bytes.len > 0;
+        } else if (!strcmp(nm, "deletionVector") || !strcmp(nm, "tags")) {
+            if (!null && !(x->kind == FL_PQ_V_MAP && x->n == 0)) return false; /* general path */
+        } else if (!strcmp(nm, "dataChange")) {
+            if (x->kind == FL_PQ_V_BOOL) {
+                if (is_add) f->data_change = x->v.b;
+                else rm->data_change = x->v.b;
+            }
+        } else if (!is_add) {
+            if (!strcmp(nm, "deletionTimestamp") && x->kind == FL_PQ_V_I64) rm->deletion_timestamp = x->v.i64;
+        } else if (!strcmp(nm, "size")) {
+            if (x->kind != FL_PQ_V_I64) return false;
+            f->size = x->v.i64;
+            has_size = true;
+        } else if (!strcmp(nm, "modificationTime")) {
+            if (x->kind == FL_PQ_V_I64) f->modification_time = x->v.i64;
+        } else if (!strcmp(nm, "stats")) {
+            if (x->kind == FL_PQ_V_BYTES) f->stats = x->v.bytes;
+        } else if (!strcmp(nm, "baseRowId")) {
+            if (x->kind == FL_PQ_V_I64) f->base_row_id = x->v.i64;
+        } else if (!strcmp(nm, "defaultRowCommitVersion")) {
+            if (x->kind == FL_PQ_V_I64) f->default_row_commit_version = x->v.i64;
+        } else if (!strcmp(nm, "partitionValues")) {
+            if (null) continue;
+            if (x->kind != FL_PQ_V_MAP) return false;
+            fl_delta_kv *kv = x->n ? fl_arena_alloc(a, x->n * sizeof *kv) : NULL;
+            if (x->n && !kv) return false;
+            for (uint32_t j = 0; j < x->n; j++) {
+                const fl_pq_val *key = &x->v.items[2 * j], *val = &x->v.items[2 * j + 1];
+                if (key->kind != FL_PQ_V_BYTES || (val->kind != FL_PQ_V_BYTES && val->kind != FL_PQ_V_NULL)) return false;
+                kv[j].key = key->v.bytes;
+                kv[j].has_val = val->kind == FL_PQ_V_BYTES;
+                kv[j].val = kv[j].has_val ? val->v.bytes : FL_STR_NULL;
+            }
+            f->partition_values = kv;
+            f->n_partition_values = x->n;
+        }
+    }
+    return has_path && (!is_add || has_size);
+}
+
 static const char *const cp_actions[] = {"txn", "add", "remove", "metaData", "protocol", "domainMetadata",
                                          "checkpointMetadata", "sidecar", NULL};
 
@@ -128,6 +198,11 @@ static fl_rc read_parquet(fl_delta_table *t, fl_delta_snapshot *s, fl_str key, f
         FL_FAIL(FL_E_DELTA_LOG, "%s/" FL_STR_FMT ": no action columns in checkpoint", fl_store_get_url(t->st),
                 FL_STR_ARG(key));
     FL_TRY(fl_pq_reader_select(r, sel, nsel, err));
+    {
+        /* most checkpoint rows are adds: size the file vector once */
+        int64_t nrows = fl_pq_reader_num_rows(r);
+        if (nrows > 0 && (uint64_t)nrows < s->max_files) (void)fl_vec_reserve(&s->files, (size_t)nrows);
+    }
     for (int64_t row = 0;; row++) {
         fl_arena_reset(&rowa);
         fl_pq_val *v = NULL;
@@ -141,6 +216,11 @@ static fl_rc read_parquet(fl_delta_table *t, fl_delta_snapshot *s, fl_str key, f
             const fl_pq_val *av = &v->v.items[i];
             if (av->kind == FL_PQ_V_NULL || av->kind == FL_PQ_V_SKIPPED) continue;
             const fl_pq_node *an = fl_pq_schema_node(ps, root->children[i]);
+            delta_action act;
+            if (direct_action(ps, an, av, &rowa, &act)) {
+                if ((rc = delta_snapshot_apply(s, &act, err)) != FL_OK) goto done;
+                continue;
+            }
             fl_buf_clear(&line);
             fl_jw w;
             fl_jw_init(&w, &line);
@@ -150,7 +230,6 @@ static fl_rc read_parquet(fl_delta_table *t, fl_delta_snapshot *s, fl_str key, f
             fl_jw_obj_end(&w);
             if (line.rc) FL_FAIL(line.rc, "checkpoint row %lld too large", (long long)row);
             fl_arena_reset(&scratch);
-            delta_action act;
             rc = delta_action_parse(&scratch, line.ptr, line.len, &act, err);
             if (!rc && act.kind == DA_SIDECAR && sidecars) {
                 fl_str p = fl_arena_str_dup(sa, act.u.add.path);

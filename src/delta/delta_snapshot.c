@@ -18,7 +18,7 @@ fl_rc delta_snapshot_new(size_t max_files, fl_delta_snapshot **out, fl_err *err)
 {
     fl_delta_snapshot *s = fl_calloc(1, sizeof *s);
     if (!s) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-    fl_arena_init(&s->a, 0, 0);
+    fl_arena_init(&s->a, (size_t)1 << 20, 0); /* big blocks: snapshots hold many small strings */
     fl_vec_init(&s->files, sizeof(delta_snap_file));
     fl_vec_init(&s->txns, sizeof(fl_delta_app_txn));
     fl_vec_init(&s->domains, sizeof(fl_delta_domain));
@@ -123,19 +123,26 @@ fl_rc delta_snapshot_apply(fl_delta_snapshot *s, const delta_action *act, fl_err
         if (!delta_file_copy(&s->a, src, &sf.f)) return oom(err);
         sf.key = delta_file_key(&s->a, sf.f.path, act->dv_id);
         if (!sf.key.ptr) return oom(err);
-        bool found = false;
-        uintptr_t idx = (uintptr_t)fl_map_get(&s->file_idx, sf.key, &found);
-        if (found) {
+        /* one map operation in the common case (a new file): insert, and on a hit put the
+         * old index back and replace that entry instead */
+        void *prev = NULL;
+        if (fl_map_put(&s->file_idx, sf.key, (void *)(uintptr_t)(s->files.len + 1), &prev)) return oom(err);
+        if (prev) {
+            uintptr_t idx = (uintptr_t)prev;
             delta_snap_file *old = &FL_VEC_AT(&s->files, delta_snap_file, idx - 1);
             s->garbage += file_bytes(&old->f) + old->key.len;
             *old = sf;
-            fl_map_put(&s->file_idx, old->key, (void *)idx, NULL); /* key bytes moved */
+            fl_map_put(&s->file_idx, old->key, prev, NULL); /* cannot fail: the key is present */
             return FL_OK;
         }
-        if (s->files.len >= s->max_files)
+        if (s->files.len >= s->max_files) {
+            fl_map_del(&s->file_idx, sf.key);
             return fl_err_set(err, FL_E_LIMIT, "table has more than %zu live files (max_files)", s->max_files);
-        if (fl_vec_push(&s->files, &sf) || fl_map_put(&s->file_idx, sf.key, (void *)(uintptr_t)s->files.len, NULL))
+        }
+        if (fl_vec_push(&s->files, &sf)) {
+            fl_map_del(&s->file_idx, sf.key);
             return oom(err);
+        }
         if (s->tombs.len) drop_tomb(s, sf.key);
         return FL_OK;
     }
@@ -329,11 +336,12 @@ fl_rc delta_snapshot_finish(fl_delta_table *t, fl_delta_snapshot *s, fl_err *err
         if ((rc = compact(s, err)) != FL_OK) return rc;
     }
     /* sort files by path (then key) and rebuild the index */
-    if (s->files.len > 1) {
+    bool sorted = true;
+    for (size_t i = 1; i < s->files.len && sorted; i++)
+        sorted = file_cmp(fl_vec_at(&s->files, i - 1), fl_vec_at(&s->files, i)) <= 0;
+    if (!sorted) {
         qsort(s->files.ptr, s->files.len, sizeof(delta_snap_file), file_cmp);
-        fl_map_reset(&s->file_idx);
-        fl_map_init(&s->file_idx);
-        for (size_t i = 0; i < s->files.len; i++)
+        for (size_t i = 0; i < s->files.len; i++) /* same keys, new indexes: updates in place */
             if (fl_map_put(&s->file_idx, FL_VEC_AT(&s->files, delta_snap_file, i).key, (void *)(uintptr_t)(i + 1), NULL))
                 return oom(err);
     }
