@@ -54,6 +54,7 @@ typedef enum fp_op {
     FPN_TOTAL,     /* $total */
     FPN_VAR,       /* %name: external slot */
     FPN_CTXVAR,    /* %context / %resource / %rootResource (slot = which) */
+    FPN_DEFVAR,    /* %name bound by defineVariable() upstream in the chain (name) */
     FPN_IS,        /* left is type */
     FPN_AS,        /* left as type */
     /* binary operators: left op right */
@@ -112,7 +113,7 @@ struct fp_node {
     uint8_t op; /* fp_op */
     uint8_t nargs;
     uint8_t hint;     /* fl_fp_hint of the node's value, best effort */
-    uint8_t reserved_;
+    uint8_t restore_vars; /* chain root: drop defineVariable() bindings made inside it */
     uint32_t pos;     /* byte offset of the node's token in the source */
     uint32_t slot;    /* FPN_VAR slot, FPN_CTXVAR kind */
     fp_node *left;    /* input (member/call/index) or left operand */
@@ -152,7 +153,15 @@ typedef struct fp_ctx {
     const fl_json_val *resource;
     uint32_t depth;
     int64_t now_us;
+    struct fp_binding *vars; /* defineVariable() bindings, innermost first */
 } fp_ctx;
+
+/* One defineVariable() binding (arena memory of the evaluation). */
+typedef struct fp_binding {
+    fl_str name;
+    fl_fp_coll val;
+    struct fp_binding *next;
+} fp_binding;
 
 typedef struct fp_scope {
     fl_fp_coll this_; /* $this (the focus) */

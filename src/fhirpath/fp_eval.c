@@ -667,7 +667,15 @@ fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
         c->depth--;
         return fhirpath_fail(c, n, FL_E_LIMIT, "evaluation nested too deep");
     }
+    fp_binding *vars0 = c->vars;
     switch ((fp_op)n->op) {
+    case FPN_DEFVAR: {
+        const fp_binding *b = c->vars;
+        while (b && !fl_str_eq(b->name, n->name)) b = b->next;
+        if (!b) rc = fhirpath_fail(c, n, FL_E_FP_EVAL, "variable '%%" FL_STR_FMT "' is not defined here", FL_STR_ARG(n->name));
+        else *out = b->val;
+        break;
+    }
     case FPN_LIT: /* literals live in the program; results never write to items */
         out->items = (fl_fp_item *)(uintptr_t)&n->lit;
         out->len = 1;
@@ -799,6 +807,7 @@ fl_rc fhirpath_eval_node(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_c
         }
         break;
     }
+    if (n->restore_vars) c->vars = vars0;
     c->depth--;
     return rc;
 }

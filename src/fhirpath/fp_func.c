@@ -927,6 +927,27 @@ FN(sort)
     return FL_OK;
 }
 
+/* defineVariable(name [, expr]): binds %name to expr evaluated on the input (or to the
+ * input itself) for the rest of the chain; returns the input unchanged. */
+FN(defineVariable)
+{
+    fl_fp_coll val = in;
+    if (n->nargs > 1) {
+        fp_scope sc = *s;
+        sc.this_ = in;
+        fl_rc rc = fhirpath_eval_node(c, n->args[1], &sc, &val);
+        if (rc) return rc;
+    }
+    fp_binding *b = fl_arena_alloc(c->a, sizeof *b);
+    if (!b) return fpf_nomem(c);
+    b->name = n->args[0]->lit.v.s;
+    b->val = val;
+    b->next = c->vars;
+    c->vars = b;
+    *out = in;
+    return FL_OK;
+}
+
 /* conformsTo(url): only the core profiles (".../StructureDefinition/<Type>") are known. */
 FN(conformsTo)
 {
@@ -1013,6 +1034,7 @@ static const fp_fninfo fn_table[] = {
     E(convertsToTime, 0, 0, 0),
     E(count, 0, 0, 0),
     E(decode, 1, 1, 0),
+    E(defineVariable, 1, 2, 0),
     E(descendants, 0, 0, 0),
     E(distinct, 0, 0, 0),
     E(empty, 0, 0, 0),

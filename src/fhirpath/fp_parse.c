@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#define FP_MAX_DEFINED_VARS 64u /* defineVariable() names visible at one point */
+
 typedef struct fp_parser {
     fl_fp_prog *p;
     const fl_fp_opts *o;
@@ -20,6 +22,8 @@ typedef struct fp_parser {
     fp_tok peek;  /* lookahead (valid when has_peek) */
     bool has_peek;
     uint32_t depth, max_depth;
+    fl_str scope[FP_MAX_DEFINED_VARS]; /* names bound by defineVariable() in open chains */
+    uint32_t nscope;
 } fp_parser;
 
 /* ------------------------------------------------------------------ errors */
@@ -401,6 +405,34 @@ static fl_rc parse_typespec(fp_parser *ps, fp_typespec *t)
     return FL_OK;
 }
 
+static bool builtin_var(fp_parser *ps, fl_str nm)
+{
+    if (ps->o && ps->o->vars)
+        for (size_t i = 0; i < ps->o->nvars; i++)
+            if (ps->o->vars[i] && fl_str_eq_c(nm, ps->o->vars[i])) return true;
+    static const char *const names[] = {"context", "resource", "rootResource", "ucum", "sct", "loinc"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (fl_str_eq_c(nm, names[i])) return true;
+    return fl_str_starts_with(nm, FL_STR("vs-")) || fl_str_starts_with(nm, FL_STR("ext-"));
+}
+
+/* defineVariable('name', ...): the name must be a string literal not already visible;
+ * it stays visible until the end of the enclosing invocation chain (parse_postfix). */
+static fl_rc declare_var(fp_parser *ps, const fp_node *arg)
+{
+    if (arg->op != FPN_LIT || arg->lit.kind != FL_FP_STR)
+        return perr(ps, arg->pos, FL_E_FP_COMPILE, "defineVariable() needs a string literal name");
+    fl_str nm = arg->lit.v.s;
+    if (nm.len == 0) return perr(ps, arg->pos, FL_E_FP_COMPILE, "defineVariable() needs a non-empty name");
+    bool dup = builtin_var(ps, nm);
+    for (uint32_t i = 0; i < ps->nscope && !dup; i++) dup = fl_str_eq(ps->scope[i], nm);
+    if (dup) return perr(ps, arg->pos, FL_E_FP_COMPILE, "variable '%%" FL_STR_FMT "' is already defined", FL_STR_ARG(nm));
+    if (ps->nscope == FP_MAX_DEFINED_VARS)
+        return perr(ps, arg->pos, FL_E_LIMIT, "more than %u variables defined", FP_MAX_DEFINED_VARS);
+    ps->scope[ps->nscope++] = nm;
+    return FL_OK;
+}
+
 /* Function call: ps->tok is '(' ; name/pos from the identifier. */
 static fl_rc parse_call(fp_parser *ps, fp_node *input, fl_str name, uint32_t pos, fp_node **out)
 {
@@ -445,6 +477,10 @@ static fl_rc parse_call(fp_parser *ps, fp_node *input, fl_str name, uint32_t pos
             return perr(ps, args[0]->pos, FL_E_FP_COMPILE, "%s() needs a type name argument", fi->name);
         fp_typespec_resolve(&n->type);
     }
+    if (!strcmp(fi->name, "defineVariable")) {
+        fl_rc drc = declare_var(ps, args[0]);
+        if (drc) return drc;
+    }
     *out = n;
     return FL_OK;
 }
@@ -472,6 +508,15 @@ static fl_rc make_lit(fp_parser *ps, uint32_t pos, fl_fp_item it, fp_node **out)
 static fl_rc resolve_var(fp_parser *ps, const fp_tok *t, fp_node **out)
 {
     fl_str nm = t->text;
+    for (uint32_t i = ps->nscope; i-- > 0;) {
+        if (fl_str_eq(ps->scope[i], nm)) {
+            fp_node *n = node_new(ps, FPN_DEFVAR, t->pos);
+            if (!n) return FL_E_NOMEM;
+            n->name = nm;
+            *out = n;
+            return FL_OK;
+        }
+    }
     if (ps->o && ps->o->vars) {
         for (size_t i = 0; i < ps->o->nvars; i++) {
             if (ps->o->vars[i] && fl_str_eq_c(nm, ps->o->vars[i])) {
@@ -620,6 +665,7 @@ static fl_rc parse_postfix(fp_parser *ps, fp_node **out)
 {
     fl_rc rc;
     fp_node *n;
+    uint32_t scope0 = ps->nscope;
     if ((rc = parse_term(ps, &n))) return rc;
     for (;;) {
         if (tok_is_op(&ps->tok, ".")) {
@@ -652,6 +698,11 @@ static fl_rc parse_postfix(fp_parser *ps, fp_node **out)
         } else {
             break;
         }
+    }
+    if (ps->nscope > scope0) {
+        /* the chain defined variables: they end with it */
+        ps->nscope = scope0;
+        n->restore_vars = 1;
     }
     *out = n;
     return FL_OK;

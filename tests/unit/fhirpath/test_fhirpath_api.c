@@ -281,6 +281,19 @@ static void test_values(void)
     CHECK_EQ_STR(ev(NULL, "1 'kg' < 1 'm'"), "eval error: 1 'kg' < 1 'm': col 8: cannot compare Quantity with Quantity");
 }
 
+static void test_define_variable(void)
+{
+    CHECK_EQ_STR(ev(NULL, "(1|2|3).defineVariable('n', count()).select($this * %n)"), "[3,6,9]");
+    CHECK_EQ_STR(ev(patient, "name.where(use = 'official').select(defineVariable('f', family).given.select($this & ' ' & %f))"),
+                 "[\"Peter Chalmers\",\"James Chalmers\"]");
+    CHECK_EQ_STR(ev(patient, "defineVariable('a', id).defineVariable('b', %a & '!').select(%b)"), "[\"p1!\"]");
+    CHECK_EQ_STR(ev(patient, "defineVariable('x', 1).select(%x) | defineVariable('x', 2).select(%x)"), "[1,2]");
+    CHECK(strstr(ev(NULL, "defineVariable('v').select(%v) | %v"), "unknown variable '%v'") != NULL);
+    CHECK(strstr(ev(NULL, "defineVariable('v').defineVariable('v')"), "'%v' is already defined") != NULL);
+    CHECK(strstr(ev(NULL, "defineVariable('resource')"), "already defined") != NULL);
+    CHECK(strstr(ev(NULL, "defineVariable(1)"), "string literal name") != NULL);
+}
+
 static void test_keys(void)
 {
     CHECK_EQ_STR(ev(patient, "getResourceKey()"), "[\"p1\"]");
@@ -424,6 +437,7 @@ int main(void)
     RUN(test_where);
     RUN(test_temporal);
     RUN(test_values);
+    RUN(test_define_variable);
     RUN(test_keys);
     RUN(test_hints);
     RUN(test_items);
