@@ -115,6 +115,11 @@ static inline fl_str tg_bytes(tg_rng *r, fl_arena *a, const fl_pq_type *t)
         }
         return fl_str_make(p, n);
     }
+    if (t->logical == FL_PQ_LT_JSON) { /* JSON columns hold valid JSON text */
+        static const char *const js[] = {"{}", "[]", "{\"a\":1,\"b\":[true,false]}", "\"ünïcødé\"", "-12.5e3",
+                                         "{\"resourceType\":\"Patient\",\"id\":\"p1\"}", "[1,2,3]"};
+        return fl_str_c(js[tg_below(r, 7)]);
+    }
     uint32_t k = tg_below(r, 20);
     if (k < 12) {
         const char *w = tg_words[k];
