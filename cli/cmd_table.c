@@ -4,6 +4,7 @@
  *   fhirlake table files TABLE [--version N | --timestamp MS]  one JSON line per live file
  *   fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]
  *   fhirlake table cat TABLE [--version N] [--limit N] [--read-dv]  rows as JSON lines
+ *   fhirlake table history TABLE [--version N] [--limit N]    commits, newest first (JSON lines)
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
  *       one JSON object per line, keys = column names; one data file per partition;
@@ -23,6 +24,7 @@ static void usage(FILE *out)
                  "       fhirlake table files TABLE [--version N | --timestamp MS]\n"
                  "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
                  "       fhirlake table cat TABLE [--version N | --timestamp MS] [--limit N] [--read-dv]\n"
+                 "       fhirlake table history TABLE [--version N] [--limit N]\n"
                  "       fhirlake table checkpoint TABLE\n"
                  "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
 }
@@ -203,6 +205,29 @@ static int create(fl_delta_table *t, const char *schema, const char *pby, const 
     }
     printf("created version %lld\n", (long long)res.version);
     return CLI_OK;
+}
+
+/* ------------------------------------------------------------------ history */
+
+static fl_rc history_cb(void *ctx, const fl_delta_commit_entry *e, fl_err *err)
+{
+    (void)err;
+    fl_buf *b = ctx;
+    fl_jw w;
+    fl_jw_init(&w, b);
+    fl_jw_obj_begin(&w);
+    fl_jw_key_c(&w, "version");
+    fl_jw_i64(&w, e->version);
+    fl_jw_key_c(&w, "timestamp");
+    fl_jw_i64(&w, e->timestamp_ms);
+    fl_jw_key_c(&w, "operation");
+    fl_jw_str(&w, e->operation);
+    fl_jw_key_c(&w, "commitInfo");
+    if (e->commit_info.len) fl_jw_raw(&w, e->commit_info);
+    else fl_jw_null(&w);
+    fl_jw_obj_end(&w);
+    emit(b);
+    return FL_OK;
 }
 
 /* ------------------------------------------------------------------ cat */
@@ -847,6 +872,15 @@ int cmd_table(int argc, char **argv)
             status = CLI_USAGE;
         } else {
             status = append(t, input, app_id, version, overwrite);
+        }
+    } else if (!strcmp(sub, "history")) {
+        fl_buf hb;
+        fl_buf_init(&hb, 0);
+        rc = fl_delta_table_history(t, 0, version, limit > 0 ? (size_t)limit : 0, history_cb, &hb, &err);
+        fl_buf_reset(&hb);
+        if (rc) {
+            cli_report("history", rc, &err);
+            status = CLI_FAILED;
         }
     } else if (!strcmp(sub, "create")) {
         if (!schema) {

@@ -312,6 +312,23 @@ FL_API fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res,
 FL_API fl_rc fl_delta_dv_rows(fl_delta_table *t, const fl_delta_file *f, fl_arena *a, uint64_t **rows, size_t *n,
                               fl_err *err);
 
+/* ------------------------------------------------------------------ history */
+
+/* One commit as shown by history. Strings are valid for the callback only. */
+typedef struct fl_delta_commit_entry {
+    int64_t version;
+    int64_t timestamp_ms; /* inCommitTimestamp when present, else the commit file's mtime */
+    fl_str operation;     /* commitInfo.operation ("" when absent) */
+    fl_str commit_info;   /* the whole commitInfo object as JSON text ("" when absent) */
+} fl_delta_commit_entry;
+
+typedef fl_rc (*fl_delta_history_fn)(void *ctx, const fl_delta_commit_entry *e, fl_err *err);
+
+/* Call fn for every commit with version in [from, to] (to < 0 = latest), newest first,
+ * at most `limit` commits (0 = all). Versions whose JSON was cleaned up are skipped. */
+FL_API fl_rc fl_delta_table_history(fl_delta_table *t, int64_t from, int64_t to, size_t limit, fl_delta_history_fn fn,
+                                    void *ctx, fl_err *err);
+
 /* ------------------------------------------------------------------ reading rows */
 
 typedef struct fl_delta_scan fl_delta_scan;

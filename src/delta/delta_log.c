@@ -6,6 +6,7 @@
 #include "delta/delta_int.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void fl_delta_commit_key(int64_t v, char out[48])
 {
@@ -153,5 +154,80 @@ fl_rc delta_list_log(fl_delta_table *t, int64_t from_version, fl_arena *a, delta
 done:
     fl_vec_reset(&c.commits);
     fl_vec_reset(&c.cps);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ history */
+
+static bool contains(fl_str hay, fl_str needle)
+{
+    for (size_t i = 0; i + needle.len <= hay.len; i++)
+        if (memcmp(hay.ptr + i, needle.ptr, needle.len) == 0) return true;
+    return false;
+}
+
+fl_rc fl_delta_table_history(fl_delta_table *t, int64_t from, int64_t to, size_t limit, fl_delta_history_fn fn,
+                             void *ctx, fl_err *err)
+{
+    fl_arena a, scratch;
+    fl_arena_init(&a, 0, 0);
+    fl_arena_init(&scratch, 0, 0);
+    fl_buf buf, ci;
+    fl_buf_init(&buf, 0);
+    fl_buf_init(&ci, 0);
+    delta_listing l;
+    fl_rc rc = delta_list_log(t, from > 0 ? from : 0, &a, &l, err);
+    size_t emitted = 0;
+    for (size_t i = l.n_commits; !rc && i-- > 0;) {
+        const delta_log_entry *e = &l.commits[i];
+        if ((to >= 0 && e->version > to) || e->version < from) continue;
+        if (limit && emitted >= limit) break;
+        char key[48];
+        fl_delta_commit_key(e->version, key);
+        fl_buf_clear(&buf);
+        if ((rc = delta_read_object(t, fl_str_c(key), &buf, err)) != FL_OK) {
+            if (rc == FL_E_NOT_FOUND) { /* cleaned up meanwhile */
+                rc = FL_OK;
+                continue;
+            }
+            break;
+        }
+        fl_delta_commit_entry ce = {.version = e->version, .timestamp_ms = e->mtime_ms, .operation = FL_STR(""),
+                                    .commit_info = FL_STR("")};
+        fl_str body = fl_buf_str(&buf);
+        const char *p = body.ptr, *end = body.ptr + body.len;
+        fl_arena_reset(&scratch);
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *le = nl ? nl : end;
+            if (le > p && contains(fl_str_make(p, (size_t)(le - p)), FL_STR("\"commitInfo\""))) {
+                fl_json_val *root = NULL;
+                if (fl_json_parse(p, (size_t)(le - p), NULL, &scratch, &root, NULL, NULL) == FL_OK) {
+                    const fl_json_val *c = fl_json_get_c(root, "commitInfo");
+                    if (fl_json_is_obj(c)) {
+                        int64_t ict;
+                        if (fl_json_as_i64(fl_json_get_c(c, "inCommitTimestamp"), &ict)) ce.timestamp_ms = ict;
+                        const fl_json_val *op = fl_json_get_c(c, "operation");
+                        if (fl_json_is_str(op)) ce.operation = fl_json_str(op);
+                        fl_buf_clear(&ci);
+                        fl_json_write(c, &ci);
+                        if (!ci.rc) ce.commit_info = fl_buf_str(&ci);
+                    }
+                }
+                break;
+            }
+            p = le + 1;
+        }
+        rc = fn(ctx, &ce, err);
+        if (rc == FL_E_EOF) {
+            rc = FL_OK;
+            break;
+        }
+        emitted++;
+    }
+    fl_buf_reset(&buf);
+    fl_buf_reset(&ci);
+    fl_arena_fini(&scratch);
+    fl_arena_fini(&a);
     return rc;
 }

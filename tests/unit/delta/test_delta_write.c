@@ -541,6 +541,25 @@ static int64_t ict_of(fl_store *st, int v)
     return ict;
 }
 
+typedef struct hist {
+    int n;
+    int64_t version[8], ts[8];
+    char op[8][32];
+} hist;
+
+static fl_rc hist_cb(void *ctx, const fl_delta_commit_entry *e, fl_err *err)
+{
+    (void)err;
+    hist *h = ctx;
+    if (h->n < 8) {
+        h->version[h->n] = e->version;
+        h->ts[h->n] = e->timestamp_ms;
+        snprintf(h->op[h->n], sizeof h->op[0], "%.*s", (int)e->operation.len, e->operation.ptr);
+        h->n++;
+    }
+    return FL_OK;
+}
+
 static void test_time_travel_ict(void)
 {
     fl_store *st = fresh("ict");
@@ -581,6 +600,22 @@ static void test_time_travel_ict(void)
     CHECK(s && fl_delta_snapshot_timestamp(s) == ict[3]);
     fl_delta_snapshot_free(s);
     CHECK_EQ_INT(fl_delta_snapshot_load_at(t, ict[0] - 1, &s, &err), FL_E_NOT_FOUND);
+    /* history: newest first, ICT timestamps, operations */
+    hist h = {0};
+    CHECK_EQ_INT(fl_delta_table_history(t, 0, -1, 0, hist_cb, &h, &err), FL_OK);
+    CHECK_EQ_INT(h.n, 4);
+    for (int i = 0; i < h.n && i < 4; i++) {
+        CHECK_EQ_INT(h.version[i], 3 - i);
+        CHECK_EQ_INT(h.ts[i], ict[3 - i]);
+    }
+    CHECK_EQ_STR(h.op[0], "WRITE");
+    CHECK_EQ_STR(h.op[3], "CREATE TABLE");
+    memset(&h, 0, sizeof h);
+    CHECK_EQ_INT(fl_delta_table_history(t, 1, 2, 0, hist_cb, &h, &err), FL_OK);
+    CHECK(h.n == 2 && h.version[0] == 2 && h.version[1] == 1);
+    memset(&h, 0, sizeof h);
+    CHECK_EQ_INT(fl_delta_table_history(t, 0, -1, 1, hist_cb, &h, &err), FL_OK);
+    CHECK(h.n == 1 && h.version[0] == 3);
     fl_delta_table_close(t);
     fl_store_close(st);
     fl_rm_rf(dir, NULL);
