@@ -81,6 +81,7 @@ static void record_winner(worker *w, fl_str type, fl_str id, int64_t lu, uint32_
         nw->file = file;
         nw->line_no = line_no;
         nw->deleted = del;
+        nw->stale = 0;
     }
     pthread_mutex_unlock(&es->win_mu);
 }
