@@ -385,6 +385,8 @@ static fl_rc no_table(fl_delta_table *t, fl_err *err)
                       fl_store_get_url(t->st));
 }
 
+static int64_t commit_ict(fl_delta_table *t, int64_t v);
+
 /* Load at version (-1 latest) or, with by_time, at the latest version with ts <= ts_ms. */
 static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_ms, bool for_write,
                   fl_delta_snapshot **out, fl_err *err)
@@ -438,7 +440,14 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
         FL_TRY(delta_checkpoint_read(t, s, cp, err));
         for (size_t i = 0; i < l.n_commits; i++)
             if (l.commits[i].version == cp->version) s->timestamp_ms = l.commits[i].mtime_ms;
-        if (target > cp->version) FL_TRY(replay_range(t, s, &l, cp->version + 1, target, NULL, NULL, err));
+        if (target > cp->version) {
+            FL_TRY(replay_range(t, s, &l, cp->version + 1, target, NULL, NULL, err));
+        } else {
+            /* no commit replayed: with in-commit timestamps the time is in the commit file */
+            fl_str on = fl_delta_snapshot_get_config(s, "delta.enableInCommitTimestamps", FL_STR("false"));
+            int64_t ict = s->has_meta && fl_str_eq_c(on, "true") ? commit_ict(t, cp->version) : -1;
+            if (ict >= 0) s->timestamp_ms = ict;
+        }
     } else {
         if (first != 0)
             FL_FAIL(FL_E_DELTA_LOG, "%s: no checkpoint at or before version %lld and commits start at version %lld",
