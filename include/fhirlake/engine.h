@@ -126,6 +126,51 @@ typedef struct fl_engine_export_result {
 FL_API fl_rc fl_engine_export(const fl_engine_export_opts *o, fl_engine_export_result *res, fl_err *err);
 FL_API void fl_engine_export_result_free(fl_engine_export_result *res);
 
+/* ------------------------------------------------------------------ delivery sink
+ * One Delta table fed by many small commits (the server's data-lakehouse destinations):
+ *
+ *   fl_engine_sink_open(plan, &o, &s, &err);            // create or check the table
+ *   rc = fl_engine_sink_begin(s, app_id, n, &err);       // FL_E_DELTA_DUPLICATE: n done
+ *   fl_engine_sink_write(s, batch, is_deleted, &err);    // any number of times
+ *   rc = fl_engine_sink_commit(s, &version, &err);       // one commit, txn{app_id, n}
+ *
+ * A table that exists must hold every view column (same type) and is_deleted INT; else
+ * open fails with FL_E_DELTA_SCHEMA naming the missing columns, unless add_columns (then
+ * they are added, nullable, in a metadata commit). One thread at a time per sink. */
+typedef struct fl_engine_sink fl_engine_sink;
+typedef struct fl_view_plan fl_view_plan;
+typedef struct fl_view_batch fl_view_batch;
+typedef struct fl_store_prop fl_store_prop;
+
+typedef struct fl_engine_sink_opts {
+    const char *table_url;       /* local path, file://, s3://, ... */
+    const char *name;            /* metaData name for a new table; NULL = view name */
+    const fl_store_prop *props;  /* store options (e.g. awsRegion, s3Endpoint); borrowed for open */
+    size_t nprops;
+    uint64_t target_file_size;   /* bytes per data file; 0 = 128 MiB */
+    bool add_columns;            /* schema evolution: add missing view columns */
+    const fl_logger *log;        /* borrowed; must outlive the sink; NULL = silent */
+} fl_engine_sink_opts;
+
+/* plan must outlive the sink. The caller owns *out (fl_engine_sink_close). */
+FL_API fl_rc fl_engine_sink_open(const fl_view_plan *plan, const fl_engine_sink_opts *o, fl_engine_sink **out,
+                                 fl_err *err);
+/* The latest version the table records for app_id (-1 when none). */
+FL_API fl_rc fl_engine_sink_app_version(fl_engine_sink *s, fl_str app_id, int64_t *version, fl_err *err);
+/* Start a batch tagged txn{app_id, version}; FL_E_DELTA_DUPLICATE when the table already
+ * holds app_id at >= version (the batch was delivered: nothing to do). */
+FL_API fl_rc fl_engine_sink_begin(fl_engine_sink *s, fl_str app_id, int64_t version, fl_err *err);
+/* Append the batch's rows with is_deleted[r] (one per row). Data files roll at the target. */
+FL_API fl_rc fl_engine_sink_write(fl_engine_sink *s, const fl_view_batch *vb, const int32_t *is_deleted,
+                                  fl_err *err);
+/* Commit the batch (all-or-nothing); *version (optional) = the Delta version. Returns
+ * FL_E_DELTA_DUPLICATE if a concurrent commit already holds the tag. Ends the batch
+ * either way. */
+FL_API fl_rc fl_engine_sink_commit(fl_engine_sink *s, int64_t *version, fl_err *err);
+/* Drop an open batch (files already uploaded stay as orphans for VACUUM). */
+FL_API void fl_engine_sink_abort(fl_engine_sink *s);
+FL_API void fl_engine_sink_close(fl_engine_sink *s);
+
 #ifdef __cplusplus
 }
 #endif
