@@ -207,6 +207,42 @@ FL_API fl_rc fl_fhirdb_outbox_purge(fl_fhirdb_conn *c, fl_str dest, int64_t *n_o
 /* Rows queued for dest (claimed or not). */
 FL_API fl_rc fl_fhirdb_outbox_count(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err);
 
+/* Delivery batches, for a destination delivered by one worker at a time (it holds the
+ * destination's lease, see fl_fhirdb_lease). Exactly-once protocol: next() -> assign(N)
+ * -> sink commit tagged N -> ack_batch(N). After a crash anywhere in between, next()
+ * returns the rows already assigned to the oldest unacked batch (all of them, *batch_no =
+ * N), so the sink sees the same tag again; otherwise up to max unassigned rows oldest
+ * first (*batch_no = 0: assign them a new number). */
+FL_API fl_rc fl_fhirdb_outbox_next(fl_fhirdb_conn *c, fl_str dest, uint32_t max, fl_arena *a,
+                                   fl_fhirdb_outbox_row **rows, size_t *n, int64_t *batch_no,
+                                   fl_err *err);
+FL_API fl_rc fl_fhirdb_outbox_assign(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n,
+                                     int64_t batch_no, fl_err *err);
+/* Delete the rows of batch_no (delivered). */
+FL_API fl_rc fl_fhirdb_outbox_ack_batch(fl_fhirdb_conn *c, fl_str dest, int64_t batch_no, fl_err *err);
+/* A failed attempt of batch_no: count it and keep the error (rows stay assigned). */
+FL_API fl_rc fl_fhirdb_outbox_nack_batch(fl_fhirdb_conn *c, fl_str dest, int64_t batch_no, fl_str error,
+                                         fl_err *err);
+/* Largest batch number assigned to rows of dest (0 when none). */
+FL_API fl_rc fl_fhirdb_outbox_max_batch(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err);
+/* Initial export: inside fl_fhirdb_begin_snapshot, mark every unassigned row of dest as
+ * covered by the snapshot (batch -1); they are acked with ack_batch(-1) once the export
+ * committed, or given back to live delivery with release_export when it failed. */
+FL_API fl_rc fl_fhirdb_outbox_mark_export(fl_fhirdb_conn *c, fl_str dest, fl_err *err);
+FL_API fl_rc fl_fhirdb_outbox_release_export(fl_fhirdb_conn *c, fl_str dest, fl_err *err);
+FL_API fl_rc fl_fhirdb_outbox_count_export(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err);
+
+/* A transaction whose reads all see one state of the store (PostgreSQL REPEATABLE READ;
+ * SQLite BEGIN IMMEDIATE, which also holds the write lock until commit/rollback). */
+FL_API fl_rc fl_fhirdb_begin_snapshot(fl_fhirdb_conn *c, fl_err *err);
+
+/* Named lease shared by every process on the store: take or renew `name` for `owner`
+ * for ttl_ms; *held says whether owner has it now (another owner's unexpired lease wins).
+ * Autocommit statements; call outside a transaction. */
+FL_API fl_rc fl_fhirdb_lease(fl_fhirdb_conn *c, fl_str name, fl_str owner, uint32_t ttl_ms, bool *held,
+                             fl_err *err);
+FL_API fl_rc fl_fhirdb_lease_release(fl_fhirdb_conn *c, fl_str name, fl_str owner, fl_err *err);
+
 /* ------------------------------------------------------------------ helpers */
 
 /* true if s is a valid FHIR id ([A-Za-z0-9-.]{1,64}). */

@@ -21,8 +21,9 @@ static const char *const schema_sqlite =
     " destination_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,"
     " version INTEGER NOT NULL, op TEXT NOT NULL, payload TEXT NOT NULL,"
     " created INTEGER NOT NULL, lease_until INTEGER NOT NULL DEFAULT 0,"
-    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, correlation_id TEXT);"
+    " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, correlation_id TEXT, batch_no INTEGER);"
     "CREATE INDEX IF NOT EXISTS fl_outbox_dest ON fl_outbox(destination_id, seq);"
+    "CREATE TABLE IF NOT EXISTS fl_lease(name TEXT PRIMARY KEY, owner TEXT NOT NULL, until_us INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS fl_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "INSERT OR IGNORE INTO fl_meta(key, value) VALUES('schema_version', '1');";
 
@@ -43,8 +44,9 @@ static const char *const schema_pg =
     " destination_id TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,"
     " version BIGINT NOT NULL, op TEXT NOT NULL, payload TEXT NOT NULL,"
     " created BIGINT NOT NULL, lease_until BIGINT NOT NULL DEFAULT 0,"
-    " attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT, correlation_id TEXT);"
+    " attempts BIGINT NOT NULL DEFAULT 0, last_error TEXT, correlation_id TEXT, batch_no BIGINT);"
     "CREATE INDEX IF NOT EXISTS fl_outbox_dest ON fl_outbox(destination_id, seq);"
+    "CREATE TABLE IF NOT EXISTS fl_lease(name TEXT PRIMARY KEY, owner TEXT NOT NULL, until_us BIGINT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS fl_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "INSERT INTO fl_meta(key, value) VALUES('schema_version', '1') ON CONFLICT DO NOTHING;"
     "COMMIT;";
@@ -123,6 +125,12 @@ fl_rc fl_fhirdb_open(const char *url, const fl_fhirdb_opts *o, fl_fhirdb **out, 
     if (rc == FL_OK && db->backend == DB_SQLITE &&
         db_exec_script(c, "SELECT correlation_id FROM fl_outbox LIMIT 0", NULL) != FL_OK)
         rc = db_exec_script(c, "ALTER TABLE fl_outbox ADD COLUMN correlation_id TEXT", err);
+    /* and before fl_outbox.batch_no (delivery batches) */
+    if (rc == FL_OK && db->backend == DB_PG)
+        rc = db_exec_script(c, "ALTER TABLE fl_outbox ADD COLUMN IF NOT EXISTS batch_no BIGINT", err);
+    if (rc == FL_OK && db->backend == DB_SQLITE &&
+        db_exec_script(c, "SELECT batch_no FROM fl_outbox LIMIT 0", NULL) != FL_OK)
+        rc = db_exec_script(c, "ALTER TABLE fl_outbox ADD COLUMN batch_no INTEGER", err);
     fl_fhirdb_release(db, c);
     if (rc) {
         fl_err_prefix(err, "creating schema: ");
@@ -213,6 +221,17 @@ void fl_fhirdb_rollback(fl_fhirdb_conn *c)
     if (!c->in_tx) return;
     db_exec_script(c, "ROLLBACK", NULL);
     c->in_tx = false;
+}
+
+fl_rc fl_fhirdb_begin_snapshot(fl_fhirdb_conn *c, fl_err *err)
+{
+    if (c->in_tx) return fl_err_set(err, FL_E_STATE, "fhirdb: transaction already open");
+    /* PostgreSQL: one snapshot for every statement of the transaction. SQLite: the write
+     * lock serialises against all writers, so reads inside see one state too. */
+    fl_rc rc = db_exec_script(c, c->backend == DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN ISOLATION LEVEL REPEATABLE READ",
+                              err);
+    if (rc == FL_OK) c->in_tx = true;
+    return rc;
 }
 
 bool fl_fhirdb_in_tx(const fl_fhirdb_conn *c) { return c->in_tx; }

@@ -6,6 +6,7 @@
  * A crashed worker's rows come back when their lease expires: at-least-once delivery. */
 #include "fhirdb/fhirdb_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static const char *op_name(fl_fhirdb_op op)
@@ -169,4 +170,140 @@ fl_rc fl_fhirdb_outbox_purge(fl_fhirdb_conn *c, fl_str dest, int64_t *n_out, fl_
     if (rc == FL_OK) rc = db_exec(c, "DELETE FROM fl_outbox WHERE destination_id=?", p, 1, NULL, NULL, err);
     if (rc == FL_OK && n_out) *n_out = n;
     return rc;
+}
+
+/* ------------------------------------------------------------------ delivery batches
+ * A destination with one deliverer at a time (it holds the destination's lease) numbers
+ * its batches: assign() stamps rows with batch_no before the sink commit, the sink
+ * records the number (Delta txn version), ack_batch() deletes the rows afterwards. After a
+ * crash, next() hands back the same rows under the same number, so the sink sees a
+ * duplicate and nothing is written twice. batch_no -1 marks rows covered by an initial
+ * export snapshot. */
+
+static const char *const row_cols =
+    "seq, destination_id, resource_type, resource_id, version, op, payload, attempts, correlation_id";
+
+fl_rc fl_fhirdb_outbox_next(fl_fhirdb_conn *c, fl_str dest, uint32_t max, fl_arena *a, fl_fhirdb_outbox_row **rows,
+                            size_t *n, int64_t *batch_no, fl_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    *batch_no = 0;
+    if (max == 0) return FL_OK;
+    if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
+    fl_rc rc = FL_OK;
+    int64_t pending = 0;
+    db_val p1[1] = {db_t(dest)};
+    FL_TRY(db_exec(c, "SELECT COALESCE(MIN(batch_no), 0) FROM fl_outbox WHERE destination_id=? AND batch_no>0", p1, 1,
+                   seq_cb, &pending, err));
+    char sql[512];
+    db_val p[2] = {db_t(dest), db_i(pending ? pending : (int64_t)max)};
+    if (pending) {
+        int64_t cnt = 0;
+        FL_TRY(db_exec(c, "SELECT COUNT(*) FROM fl_outbox WHERE destination_id=? AND batch_no=?", p, 2, seq_cb, &cnt,
+                       err));
+        if (cnt > (int64_t)max) max = (uint32_t)(cnt < FL_FHIRDB_MAX_COUNT * 10 ? cnt : FL_FHIRDB_MAX_COUNT * 10);
+        snprintf(sql, sizeof sql, "SELECT %s FROM fl_outbox WHERE destination_id=? AND batch_no=? ORDER BY seq",
+                 row_cols);
+    } else {
+        snprintf(sql, sizeof sql,
+                 "SELECT %s FROM fl_outbox WHERE destination_id=? AND batch_no IS NULL ORDER BY seq LIMIT ?",
+                 row_cols);
+    }
+    claim_sink s = {a, fl_arena_calloc(a, max, sizeof(fl_fhirdb_outbox_row)), 0, max};
+    if (!s.rows) FL_FAIL(FL_E_NOMEM, "outbox: out of memory");
+    FL_TRY(db_exec(c, sql, p, 2, claim_cb, &s, err));
+    *rows = s.rows;
+    *n = s.n;
+    *batch_no = pending;
+done:
+    return rc;
+}
+
+fl_rc fl_fhirdb_outbox_assign(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n, int64_t batch_no,
+                              fl_err *err)
+{
+    db_val pre[2] = {db_i(batch_no), db_t(dest)};
+    return seq_batches(c, "UPDATE fl_outbox SET batch_no=? WHERE destination_id=? AND seq IN", pre, 2, seqs, n, err);
+}
+
+fl_rc fl_fhirdb_outbox_ack_batch(fl_fhirdb_conn *c, fl_str dest, int64_t batch_no, fl_err *err)
+{
+    db_val p[2] = {db_t(dest), db_i(batch_no)};
+    return db_exec(c, "DELETE FROM fl_outbox WHERE destination_id=? AND batch_no=?", p, 2, NULL, NULL, err);
+}
+
+fl_rc fl_fhirdb_outbox_nack_batch(fl_fhirdb_conn *c, fl_str dest, int64_t batch_no, fl_str error, fl_err *err)
+{
+    if (error.len > 4096) error.len = 4096;
+    db_val p[3] = {db_t(error), db_t(dest), db_i(batch_no)};
+    return db_exec(c, "UPDATE fl_outbox SET attempts=attempts+1, last_error=? WHERE destination_id=? AND batch_no=?", p,
+                   3, NULL, NULL, err);
+}
+
+fl_rc fl_fhirdb_outbox_max_batch(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err)
+{
+    *out = 0;
+    db_val p[1] = {db_t(dest)};
+    return db_exec(c, "SELECT COALESCE(MAX(batch_no), 0) FROM fl_outbox WHERE destination_id=?", p, 1, seq_cb, out,
+                   err);
+}
+
+fl_rc fl_fhirdb_outbox_mark_export(fl_fhirdb_conn *c, fl_str dest, fl_err *err)
+{
+    db_val p[1] = {db_t(dest)};
+    return db_exec(c, "UPDATE fl_outbox SET batch_no=-1 WHERE destination_id=? AND batch_no IS NULL", p, 1, NULL, NULL,
+                   err);
+}
+
+fl_rc fl_fhirdb_outbox_release_export(fl_fhirdb_conn *c, fl_str dest, fl_err *err)
+{
+    db_val p[1] = {db_t(dest)};
+    return db_exec(c, "UPDATE fl_outbox SET batch_no=NULL WHERE destination_id=? AND batch_no=-1", p, 1, NULL, NULL,
+                   err);
+}
+
+fl_rc fl_fhirdb_outbox_count_export(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err)
+{
+    *out = 0;
+    db_val p[1] = {db_t(dest)};
+    return db_exec(c, "SELECT COUNT(*) FROM fl_outbox WHERE destination_id=? AND batch_no=-1", p, 1, seq_cb, out, err);
+}
+
+/* ------------------------------------------------------------------ leases */
+
+typedef struct lease_sink {
+    fl_str owner;
+    bool held;
+} lease_sink;
+
+static fl_rc lease_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
+{
+    (void)err;
+    lease_sink *s = ctx;
+    if (ncol >= 1) s->held = fl_str_eq(db_text(&cols[0]), s->owner);
+    return FL_OK;
+}
+
+fl_rc fl_fhirdb_lease(fl_fhirdb_conn *c, fl_str name, fl_str owner, uint32_t ttl_ms, bool *held, fl_err *err)
+{
+    *held = false;
+    int64_t now = fl_clock_now_us();
+    db_val p[4] = {db_t(name), db_t(owner), db_i(now + (int64_t)ttl_ms * 1000), db_i(now)};
+    fl_rc rc = db_exec(c,
+                       "INSERT INTO fl_lease(name, owner, until_us) VALUES(?, ?, ?) ON CONFLICT(name) DO UPDATE"
+                       " SET owner=excluded.owner, until_us=excluded.until_us"
+                       " WHERE fl_lease.owner=excluded.owner OR fl_lease.until_us<?",
+                       p, 4, NULL, NULL, err);
+    if (rc) return rc;
+    lease_sink s = {owner, false};
+    rc = db_exec(c, "SELECT owner FROM fl_lease WHERE name=?", p, 1, lease_cb, &s, err);
+    if (rc == FL_OK) *held = s.held;
+    return rc;
+}
+
+fl_rc fl_fhirdb_lease_release(fl_fhirdb_conn *c, fl_str name, fl_str owner, fl_err *err)
+{
+    db_val p[2] = {db_t(name), db_t(owner)};
+    return db_exec(c, "DELETE FROM fl_lease WHERE name=? AND owner=?", p, 2, NULL, NULL, err);
 }
