@@ -192,7 +192,11 @@ FN(join)
     bool h = false;
     fl_rc rc;
     if (n->nargs && (rc = fpf_str_arg(c, n, 0, s, &h, &sep))) return rc;
-    if (in.len == 0) return fpf_out_str(c, FL_STR(""), out);
+    if (in.len == 0) { /* FHIRPath: the join of an empty collection is empty */
+        out->items = NULL;
+        out->len = 0;
+        return FL_OK;
+    }
     /* two passes over the parts: measure, then copy once into the arena */
     fl_str *parts = fl_arena_alloc(c->a, in.len * sizeof *parts);
     if (!parts) return fpf_nomem(c);
