@@ -12,7 +12,8 @@ build=${FL_BUILD_DIR:?}
 command -v node >/dev/null && command -v npm >/dev/null && command -v python3 >/dev/null || exit 77
 peer=$build/fp-peer
 if [ ! -d "$peer/node_modules/fhirpath" ]; then
-  mkdir -p "$peer" && (cd "$peer" && npm install --no-audit --no-fund --silent fhirpath@4.10.1 >/dev/null 2>&1) || exit 77
+  # bounded: an offline machine must skip quickly, not wait on npm retries
+  mkdir -p "$peer" && (cd "$peer" && timeout 180 npm install --no-audit --no-fund --silent --fetch-retries=1 fhirpath@4.10.1 >/dev/null 2>&1) || exit 77
 fi
 [ -d "$peer/node_modules/fhirpath" ] || exit 77
 work=$(mktemp -d)
