@@ -129,6 +129,8 @@ fl_rc fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
     pthread_rwlock_init(&srv->reg_lock, NULL);
     pthread_mutex_init(&srv->stop_mu, NULL);
     pthread_cond_init(&srv->stop_cv, NULL);
+    pthread_mutex_init(&srv->work_mu, NULL);
+    fl_uuid4(srv->owner); /* lease owner id of this process (delivery workers) */
     srv->reg_lock_init = true;
     FL_TRY(fl_fhirdb_open(srv->db_url, &dbo, &srv->db, err));
     fl_fhirdb_conn *c = NULL;
@@ -320,6 +322,8 @@ fl_rc fl_server_start(fl_server *srv, fl_err *err)
         srv->mhd = NULL;
         return rc;
     }
+    srv->delivery_on = true; /* topic destination workers (server_deliver.c) */
+    srv_deliver_sync(srv);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : srv->port_req;
     fl_log(&srv->opts.log, FL_LOG_INFO, "listening on %s port %u, FHIR base %s, store %s, %u threads", srv->host,
@@ -339,6 +343,7 @@ void fl_server_stop(fl_server *srv)
     MHD_stop_daemon(srv->mhd);
     srv->mhd = NULL;
     srv_events_stop(srv);
+    srv_deliver_stop_all(srv);
     fl_log(&srv->opts.log, FL_LOG_INFO, "server stopped");
 }
 
@@ -352,6 +357,7 @@ void fl_server_free(fl_server *srv)
         pthread_rwlock_destroy(&srv->reg_lock);
         pthread_mutex_destroy(&srv->stop_mu);
         pthread_cond_destroy(&srv->stop_cv);
+        pthread_mutex_destroy(&srv->work_mu);
     }
     for (size_t i = 0; i < srv->ncreds; i++) fl_free(srv->creds[i]);
     fl_free(srv->creds);

@@ -28,18 +28,6 @@ typedef struct srv_topic {
     size_t ntrig;
 } srv_topic;
 
-typedef struct srv_dest {
-    char *id;
-    char *topic_url;
-    bool full_resource; /* content full-resource (default); id-only/empty carry no payload */
-} srv_dest;
-
-struct srv_registry {
-    srv_topic *topics;
-    size_t ntopics;
-    srv_dest *dests;
-    size_t ndests;
-};
 
 static void registry_free(srv_registry *g)
 {
@@ -55,6 +43,8 @@ static void registry_free(srv_registry *g)
     for (size_t i = 0; i < g->ndests; i++) {
         fl_free(g->dests[i].id);
         fl_free(g->dests[i].topic_url);
+        fl_free(g->dests[i].kind);
+        fl_free(g->dests[i].body);
     }
     fl_free(g->topics);
     fl_free(g->dests);
@@ -112,8 +102,11 @@ static fl_rc add_dest(srv_registry *g, const fl_fhirdb_rec *rec, const fl_json_v
     d->topic_url = dup_s(fl_json_str(fl_json_get_c(res, "topic")));
     fl_str content = fl_json_str(fl_json_get_c(res, "content"));
     d->full_resource = content.len == 0 || fl_str_eq_c(content, "full-resource");
+    d->kind = dup_s(fl_json_str(fl_json_get_c(res, "kind")));
+    d->body = dup_s(rec->body);
+    d->lakehouse = d->kind && !strcmp(d->kind, "data-lakehouse-at-least-once");
     g->ndests++;
-    if (!d->id || !d->topic_url) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    if (!d->id || !d->topic_url || !d->kind || !d->body) return fl_err_set(err, FL_E_NOMEM, "out of memory");
     return FL_OK;
 }
 
@@ -166,6 +159,7 @@ fl_rc srv_events_reload(fl_server *srv, fl_fhirdb_conn *c, fl_err *err)
     srv->reg = g;
     pthread_rwlock_unlock(&srv->reg_lock);
     g = old; /* freed below; no reader can hold it (they read only under the lock) */
+    srv_deliver_sync(srv); /* start/stop delivery workers for the new set of destinations */
     fl_log(&srv->opts.log, FL_LOG_DEBUG, "topics: %zu active topics, %zu active destinations", nt, nd);
 done:
     if (rc) atomic_store(&srv->reg_dirty, true); /* try again after the next request */
@@ -245,8 +239,11 @@ fl_rc srv_events_hook(void *ctx, fl_fhirdb_conn *c, const fl_fhirdb_event *ev, f
             const srv_trigger *tr = &t->trig[k];
             if (!fl_str_eq_c(ev->type, tr->resource) || !(tr->ops & (1u << ev->op))) continue;
             if (!criteria_true(srv, tr, ev, &d)) continue;
-            rc = fl_fhirdb_outbox_enqueue(c, fl_str_c(dst->id), ev, dst->full_resource ? ev->current : FL_STR(""),
-                                          NULL, err);
+            /* a lakehouse destination flattens every event, a delete with the last known version */
+            fl_str payload = dst->lakehouse ? (ev->op == FL_FHIRDB_DELETE ? ev->previous : ev->current)
+                             : dst->full_resource ? ev->current
+                                                  : FL_STR("");
+            rc = fl_fhirdb_outbox_enqueue(c, fl_str_c(dst->id), ev, payload, NULL, err);
             break; /* one event per destination */
         }
     }
@@ -274,8 +271,6 @@ void srv_dest_status(srv_req *r, fl_str id)
         srv_store_fail(r, rc, &err, "$status");
         return;
     }
-    char ts[40];
-    size_t tn = fl_time_format_rfc3339(r->srv->start_us, ts, sizeof ts);
     fl_buf *b = &r->resp->body;
     fl_buf_clear(b);
     fl_jw w;
@@ -285,29 +280,7 @@ void srv_dest_status(srv_req *r, fl_str id)
     fl_jw_str_c(&w, "Parameters");
     fl_jw_key_c(&w, "parameter");
     fl_jw_arr_begin(&w);
-    /* delivery workers are not implemented yet: nothing is delivered or in process */
-    const char *names[] = {"messagesQueued", "messagesDelivered", "messagesDeliveryAttempts", "messagesInProcess"};
-    int64_t vals[] = {queued, 0, 0, 0};
-    for (size_t i = 0; i < 4; i++) {
-        fl_jw_obj_begin(&w);
-        fl_jw_key_c(&w, "name");
-        fl_jw_str_c(&w, names[i]);
-        fl_jw_key_c(&w, "valueInteger");
-        fl_jw_i64(&w, vals[i]);
-        fl_jw_obj_end(&w);
-    }
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "name");
-    fl_jw_str_c(&w, "startTimestamp");
-    fl_jw_key_c(&w, "valueDateTime");
-    fl_jw_str(&w, fl_str_make(ts, tn));
-    fl_jw_obj_end(&w);
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "name");
-    fl_jw_str_c(&w, "status");
-    fl_jw_key_c(&w, "valueString");
-    fl_jw_str_c(&w, "queueing (delivery not implemented yet)");
-    fl_jw_obj_end(&w);
+    srv_deliver_status(r, id, queued, &w); /* counters of this process's worker, if any */
     fl_jw_arr_end(&w);
     fl_jw_obj_end(&w);
     r->resp->status = 200;

@@ -17,6 +17,24 @@
 
 struct MHD_Daemon;
 typedef struct srv_registry srv_registry;
+typedef struct srv_worker srv_worker;
+
+/* One active AidboxTopicDestination in the registry (server_events.c). */
+typedef struct srv_dest {
+    char *id;
+    char *topic_url;
+    char *kind;
+    char *body;         /* the stored resource JSON (delivery workers parse their parameters) */
+    bool full_resource; /* content full-resource (default); id-only/empty carry no payload */
+    bool lakehouse;     /* kind data-lakehouse-at-least-once: delivered by a worker (server_deliver.c) */
+} srv_dest;
+
+struct srv_registry {
+    struct srv_topic *topics;
+    size_t ntopics;
+    srv_dest *dests;
+    size_t ndests;
+};
 
 #define SRV_LAT_BUCKETS 10 /* request latency histogram buckets (+Inf is the count) */
 
@@ -50,6 +68,11 @@ struct fl_server {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     bool stopping;
+    /* delivery workers (server_deliver.c) */
+    pthread_mutex_t work_mu; /* guards workers and each worker's status fields */
+    srv_worker *workers;
+    bool delivery_on;        /* set by fl_server_start: sync starts workers */
+    char owner[64];          /* this process's lease owner id */
 };
 
 typedef struct srv_param {
@@ -69,6 +92,7 @@ typedef struct srv_req {
     int prefer;          /* SRV_PREFER_* */
     bool strict;         /* Prefer: handling=strict (unknown parameters are errors) */
     fl_str correlation_id; /* X-Topic-Correlation-Id, stored with topic events */
+    int check_status;    /* status for a srv_check_special message (0 = 400) */
 } srv_req;
 
 enum { SRV_PREFER_DEFAULT = 0, SRV_PREFER_MINIMAL, SRV_PREFER_REPRESENTATION, SRV_PREFER_OUTCOME };
@@ -139,6 +163,29 @@ void srv_dest_status(srv_req *r, fl_str id);
 /* Start/stop the thread that reloads the registry every SRV_REGISTRY_REFRESH_MS. */
 fl_rc srv_events_start(fl_server *srv, fl_err *err);
 void srv_events_stop(fl_server *srv);
+
+/* server_lake.c: data-lakehouse-at-least-once parameters. */
+typedef struct srv_lake_cfg {
+    char view[256];          /* viewDefinition: the ViewDefinition's name */
+    char table[2048];        /* tablePath */
+    uint32_t batch_size;     /* batchSize (default 1000) */
+    uint32_t send_interval_ms; /* sendIntervalMs (default 5000) */
+    bool skip_initial;       /* skipInitialExport */
+    bool add_columns;        /* schemaEvolution=add-columns */
+    uint64_t target_file_size; /* targetFileSizeMb */
+    char region[64], akid[256], secret[512], endpoint[512];
+} srv_lake_cfg;
+/* Parse and check the parameters of a lakehouse destination. Returns NULL or a message
+ * (arena). */
+const char *srv_lake_parse(fl_arena *a, const fl_json_val *res, srv_lake_cfg *cfg);
+/* Create-time checks that need the store: the topic exists, the view exists. */
+const char *srv_lake_check_refs(srv_req *r, const fl_json_val *res, bool lakehouse);
+
+/* server_deliver.c: one worker thread per lakehouse destination. */
+void srv_deliver_sync(fl_server *srv);  /* start/stop workers to match the registry */
+void srv_deliver_stop_all(fl_server *srv);
+void srv_deliver_status(srv_req *r, fl_str id, int64_t queued, fl_jw *w); /* $status parameters */
+void srv_deliver_metrics(srv_req *r, fl_buf *b);
 
 /* server_bundle.c */
 void srv_bundle(srv_req *r);

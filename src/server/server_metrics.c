@@ -57,6 +57,7 @@ void srv_metrics_reply(srv_req *r)
                   "# TYPE fhirlake_store_info gauge\n"
                   "fhirlake_store_info{backend=\"%s\"} 1\n",
                   (long long)((fl_clock_now_us() - r->srv->start_us) / 1000000), fl_fhirdb_backend(r->srv->db));
+    srv_deliver_metrics(r, b); /* per topic destination: queued, delivered, attempts, errors */
     r->resp->status = 200;
     srv_add_header_c(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -78,7 +78,7 @@ static void do_create(srv_req *r, fl_str type)
     if (!res) return;
     const char *msg = srv_check_resource(r, res, type, FL_STR_NULL, false);
     if (msg) {
-        srv_outcome(r, 400, "create %.*s: %s", FL_STR_ARG(type), msg);
+        srv_outcome(r, r->check_status ? r->check_status : 400, "create %.*s: %s", FL_STR_ARG(type), msg);
         return;
     }
     if (!srv_get_conn(r)) return;
@@ -126,7 +126,8 @@ static void do_update(srv_req *r, fl_str type, fl_str id)
     if (!res) return;
     const char *msg = srv_check_resource(r, res, type, id, true);
     if (msg) {
-        srv_outcome(r, 400, "update %.*s/%.*s: %s", FL_STR_ARG(type), FL_STR_ARG(id), msg);
+        srv_outcome(r, r->check_status ? r->check_status : 400, "update %.*s/%.*s: %s", FL_STR_ARG(type),
+                    FL_STR_ARG(id), msg);
         return;
     }
     if (!srv_get_conn(r)) return;

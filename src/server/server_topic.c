@@ -4,7 +4,8 @@
  * create|update|delete and an optional `fhirPathCriteria` that must compile with the
  * variables %current and %previous. Destination: status active, topic url, a known kind,
  * content full-resource|id-only|empty, parameter[] entries with a name; destinations are
- * immutable (PUT -> 405: delete and re-create), as in Aidbox. Delivery is not wired yet. */
+ * immutable (PUT -> 405: delete and re-create), as in Aidbox. The topic must exist and a
+ * lakehouse destination's parameters must be valid (server_lake.c; 422 otherwise). */
 #include "fhirlake/fhirpath.h"
 #include "server/server_int.h"
 
@@ -95,6 +96,7 @@ static const char *check_destination(srv_req *r, const fl_json_val *res)
     if (content && (!fl_json_is_str(content) || !str_in(fl_json_str(content), ct, 3)))
         return "AidboxTopicDestination.content must be full-resource, id-only or empty";
     const fl_json_val *par = fl_json_get_c(res, "parameter");
+    bool lakehouse = fl_str_eq_c(fl_json_str(kind), "data-lakehouse-at-least-once");
     if (par) {
         if (!fl_json_is_arr(par)) return "AidboxTopicDestination.parameter must be an array";
         for (size_t i = 0; i < par->len; i++) {
@@ -103,7 +105,15 @@ static const char *check_destination(srv_req *r, const fl_json_val *res)
                 return fl_arena_printf(r->a, "AidboxTopicDestination.parameter[%zu].name is required", i);
         }
     }
-    return NULL;
+    if (lakehouse) {
+        srv_lake_cfg cfg;
+        const char *msg = srv_lake_parse(r->a, res, &cfg);
+        if (msg) {
+            r->check_status = 422;
+            return msg;
+        }
+    }
+    return srv_lake_check_refs(r, res, lakehouse);
 }
 
 const char *srv_check_special(srv_req *r, fl_str type, const fl_json_val *res)

@@ -389,7 +389,7 @@ bad_topic = dict(topic, trigger=[{"resource": "Observation", "fhirPathCriteria":
 st, h, js = req("POST", "/AidboxSubscriptionTopic", bad_topic)
 check(st == 400 and "fhirPathCriteria does not compile" in diag(js), "bad fhirPathCriteria -> 400", diag(js))
 dest = {"resourceType": "AidboxTopicDestination", "status": "active", "topic": topic["url"],
-        "kind": "data-lakehouse-at-least-once", "content": "full-resource",
+        "kind": "kafka-at-least-once", "content": "full-resource",
         "parameter": [{"name": "batchSize", "valueUnsignedInt": 50}]}
 st, h, js = req("POST", "/AidboxTopicDestination", dest)
 check(st == 201, "create AidboxTopicDestination", (st, diag(js)))

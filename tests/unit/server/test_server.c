@@ -164,10 +164,45 @@ static void test_topics(void)
     CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic",
                       "{\"resourceType\":\"AidboxSubscriptionTopic\",\"status\":\"active\",\"trigger\":[]}", NULL, NULL),
                  400);
+    /* lakehouse destinations: parameters checked at create time (422 naming them) */
+#define LH_DEST(params)                                                                                          \
+    "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\",\"topic\":\"http://ex.org/t1\","             \
+    "\"kind\":\"data-lakehouse-at-least-once\",\"parameter\":[" params "]}"
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", LH_DEST("{\"name\":\"batchSize\",\"valueUnsignedInt\":100}"),
+                      NULL, NULL),
+                 422);
+    CHECK(body_has("missing required parameters for data-lakehouse-at-least-once: viewDefinition, tablePath"));
+#define LH_OK "{\"name\":\"viewDefinition\",\"valueString\":\"pv\"},{\"name\":\"tablePath\",\"valueString\":\"/tmp/x\"}"
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", LH_DEST(LH_OK ",{\"name\":\"colour\",\"valueString\":\"red\"}"),
+                      NULL, NULL),
+                 422);
+    CHECK(body_has("unknown parameters for data-lakehouse-at-least-once: colour"));
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination",
+                      LH_DEST(LH_OK ",{\"name\":\"writeMode\",\"valueString\":\"managed-zerobus\"}"), NULL, NULL),
+                 422);
+    CHECK(body_has("writeMode 'managed-zerobus' is not supported yet"));
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", LH_DEST(LH_OK ",{\"name\":\"batchSize\",\"valueInteger\":0}"),
+                      NULL, NULL),
+                 422);
+    CHECK(body_has("batchSize must be an integer"));
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", LH_DEST(LH_OK), NULL, NULL), 422);
+    CHECK(body_has("no ViewDefinition named 'pv'"));
+    CHECK_EQ_INT(call("POST", "/fhir/ViewDefinition",
+                      "{\"resourceType\":\"ViewDefinition\",\"name\":\"pv\",\"resource\":\"Patient\",\"status\":\"active\","
+                      "\"select\":[{\"column\":[{\"name\":\"id\",\"path\":\"id\"}]}]}",
+                      NULL, NULL),
+                 201);
     const char *dest = "{\"resourceType\":\"AidboxTopicDestination\",\"id\":\"d1\",\"status\":\"active\","
                        "\"topic\":\"http://ex.org/t1\",\"kind\":\"data-lakehouse-at-least-once\","
-                       "\"parameter\":[{\"name\":\"batchSize\",\"valueUnsignedInt\":100}]}";
+                       "\"parameter\":[{\"name\":\"batchSize\",\"valueUnsignedInt\":100}," LH_OK
+                       ",{\"name\":\"writeMode\",\"valueString\":\"external-direct\"}]}";
     CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", dest, NULL, NULL), 201);
+    CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination",
+                      "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\",\"topic\":\"http://ex.org/none\","
+                      "\"kind\":\"kafka-at-least-once\"}",
+                      NULL, NULL),
+                 422);
+    CHECK(body_has("no AidboxSubscriptionTopic with url 'http://ex.org/none'"));
     CHECK_EQ_INT(call("PUT", "/fhir/AidboxTopicDestination/d1", dest, NULL, NULL), 405);
     CHECK(body_has("immutable"));
     const char *bad_kind = "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\","
@@ -201,7 +236,7 @@ static void test_events(void)
                         "\"fhirPathCriteria\":\"%current.status = 'final'\"}]}";
     CHECK_EQ_INT(call("POST", "/fhir/AidboxSubscriptionTopic", topic, NULL, NULL), 201);
     const char *dest = "{\"resourceType\":\"AidboxTopicDestination\",\"id\":\"ev1\",\"status\":\"active\","
-                       "\"topic\":\"http://ex.org/final-obs\",\"kind\":\"data-lakehouse-at-least-once\"}";
+                       "\"topic\":\"http://ex.org/final-obs\",\"kind\":\"kafka-at-least-once\"}"; /* no worker: rows stay */
     CHECK_EQ_INT(call("PUT", "/fhir/AidboxTopicDestination/ev1", dest, NULL, NULL), 405); /* immutable, even to create */
     CHECK_EQ_INT(call("POST", "/fhir/AidboxTopicDestination", dest, NULL, NULL), 201);
     char did[64] = "";

@@ -1,0 +1,661 @@
+/* server_deliver.c - delivery workers of data-lakehouse-at-least-once destinations
+ * (module server; issue #8 part 2). One thread per active destination in the registry,
+ * started/stopped by srv_deliver_sync() after every registry reload.
+ *
+ * A worker resolves its ViewDefinition (by name), opens the Delta sink (engine.h;
+ * schema check / add-columns), takes the destination's lease in the store (so of several
+ * replicas sharing PostgreSQL one delivers a destination at a time and its batches stay
+ * ordered), runs the initial export once, then loops: take the next outbox batch (up to
+ * batchSize rows, when full or sendIntervalMs passed), number it, flatten the payloads,
+ * make ONE Delta commit tagged txn{appId = destination id, version = batch number}, then
+ * ack. A crash between commit and ack hands the same rows back under the same number:
+ * the sink reports a duplicate and the rows are acked without writing (exactly-once rows).
+ * Failed batches stay queued and are retried after 1 s; a failed worker start is retried
+ * with backoff 1 s -> 60 s. Counters are per process, in memory, as in Aidbox.
+ *
+ * Initial export: inside one snapshot transaction the queued events of the destination
+ * are marked as covered (batch -1) and every current resource of the view's type is
+ * flattened into one Delta commit (txn{appId "<id>:initial-export", 1}); after the store
+ * transaction commits and the Delta commit lands, the covered events are dropped. Events
+ * committed after the snapshot are delivered live. Tried 4 times (waits 1, 2, 4 s); after
+ * that the status is failed and the covered events go back to live delivery. */
+#include "fhirlake/engine.h"
+#include "fhirlake/store.h"
+#include "fhirlake/view.h"
+#include "server/server_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#define W_MAX_ERRORS 5
+#define W_LEASE_MS 30000u
+#define W_BACKOFF_MAX_MS 60000u
+#define W_EXPORT_BATCH_ROWS 8192u
+
+typedef struct w_error {
+    char msg[512];
+    int64_t ts_us;
+} w_error;
+
+struct srv_worker {
+    fl_server *srv;
+    char id[FL_FHIRDB_MAX_ID + 1];
+    char *body;
+    pthread_t th;
+    atomic_bool stop, alive;
+    srv_worker *next;
+    /* status, guarded by srv->work_mu */
+    const char *status;        /* starting | active | standby | error | stopped */
+    const char *export_status; /* not_started | export-in-progress | completed | skipped | failed */
+    char export_error[512];
+    int64_t start_us;
+    uint64_t delivered, attempts, in_process, rows_sent, batches, errors;
+    w_error errs[W_MAX_ERRORS];
+    size_t nerrs, errs_next;
+    /* worker-thread state */
+    srv_lake_cfg cfg;
+    fl_view_plan *plan;
+    fl_view_ctx *ctx;
+    fl_view_batch *vb;
+    fl_engine_sink *sink;
+    fl_buf del; /* int32 is_deleted per row of vb */
+    int64_t last_batch;
+    char app_export[FL_FHIRDB_MAX_ID + 32];
+};
+
+static void w_set(srv_worker *w, const char **field, const char *val)
+{
+    pthread_mutex_lock(&w->srv->work_mu);
+    *field = val;
+    pthread_mutex_unlock(&w->srv->work_mu);
+}
+
+static void w_error_add(srv_worker *w, const char *fmt, ...) FL_PRINTF(2, 3);
+static void w_error_add(srv_worker *w, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&w->srv->work_mu);
+    w_error *e = &w->errs[w->errs_next];
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    e->ts_us = fl_clock_now_us();
+    w->errs_next = (w->errs_next + 1) % W_MAX_ERRORS;
+    if (w->nerrs < W_MAX_ERRORS) w->nerrs++;
+    w->errors++;
+    pthread_mutex_unlock(&w->srv->work_mu);
+    fl_log(&w->srv->opts.log, FL_LOG_WARN, "destination %s: %s", w->id, msg);
+}
+
+/* Sleep ms unless asked to stop; false when stopping. */
+static bool w_sleep(srv_worker *w, uint32_t ms)
+{
+    for (uint32_t t = 0; t < ms && !atomic_load(&w->stop); t += 20) fl_sleep_ms(ms - t < 20 ? ms - t : 20);
+    return !atomic_load(&w->stop);
+}
+
+static void w_close(srv_worker *w)
+{
+    fl_engine_sink_close(w->sink);
+    w->sink = NULL;
+    fl_view_batch_free(w->vb);
+    w->vb = NULL;
+    fl_view_ctx_free(w->ctx);
+    w->ctx = NULL;
+    fl_view_plan_free(w->plan);
+    w->plan = NULL;
+    fl_buf_reset(&w->del);
+}
+
+/* Find the stored ViewDefinition named cfg.view and compile it. */
+static fl_rc w_load_view(srv_worker *w, fl_fhirdb_conn *c, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    char cursor[FL_FHIRDB_CURSOR_MAX] = "";
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    for (;;) {
+        fl_fhirdb_query q = {.type = FL_STR("ViewDefinition"), .count = FL_FHIRDB_MAX_COUNT, .cursor = fl_str_c(cursor)};
+        fl_fhirdb_page pg;
+        FL_TRY(fl_fhirdb_search(c, &q, &a, &pg, err));
+        for (size_t i = 0; i < pg.n; i++) {
+            fl_json_val *res = NULL;
+            if (fl_json_parse(pg.recs[i].body.ptr, pg.recs[i].body.len, NULL, &a, &res, NULL, err) != FL_OK) continue;
+            if (!fl_str_eq_c(fl_json_str(fl_json_get_c(res, "name")), w->cfg.view)) continue;
+            fl_view_opts vo;
+            fl_view_opts_default(&vo);
+            vo.flags = FL_VIEW_LENIENT_KEYS; /* stored resources carry id/meta/resourceType */
+            rc = fl_view_compile_json(res, &vo, &w->plan, err);
+            if (rc) fl_err_prefix(err, "ViewDefinition/%.*s (%s): ", FL_STR_ARG(pg.recs[i].id), w->cfg.view);
+            goto done;
+        }
+        if (!pg.has_next) break;
+        memcpy(cursor, pg.next_cursor, sizeof cursor);
+        fl_arena_reset(&a);
+    }
+    rc = fl_err_set(err, FL_E_NOT_FOUND, "no ViewDefinition named '%s'", w->cfg.view);
+done:
+    fl_arena_fini(&a);
+    return rc;
+}
+
+static fl_rc w_open(srv_worker *w, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_fhirdb_conn *c = NULL;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_json_val *res = NULL;
+    FL_TRY(fl_json_parse(w->body, strlen(w->body), NULL, &a, &res, NULL, err));
+    const char *msg = srv_lake_parse(&a, res, &w->cfg);
+    if (msg) FL_FAIL(FL_E_CONFIG, "%s", msg);
+    FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
+    FL_TRY(w_load_view(w, c, err));
+    FL_TRY(fl_view_ctx_new(w->plan, &w->ctx, err));
+    FL_TRY(fl_view_batch_new(w->plan, w->cfg.batch_size, &w->vb, err));
+    fl_store_prop props[4];
+    size_t np = 0;
+    if (w->cfg.region[0]) props[np++] = (fl_store_prop){"awsRegion", w->cfg.region};
+    if (w->cfg.akid[0]) props[np++] = (fl_store_prop){"awsAccessKeyId", w->cfg.akid};
+    if (w->cfg.secret[0]) props[np++] = (fl_store_prop){"awsSecretAccessKey", w->cfg.secret};
+    if (w->cfg.endpoint[0]) props[np++] = (fl_store_prop){"s3Endpoint", w->cfg.endpoint};
+    fl_engine_sink_opts so = {.table_url = w->cfg.table, .name = w->cfg.view, .props = props, .nprops = np,
+                              .target_file_size = w->cfg.target_file_size, .add_columns = w->cfg.add_columns,
+                              .log = &w->srv->opts.log};
+    FL_TRY(fl_engine_sink_open(w->plan, &so, &w->sink, err));
+    int64_t tv = -1, ov = 0;
+    FL_TRY(fl_engine_sink_app_version(w->sink, fl_str_c(w->id), &tv, err));
+    FL_TRY(fl_fhirdb_outbox_max_batch(c, fl_str_c(w->id), &ov, err));
+    w->last_batch = tv > ov ? tv : ov;
+    if (w->last_batch < 0) w->last_batch = 0;
+done:
+    fl_fhirdb_release(w->srv->db, c);
+    fl_arena_fini(&a);
+    return rc;
+}
+
+/* Flatten one resource text into w->vb with is_deleted; eval errors are reported and the
+ * resource skipped (a bad resource must not block the queue). */
+static fl_rc w_add(srv_worker *w, fl_str text, int32_t deleted, const char *what, fl_err *err)
+{
+    size_t added = 0;
+    fl_err e;
+    fl_err_clear(&e);
+    fl_rc rc = fl_view_eval_text(w->ctx, text.ptr, text.len, w->vb, &added, &e);
+    if (rc == FL_E_NOMEM) return fl_err_set(err, rc, "%s", e.msg);
+    if (rc) {
+        w_error_add(w, "%s: skipped, the view failed on it: %s", what, e.msg);
+        return FL_OK;
+    }
+    for (size_t i = 0; i < added; i++) fl_buf_append(&w->del, &deleted, sizeof deleted);
+    if (w->del.rc) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    return FL_OK;
+}
+
+static void w_clear_rows(srv_worker *w)
+{
+    fl_view_batch_clear(w->vb);
+    fl_buf_clear(&w->del);
+}
+
+static fl_rc w_flush(srv_worker *w, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    if (fl_view_batch_rows(w->vb)) rc = fl_engine_sink_write(w->sink, w->vb, (const int32_t *)(void *)w->del.ptr, err);
+    w_clear_rows(w);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ initial export */
+
+static fl_rc w_export_once(srv_worker *w, uint64_t *rows, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_fhirdb_conn *c = NULL;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_str dest = fl_str_c(w->id);
+    *rows = 0;
+    FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
+    rc = fl_engine_sink_begin(w->sink, fl_str_c(w->app_export), 1, err);
+    if (rc == FL_E_DELTA_DUPLICATE) { /* committed before a crash: drop the covered events */
+        rc = fl_fhirdb_outbox_ack_batch(c, dest, -1, err);
+        goto done;
+    }
+    if (rc) goto done;
+    FL_TRY(fl_fhirdb_begin_snapshot(c, err));
+    FL_TRY(fl_fhirdb_outbox_mark_export(c, dest, err));
+    char cursor[FL_FHIRDB_CURSOR_MAX] = "";
+    w_clear_rows(w);
+    for (;;) {
+        fl_fhirdb_query q = {.type = fl_str_c(fl_view_plan_resource(w->plan)), .count = FL_FHIRDB_MAX_COUNT,
+                             .cursor = fl_str_c(cursor)};
+        fl_fhirdb_page pg;
+        FL_TRY(fl_fhirdb_search(c, &q, &a, &pg, err));
+        for (size_t i = 0; i < pg.n; i++) {
+            char what[160];
+            snprintf(what, sizeof what, "initial export %.*s/%.*s", FL_STR_ARG(pg.recs[i].type),
+                     FL_STR_ARG(pg.recs[i].id));
+            FL_TRY(w_add(w, pg.recs[i].body, 0, what, err));
+            if (fl_view_batch_rows(w->vb) >= W_EXPORT_BATCH_ROWS) {
+                *rows += fl_view_batch_rows(w->vb);
+                FL_TRY(w_flush(w, err));
+            }
+        }
+        if (atomic_load(&w->stop)) FL_FAIL(FL_E_CANCELLED, "server stopping");
+        if (!pg.has_next) break;
+        memcpy(cursor, pg.next_cursor, sizeof cursor);
+        fl_arena_reset(&a);
+    }
+    *rows += fl_view_batch_rows(w->vb);
+    FL_TRY(w_flush(w, err));
+    /* the store commit first: if the Delta commit then fails, the marked events stay
+     * covered and the retry's snapshot covers them again */
+    FL_TRY(fl_fhirdb_commit(c, err));
+    rc = fl_engine_sink_commit(w->sink, NULL, err);
+    if (rc == FL_E_DELTA_DUPLICATE) rc = FL_OK;
+    if (rc) goto done;
+    FL_TRY(fl_fhirdb_outbox_ack_batch(c, dest, -1, err));
+done:
+    if (c && fl_fhirdb_in_tx(c)) fl_fhirdb_rollback(c);
+    fl_engine_sink_abort(w->sink);
+    w_clear_rows(w);
+    fl_fhirdb_release(w->srv->db, c);
+    fl_arena_fini(&a);
+    return rc;
+}
+
+static void w_initial_export(srv_worker *w)
+{
+    if (w->cfg.skip_initial) {
+        w_set(w, &w->export_status, "skipped");
+        return;
+    }
+    fl_err err;
+    fl_err_clear(&err);
+    int64_t v = -1;
+    if (fl_engine_sink_app_version(w->sink, fl_str_c(w->app_export), &v, &err) == FL_OK && v >= 1) {
+        fl_fhirdb_conn *c = NULL;
+        if (fl_fhirdb_acquire(w->srv->db, &c, &err) == FL_OK) {
+            fl_fhirdb_outbox_ack_batch(c, fl_str_c(w->id), -1, &err); /* leftovers of a crash */
+            fl_fhirdb_release(w->srv->db, c);
+        }
+        w_set(w, &w->export_status, "completed");
+        return;
+    }
+    for (unsigned attempt = 0; attempt < 4; attempt++) {
+        w_set(w, &w->export_status, "export-in-progress");
+        uint64_t rows = 0;
+        fl_err_clear(&err);
+        fl_rc rc = w_export_once(w, &rows, &err);
+        if (rc == FL_OK) {
+            pthread_mutex_lock(&w->srv->work_mu);
+            w->rows_sent = rows;
+            w->export_status = "completed";
+            pthread_mutex_unlock(&w->srv->work_mu);
+            fl_log(&w->srv->opts.log, FL_LOG_INFO, "destination %s: initial export of %llu rows committed", w->id,
+                   (unsigned long long)rows);
+            return;
+        }
+        if (atomic_load(&w->stop)) return;
+        w_error_add(w, "initial export attempt %u: %s", attempt + 1, err.msg);
+        pthread_mutex_lock(&w->srv->work_mu);
+        snprintf(w->export_error, sizeof w->export_error, "%s", err.msg);
+        pthread_mutex_unlock(&w->srv->work_mu);
+        if (attempt < 3 && !w_sleep(w, 1000u << attempt)) return;
+    }
+    w_set(w, &w->export_status, "failed");
+    fl_fhirdb_conn *c = NULL;
+    if (fl_fhirdb_acquire(w->srv->db, &c, &err) == FL_OK) {
+        if (fl_fhirdb_outbox_release_export(c, fl_str_c(w->id), &err) != FL_OK)
+            w_error_add(w, "releasing events covered by the failed export: %s", err.msg);
+        fl_fhirdb_release(w->srv->db, c);
+    }
+}
+
+/* ------------------------------------------------------------------ live batches */
+
+/* Deliver one batch. *idle = nothing to do now. */
+static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, bool *idle, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_str dest = fl_str_c(w->id);
+    fl_fhirdb_outbox_row *rows = NULL;
+    size_t n = 0;
+    int64_t batch_no = 0;
+    *idle = false;
+    FL_TRY(fl_fhirdb_outbox_next(c, dest, w->cfg.batch_size, &a, &rows, &n, &batch_no, err));
+    int64_t now_ms = (int64_t)(fl_clock_mono_ns() / 1000000u);
+    if (!n) {
+        *idle = true;
+        *last_flush_ms = now_ms;
+        goto done;
+    }
+    if (!batch_no) {
+        if (n < w->cfg.batch_size && now_ms - *last_flush_ms < (int64_t)w->cfg.send_interval_ms) {
+            *idle = true;
+            goto done;
+        }
+        int64_t *seqs = fl_arena_alloc(&a, n * sizeof *seqs);
+        if (!seqs) FL_FAIL(FL_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) seqs[i] = rows[i].seq;
+        batch_no = w->last_batch + 1;
+        FL_TRY(fl_fhirdb_outbox_assign(c, dest, seqs, n, batch_no, err));
+        w->last_batch = batch_no;
+    }
+    *last_flush_ms = now_ms;
+    pthread_mutex_lock(&w->srv->work_mu);
+    w->in_process = n;
+    pthread_mutex_unlock(&w->srv->work_mu);
+    rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
+    if (rc == FL_OK) {
+        w_clear_rows(w);
+        for (size_t i = 0; i < n && rc == FL_OK; i++) {
+            fl_str text = rows[i].payload;
+            char what[160];
+            snprintf(what, sizeof what, "event %lld (%.*s/%.*s version %lld)", (long long)rows[i].seq,
+                     FL_STR_ARG(rows[i].type), FL_STR_ARG(rows[i].id), (long long)rows[i].version);
+            if (!text.len && rows[i].op == FL_FHIRDB_DELETE && rows[i].version > 1) {
+                /* queued without the last version: read it from history */
+                fl_fhirdb_rec rec;
+                if (fl_fhirdb_vread(c, rows[i].type, rows[i].id, rows[i].version - 1, &a, &rec, err) == FL_OK)
+                    text = rec.body;
+            }
+            if (!text.len) {
+                w_error_add(w, "%s: skipped, no resource content", what);
+                continue;
+            }
+            rc = w_add(w, text, rows[i].op == FL_FHIRDB_DELETE ? 1 : 0, what, err);
+        }
+        if (rc == FL_OK) rc = w_flush(w, err);
+        if (rc == FL_OK) rc = fl_engine_sink_commit(w->sink, NULL, err);
+        fl_engine_sink_abort(w->sink);
+    }
+    if (rc == FL_E_DELTA_DUPLICATE) rc = FL_OK; /* delivered before a crash: just ack */
+    if (rc == FL_OK) rc = fl_fhirdb_outbox_ack_batch(c, dest, batch_no, err);
+    pthread_mutex_lock(&w->srv->work_mu);
+    w->in_process = 0;
+    if (rc == FL_OK) {
+        w->delivered += n;
+        w->batches++;
+    } else {
+        w->attempts += n;
+    }
+    pthread_mutex_unlock(&w->srv->work_mu);
+    if (rc) {
+        fl_err e2;
+        fl_fhirdb_outbox_nack_batch(c, dest, batch_no, fl_str_c(err->msg), &e2);
+    }
+done:
+    fl_arena_fini(&a);
+    return rc;
+}
+
+static fl_rc w_run(srv_worker *w, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_fhirdb_conn *c = NULL;
+    char lease_name[FL_FHIRDB_MAX_ID + 16];
+    snprintf(lease_name, sizeof lease_name, "destination/%s", w->id);
+    fl_str lease = fl_str_c(lease_name);
+    bool held = false;
+    w_set(w, &w->status, "starting");
+    FL_TRY(w_open(w, err));
+    bool exported = false;
+    int64_t last_flush = (int64_t)(fl_clock_mono_ns() / 1000000u);
+    uint32_t tick = w->cfg.send_interval_ms < 200 ? w->cfg.send_interval_ms : 200;
+    uint64_t last_lease = 0;
+    while (!atomic_load(&w->stop)) {
+        uint64_t now = fl_clock_mono_ns();
+        if (!held || now - last_lease > (uint64_t)W_LEASE_MS * 1000000u / 3) {
+            FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
+            rc = fl_fhirdb_lease(c, lease, fl_str_c(w->srv->owner), W_LEASE_MS, &held, err);
+            fl_fhirdb_release(w->srv->db, c);
+            c = NULL;
+            if (rc) goto done;
+            last_lease = now;
+            if (!held) {
+                w_set(w, &w->status, "standby"); /* another replica delivers this destination */
+                w_sleep(w, 1000);
+                continue;
+            }
+            w_set(w, &w->status, "active");
+        }
+        if (!exported) {
+            w_initial_export(w);
+            exported = true;
+            continue;
+        }
+        FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
+        bool idle = false;
+        fl_err berr;
+        fl_err_clear(&berr);
+        rc = w_batch(w, c, &last_flush, &idle, &berr);
+        fl_fhirdb_release(w->srv->db, c);
+        c = NULL;
+        if (rc) {
+            w_error_add(w, "batch failed (kept queued, retry in 1 s): %s", berr.msg);
+            rc = FL_OK;
+            w_sleep(w, 1000);
+            continue;
+        }
+        if (idle) w_sleep(w, tick);
+    }
+done:
+    if (held) {
+        fl_err e2;
+        if (fl_fhirdb_acquire(w->srv->db, &c, &e2) == FL_OK) {
+            fl_fhirdb_lease_release(c, lease, fl_str_c(w->srv->owner), &e2);
+            fl_fhirdb_release(w->srv->db, c);
+        }
+    }
+    w_close(w);
+    return rc;
+}
+
+static void *w_main(void *arg)
+{
+    srv_worker *w = arg;
+    uint32_t backoff = 1000;
+    while (!atomic_load(&w->stop)) {
+        fl_err err;
+        fl_err_clear(&err);
+        uint64_t t0 = fl_clock_mono_ns();
+        fl_rc rc = w_run(w, &err);
+        if (atomic_load(&w->stop)) break;
+        if (rc == FL_OK) continue;
+        if (fl_clock_mono_ns() - t0 > (uint64_t)W_BACKOFF_MAX_MS * 1000000u) backoff = 1000; /* ran a while */
+        w_error_add(w, "worker stopped: %s (restart in %u s)", err.msg, backoff / 1000);
+        w_set(w, &w->status, "error");
+        w_sleep(w, backoff);
+        backoff = backoff * 2 > W_BACKOFF_MAX_MS ? W_BACKOFF_MAX_MS : backoff * 2;
+    }
+    w_set(w, &w->status, "stopped");
+    atomic_store(&w->alive, false);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ supervision */
+
+static void w_free(srv_worker *w)
+{
+    fl_free(w->body);
+    fl_free(w);
+}
+
+/* Join and free stopped workers (work_mu held). */
+static void reap(fl_server *srv, bool wait)
+{
+    srv_worker **pp = &srv->workers;
+    while (*pp) {
+        srv_worker *w = *pp;
+        if (atomic_load(&w->stop) && (wait || !atomic_load(&w->alive))) {
+            *pp = w->next;
+            pthread_mutex_unlock(&srv->work_mu); /* the worker takes work_mu to update status */
+            pthread_join(w->th, NULL);
+            pthread_mutex_lock(&srv->work_mu);
+            w_free(w);
+            pp = &srv->workers; /* the list may have changed while unlocked */
+            continue;
+        }
+        pp = &w->next;
+    }
+}
+
+void srv_deliver_sync(fl_server *srv)
+{
+    if (!srv->delivery_on) return;
+    pthread_mutex_lock(&srv->work_mu);
+    pthread_rwlock_rdlock(&srv->reg_lock);
+    const srv_registry *g = srv->reg;
+    for (srv_worker *w = srv->workers; w; w = w->next) {
+        bool keep = false;
+        for (size_t i = 0; g && i < g->ndests && !keep; i++) keep = g->dests[i].lakehouse && !strcmp(g->dests[i].id, w->id);
+        if (!keep) atomic_store(&w->stop, true);
+    }
+    for (size_t i = 0; g && i < g->ndests; i++) {
+        const srv_dest *d = &g->dests[i];
+        if (!d->lakehouse) continue;
+        bool have = false;
+        for (srv_worker *w = srv->workers; w && !have; w = w->next) have = !atomic_load(&w->stop) && !strcmp(w->id, d->id);
+        if (have) continue;
+        srv_worker *w = fl_calloc(1, sizeof *w);
+        if (!w) break;
+        w->srv = srv;
+        snprintf(w->id, sizeof w->id, "%s", d->id);
+        snprintf(w->app_export, sizeof w->app_export, "%s:initial-export", d->id);
+        w->body = fl_strndup(d->body, strlen(d->body));
+        w->status = "starting";
+        w->export_status = "not_started";
+        w->start_us = fl_clock_now_us();
+        fl_buf_init(&w->del, 0);
+        atomic_store(&w->alive, true);
+        if (!w->body || pthread_create(&w->th, NULL, w_main, w) != 0) {
+            fl_log(&srv->opts.log, FL_LOG_ERROR, "destination %s: cannot start its worker", d->id);
+            w_free(w);
+            continue;
+        }
+        w->next = srv->workers;
+        srv->workers = w;
+    }
+    pthread_rwlock_unlock(&srv->reg_lock);
+    reap(srv, false);
+    pthread_mutex_unlock(&srv->work_mu);
+}
+
+void srv_deliver_stop_all(fl_server *srv)
+{
+    if (!srv->delivery_on) return;
+    pthread_mutex_lock(&srv->work_mu);
+    srv->delivery_on = false;
+    for (srv_worker *w = srv->workers; w; w = w->next) atomic_store(&w->stop, true);
+    reap(srv, true);
+    pthread_mutex_unlock(&srv->work_mu);
+}
+
+/* ------------------------------------------------------------------ $status, /metrics */
+
+static void p_int(fl_jw *jw, const char *name, int64_t v)
+{
+    fl_jw_obj_begin(jw);
+    fl_jw_key_c(jw, "name");
+    fl_jw_str_c(jw, name);
+    fl_jw_key_c(jw, "valueInteger");
+    fl_jw_i64(jw, v);
+    fl_jw_obj_end(jw);
+}
+
+static void p_str(fl_jw *jw, const char *name, const char *type, const char *v)
+{
+    fl_jw_obj_begin(jw);
+    fl_jw_key_c(jw, "name");
+    fl_jw_str_c(jw, name);
+    fl_jw_key_c(jw, type);
+    fl_jw_str_c(jw, v);
+    fl_jw_obj_end(jw);
+}
+
+void srv_deliver_status(srv_req *r, fl_str id, int64_t queued, fl_jw *jw)
+{
+    fl_server *srv = r->srv;
+    char ts[40];
+    pthread_mutex_lock(&srv->work_mu);
+    srv_worker *w = srv->workers;
+    while (w && (atomic_load(&w->stop) || !fl_str_eq_c(id, w->id))) w = w->next;
+    p_int(jw, "messagesQueued", queued);
+    p_int(jw, "messagesDelivered", w ? (int64_t)w->delivered : 0);
+    p_int(jw, "messagesDeliveryAttempts", w ? (int64_t)w->attempts : 0);
+    p_int(jw, "messagesInProcess", w ? (int64_t)w->in_process : 0);
+    fl_time_format_rfc3339(w ? w->start_us : srv->start_us, ts, sizeof ts);
+    p_str(jw, "startTimestamp", "valueDateTime", ts);
+    p_str(jw, "status", "valueString", w ? w->status : "queueing (no delivery worker for this kind yet)");
+    if (w) {
+        p_str(jw, "initialExportStatus", "valueString", w->export_status);
+        p_int(jw, "initialExportProgress_rowsSent", (int64_t)w->rows_sent);
+        if (w->export_error[0] && strcmp(w->export_status, "completed") != 0)
+            p_str(jw, "initialExportError", "valueString", w->export_error);
+        for (size_t k = 0; k < w->nerrs; k++) { /* newest first */
+            const w_error *e = &w->errs[(w->errs_next + W_MAX_ERRORS - 1 - k) % W_MAX_ERRORS];
+            fl_time_format_rfc3339(e->ts_us, ts, sizeof ts);
+            fl_jw_obj_begin(jw);
+            fl_jw_key_c(jw, "name");
+            fl_jw_str_c(jw, "lastErrorDetail");
+            fl_jw_key_c(jw, "part");
+            fl_jw_arr_begin(jw);
+            p_str(jw, "message", "valueString", e->msg);
+            p_str(jw, "timestamp", "valueDateTime", ts);
+            fl_jw_arr_end(jw);
+            fl_jw_obj_end(jw);
+        }
+    }
+    pthread_mutex_unlock(&srv->work_mu);
+}
+
+void srv_deliver_metrics(srv_req *r, fl_buf *b)
+{
+    fl_server *srv = r->srv;
+    typedef struct row {
+        char id[FL_FHIRDB_MAX_ID + 1];
+        uint64_t delivered, attempts, errors, batches;
+    } row;
+    row rows[64];
+    size_t n = 0;
+    pthread_mutex_lock(&srv->work_mu);
+    for (srv_worker *w = srv->workers; w && n < 64; w = w->next) {
+        if (atomic_load(&w->stop)) continue;
+        snprintf(rows[n].id, sizeof rows[n].id, "%s", w->id);
+        rows[n].delivered = w->delivered;
+        rows[n].attempts = w->attempts;
+        rows[n].errors = w->errors;
+        rows[n].batches = w->batches;
+        n++;
+    }
+    pthread_mutex_unlock(&srv->work_mu);
+    if (!n) return;
+    fl_err err;
+    fl_err_clear(&err);
+    bool db = srv_conn(r, &err) == FL_OK;
+    fl_buf_append_c(b, "# HELP fhirlake_destination_messages_queued Events queued for a topic destination.\n"
+                       "# TYPE fhirlake_destination_messages_queued gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        int64_t q = -1;
+        if (db && fl_fhirdb_outbox_count(r->c, fl_str_c(rows[i].id), &q, &err) != FL_OK) q = -1;
+        if (q >= 0) fl_buf_printf(b, "fhirlake_destination_messages_queued{destination=\"%s\"} %lld\n", rows[i].id, (long long)q);
+    }
+    const char *names[] = {"messages_delivered", "delivery_attempts", "errors", "batches_delivered"};
+    const char *help[] = {"Events delivered (this process).", "Failed delivery attempts, in events (this process).",
+                          "Errors reported in lastErrorDetail (this process).", "Delta commits of live batches (this process)."};
+    for (size_t k = 0; k < 4; k++) {
+        fl_buf_printf(b, "# HELP fhirlake_destination_%s_total %s\n# TYPE fhirlake_destination_%s_total counter\n",
+                      names[k], help[k], names[k]);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = k == 0 ? rows[i].delivered : k == 1 ? rows[i].attempts : k == 2 ? rows[i].errors : rows[i].batches;
+            fl_buf_printf(b, "fhirlake_destination_%s_total{destination=\"%s\"} %llu\n", names[k], rows[i].id,
+                          (unsigned long long)v);
+        }
+    }
+}
