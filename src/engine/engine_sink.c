@@ -148,8 +148,13 @@ static fl_rc open_delta(eng_table *t, fl_str app_id, fl_err *err)
         goto done;
     }
     if (rc) goto done;
-    if (!same_schema(fl_delta_snapshot_get_schema(cur), fl_delta_schema_root(schema)))
-        FL_TRY(fl_delta_txn_set_schema(t->txn, fl_delta_schema_root(schema), err));
+    if (!same_schema(fl_delta_snapshot_get_schema(cur), fl_delta_schema_root(schema))) {
+        rc = fl_delta_txn_set_schema(t->txn, fl_delta_schema_root(schema), err);
+        if (rc == FL_E_DELTA_SCHEMA && o->mode == FL_ENGINE_OVERWRITE)
+            fl_err_prefix(err, "(--mode overwrite keeps the table's schema rules; export to a new table to change "
+                               "column types) ");
+        if (rc) goto done;
+    }
     if (o->mode == FL_ENGINE_OVERWRITE) {
         fl_delta_txn_set_operation(t->txn, "WRITE", "Overwrite");
         FL_TRY(fl_delta_txn_remove_all(t->txn, err));
