@@ -32,8 +32,12 @@ python3 "$here/measure.py" "$work/fl-measure.json" "$bin" export "${vargs[@]}" -
 # Pathling: needs build/pathling-venv and a JVM that runs its jars
 pl_status=ok
 py=$root/build/pathling-venv/bin/python
-if [ ! -x "$py" ] || ! "$py" -c "import pathling" 2>/dev/null; then
-  python3 -m venv "$root/build/pathling-venv" && "$root/build/pathling-venv/bin/pip" install -q pathling || pl_status="pip install pathling failed"
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+if [ "${java_major:-0}" -lt 21 ]; then
+  pl_status="Pathling 9.4.0 (the only library-runtime on Maven Central) needs Java 21; java here is ${java_major:-missing}"
+elif [ ! -x "$py" ] || ! "$py" -c "import pathling" 2>/dev/null; then
+  python3 -m venv "$root/build/pathling-venv" && "$root/build/pathling-venv/bin/pip" install -q "pathling==9.4.0" ||
+    pl_status="pip install pathling failed"
 fi
 if [ "$pl_status" = ok ]; then
   rm -rf "$work/pl"
