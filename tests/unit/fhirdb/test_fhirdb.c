@@ -38,7 +38,7 @@ static fl_fhirdb *open_mem(fl_fhirdb_hook_fn hook, void *ctx)
     if (rc == FL_OK && strncmp(g_url, "postgres", 8) == 0) {
         fl_fhirdb_conn *c = NULL;
         CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
-        CHECK(db_exec_script(c, "DROP TABLE IF EXISTS fl_resource, fl_history, fl_outbox, fl_meta", &err) == FL_OK);
+        CHECK(db_exec_script(c, "DROP TABLE IF EXISTS fl_resource, fl_history, fl_outbox, fl_meta, fl_lease", &err) == FL_OK);
         fl_fhirdb_release(db, c);
         fl_fhirdb_close(db);
         db = NULL;
@@ -309,6 +309,72 @@ static void test_tx_hook_outbox(void)
     fl_arena_reset(&A);
 }
 
+/* Numbered delivery batches: next -> assign -> (crash) -> next returns the same rows
+ * under the same number; ack_batch; export marking inside a snapshot transaction; leases. */
+static void test_outbox_batches(void)
+{
+    hook_state hs = {0};
+    fl_fhirdb *db = open_mem(hook, &hs);
+    fl_fhirdb_conn *c = NULL;
+    fl_err err;
+    if (!db) return;
+    fl_fhirdb_rec r;
+    CHECK(fl_fhirdb_acquire(db, &c, &err) == FL_OK);
+    const char *ids[] = {"b1", "b2", "b3"};
+    for (size_t i = 0; i < 3; i++)
+        CHECK(fl_fhirdb_update(c, FL_STR("Patient"), fl_str_c(ids[i]), J("{\"resourceType\":\"Patient\"}"), NULL, &A,
+                               &r, &err) == FL_OK);
+    fl_fhirdb_outbox_row *rows = NULL;
+    size_t n = 0;
+    int64_t bn = -5, mx = -1;
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 2, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK(n == 2 && bn == 0 && fl_str_eq_c(rows[0].id, "b1") && fl_str_eq_c(rows[1].id, "b2"));
+    int64_t seqs[2] = {n == 2 ? rows[0].seq : 0, n == 2 ? rows[1].seq : 0};
+    CHECK(fl_fhirdb_outbox_assign(c, FL_STR("dest1"), seqs, 2, 7, &err) == FL_OK);
+    /* a restarted worker gets the same batch back, whole, even with a smaller max */
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 1, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK(n == 2 && bn == 7 && rows[0].seq == seqs[0] && rows[1].seq == seqs[1]);
+    CHECK(fl_fhirdb_outbox_max_batch(c, FL_STR("dest1"), &mx, &err) == FL_OK);
+    CHECK_EQ_INT(mx, 7);
+    CHECK(fl_fhirdb_outbox_nack_batch(c, FL_STR("dest1"), 7, FL_STR("sink down"), &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK(n == 2 && bn == 7 && rows[0].attempts == 1);
+    CHECK(fl_fhirdb_outbox_ack_batch(c, FL_STR("dest1"), 7, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK(n == 1 && bn == 0 && fl_str_eq_c(rows[0].id, "b3"));
+    /* export marking: rows visible to the snapshot are covered, later ones are not */
+    int64_t cnt = -1;
+    CHECK(fl_fhirdb_begin_snapshot(c, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_mark_export(c, FL_STR("dest1"), &err) == FL_OK);
+    CHECK(fl_fhirdb_commit(c, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_count_export(c, FL_STR("dest1"), &cnt, &err) == FL_OK);
+    CHECK_EQ_INT(cnt, 1);
+    CHECK(fl_fhirdb_update(c, FL_STR("Patient"), FL_STR("b4"), J("{\"resourceType\":\"Patient\"}"), NULL, &A, &r,
+                           &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK(n == 1 && bn == 0 && fl_str_eq_c(rows[0].id, "b4"));
+    CHECK(fl_fhirdb_outbox_release_export(c, FL_STR("dest1"), &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK_EQ_INT(n, 2);
+    CHECK(fl_fhirdb_begin_snapshot(c, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_mark_export(c, FL_STR("dest1"), &err) == FL_OK);
+    fl_fhirdb_rollback(c); /* a failed export attempt leaves nothing marked */
+    CHECK(fl_fhirdb_outbox_count_export(c, FL_STR("dest1"), &cnt, &err) == FL_OK);
+    CHECK_EQ_INT(cnt, 0);
+    /* leases */
+    bool held = false;
+    CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("A"), 60000, &held, &err) == FL_OK && held);
+    CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("B"), 60000, &held, &err) == FL_OK && !held);
+    CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("A"), 60000, &held, &err) == FL_OK && held);
+    CHECK(fl_fhirdb_lease_release(c, FL_STR("destination/x"), FL_STR("A"), &err) == FL_OK);
+    CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("B"), 1, &held, &err) == FL_OK && held);
+    fl_sleep_ms(5); /* B's 1 ms lease expired: A may take it */
+    CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("A"), 60000, &held, &err) == FL_OK && held);
+    fl_fhirdb_release(db, c);
+    fl_fhirdb_close(db);
+    fl_arena_reset(&A);
+}
+
 static void test_time(void)
 {
     int64_t lo, hi;
@@ -514,6 +580,7 @@ int main(void)
     RUN(test_history_search);
     RUN(test_tx_hook_outbox);
     RUN(test_outbox_concurrent_claims);
+    RUN(test_outbox_batches);
     RUN(test_time);
     RUN(test_concurrent_file_db);
     const char *pg = getenv("FL_TEST_PG_URL");
@@ -524,6 +591,7 @@ int main(void)
         RUN(test_history_search);
         RUN(test_tx_hook_outbox);
         RUN(test_outbox_concurrent_claims);
+        RUN(test_outbox_batches);
         RUN(test_concurrent_pg);
     }
     fl_arena_fini(&A);
