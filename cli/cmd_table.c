@@ -6,6 +6,7 @@
  *   fhirlake table cat TABLE [--version N] [--limit N] [--read-dv]  rows as JSON lines
  *   fhirlake table history TABLE [--version N] [--limit N]    commits, newest first (JSON lines)
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
+ *   fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
  *       one JSON object per line, keys = column names; one data file per partition;
  *       dates "YYYY-MM-DD", timestamps RFC 3339, decimals as JSON numbers
@@ -26,6 +27,7 @@ static void usage(FILE *out)
                  "       fhirlake table cat TABLE [--version N | --timestamp MS] [--limit N] [--read-dv]\n"
                  "       fhirlake table history TABLE [--version N] [--limit N]\n"
                  "       fhirlake table checkpoint TABLE\n"
+                 "       fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]\n"
                  "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
 }
 
@@ -801,7 +803,8 @@ int cmd_table(int argc, char **argv)
     }
     const char *sub = argv[1];
     const char *url = NULL, *schema = NULL, *pby = NULL, *input = NULL, *app_id = NULL;
-    bool overwrite = false, read_dv = false;
+    bool overwrite = false, read_dv = false, force = false, dry_run = false;
+    int64_t retention_h = -1;
     const char *props[64];
     int nprops = 0;
     int64_t version = -1, ts = -1, limit = -1;
@@ -830,6 +833,13 @@ int cmd_table(int argc, char **argv)
         } else if (cli_is_opt(argv[i], "--limit", NULL) || !strncmp(argv[i], "--limit=", 8)) {
             if (!(v = cli_opt_value(argc, argv, &i, "--limit"))) return CLI_USAGE;
             limit = strtoll(v, NULL, 10);
+        } else if (cli_is_opt(argv[i], "--retention-hours", NULL) || !strncmp(argv[i], "--retention-hours=", 18)) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--retention-hours"))) return CLI_USAGE;
+            retention_h = strtoll(v, NULL, 10);
+        } else if (cli_is_opt(argv[i], "--force", NULL)) {
+            force = true;
+        } else if (cli_is_opt(argv[i], "--dry-run", NULL)) {
+            dry_run = true;
         } else if (cli_is_opt(argv[i], "--read-dv", NULL)) {
             read_dv = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -872,6 +882,18 @@ int cmd_table(int argc, char **argv)
             status = CLI_USAGE;
         } else {
             status = append(t, input, app_id, version, overwrite);
+        }
+    } else if (!strcmp(sub, "vacuum")) {
+        fl_delta_vacuum_opts vo = {.retention_ms = retention_h >= 0 ? retention_h * 3600000 : -1, .force = force,
+                                   .dry_run = dry_run};
+        fl_delta_vacuum_result vr;
+        rc = fl_delta_table_vacuum(t, &vo, &vr, &err);
+        if (rc) {
+            cli_report("vacuum", rc, &err);
+            status = CLI_FAILED;
+        } else {
+            printf("%s %lld files (%lld bytes); %lld files kept\n", dry_run ? "would delete" : "deleted",
+                   (long long)vr.files_deleted, (long long)vr.bytes_deleted, (long long)vr.files_kept);
         }
     } else if (!strcmp(sub, "history")) {
         fl_buf hb;

@@ -312,6 +312,29 @@ FL_API fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res,
 FL_API fl_rc fl_delta_dv_rows(fl_delta_table *t, const fl_delta_file *f, fl_arena *a, uint64_t **rows, size_t *n,
                               fl_err *err);
 
+/* ------------------------------------------------------------------ vacuum */
+
+typedef struct fl_delta_vacuum_opts {
+    int64_t retention_ms; /* keep files removed less than this ago; -1 = the table's
+                             delta.deletedFileRetentionDuration (default 7 days) */
+    bool force;           /* allow a retention shorter than the table's setting */
+    bool dry_run;         /* only count what would be deleted */
+} fl_delta_vacuum_opts;
+
+typedef struct fl_delta_vacuum_result {
+    int64_t files_deleted; /* or that would be deleted (dry run) */
+    int64_t bytes_deleted;
+    int64_t files_kept;    /* data files still referenced or too recent */
+} fl_delta_vacuum_result;
+
+/* Delete data files no longer referenced by the latest snapshot: not live, not referenced
+ * by a tombstone younger than the retention, and last modified before now - retention.
+ * Never touches _delta_log or other hidden paths ('_' or '.' names, except partition
+ * directories). Refuses tables whose protocol this fhirlake cannot write (this covers
+ * vacuumProtocolCheck) and, without `force`, a retention shorter than the table's. */
+FL_API fl_rc fl_delta_table_vacuum(fl_delta_table *t, const fl_delta_vacuum_opts *o, fl_delta_vacuum_result *res,
+                                   fl_err *err);
+
 /* ------------------------------------------------------------------ history */
 
 /* One commit as shown by history. Strings are valid for the callback only. */

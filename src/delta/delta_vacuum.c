@@ -1,0 +1,208 @@
+/* delta_vacuum.c - VACUUM: delete data files the table no longer references (module delta).
+ * Keeps every live file, every deletion-vector file of a live file, and every file of a
+ * tombstone younger than the retention; deletes the rest only when its modification time
+ * is older than the retention, so writers in flight (files written, commit pending) and
+ * readers of recent versions are safe. Hidden paths ('_'/'.' segments that are not
+ * partition directories) - _delta_log, _sidecars, temp files - are never touched. */
+#include "delta/delta_int.h"
+
+#include "fhirlake/os.h"
+
+#include <stdio.h>
+
+#define VACUUM_BATCH 500
+
+typedef struct vac_ctx {
+    fl_delta_table *t;
+    const fl_delta_snapshot *s;
+    fl_map keep;      /* store keys (decoded paths) to keep */
+    fl_arena a;
+    int64_t cutoff;   /* delete only files modified before this (ms) */
+    bool dry_run;
+    fl_str batch[VACUUM_BATCH];
+    size_t nbatch;
+    fl_arena batch_a;
+    fl_delta_vacuum_result *res;
+} vac_ctx;
+
+/* URI-decode a log path into arena a (absolute URIs are returned as-is: never vacuumed). */
+static fl_str decode(fl_arena *a, fl_str p)
+{
+    char *out = fl_arena_alloc(a, p.len + 1);
+    if (!out) return FL_STR_NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < p.len; i++) {
+        char c = p.ptr[i];
+        if (c == '%' && i + 2 < p.len) {
+            int hi = p.ptr[i + 1], lo = p.ptr[i + 2];
+            int h = hi >= '0' && hi <= '9' ? hi - '0' : hi >= 'A' && hi <= 'F' ? hi - 'A' + 10 : hi >= 'a' && hi <= 'f' ? hi - 'a' + 10 : -1;
+            int l = lo >= '0' && lo <= '9' ? lo - '0' : lo >= 'A' && lo <= 'F' ? lo - 'A' + 10 : lo >= 'a' && lo <= 'f' ? lo - 'a' + 10 : -1;
+            if (h >= 0 && l >= 0) {
+                c = (char)(h * 16 + l);
+                i += 2;
+            }
+        }
+        out[k++] = c;
+    }
+    return fl_str_make(out, k);
+}
+
+static bool is_partition_col(const fl_delta_snapshot *s, fl_str name)
+{
+    const fl_delta_metadata *m = &s->meta;
+    for (size_t i = 0; i < m->n_partition_columns; i++)
+        if (fl_str_eq(m->partition_columns[i], name)) return true;
+    return false;
+}
+
+/* true if some segment of key is hidden ('_' or '.' start) and not a partition directory. */
+static bool hidden(const fl_delta_snapshot *s, fl_str key)
+{
+    size_t seg = 0;
+    for (size_t i = 0; i <= key.len; i++) {
+        if (i < key.len && key.ptr[i] != '/') continue;
+        fl_str name = fl_str_make(key.ptr + seg, i - seg);
+        if (name.len && (name.ptr[0] == '_' || name.ptr[0] == '.')) {
+            const char *eq = memchr(name.ptr, '=', name.len);
+            bool part_dir = i < key.len && eq && is_partition_col(s, fl_str_make(name.ptr, (size_t)(eq - name.ptr)));
+            if (!part_dir) return true;
+        }
+        seg = i + 1;
+    }
+    return false;
+}
+
+static fl_rc flush(vac_ctx *c, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    if (c->nbatch && !c->dry_run) rc = fl_store_delete(c->t->st, c->batch, c->nbatch, err);
+    c->nbatch = 0;
+    fl_arena_reset(&c->batch_a);
+    return rc;
+}
+
+static fl_rc vac_cb(void *ctx, const fl_store_entry *e, fl_err *err)
+{
+    vac_ctx *c = ctx;
+    if (e->is_prefix || hidden(c->s, e->key)) return FL_OK;
+    bool found = false;
+    fl_map_get(&c->keep, e->key, &found);
+    if (found || e->mtime_ms >= c->cutoff) {
+        c->res->files_kept++;
+        return FL_OK;
+    }
+    c->res->files_deleted++;
+    c->res->bytes_deleted += (int64_t)e->size;
+    fl_str k = fl_arena_str_dup(&c->batch_a, e->key);
+    if (!k.ptr) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    c->batch[c->nbatch++] = k;
+    return c->nbatch == VACUUM_BATCH ? flush(c, err) : FL_OK;
+}
+
+static fl_rc keep(vac_ctx *c, fl_str log_path, fl_err *err)
+{
+    if (fl_str_starts_with(log_path, FL_STR("/")) || memchr(log_path.ptr, ':', log_path.len)) return FL_OK;
+    fl_str k = decode(&c->a, log_path);
+    if (!k.ptr || fl_map_put(&c->keep, k, NULL, NULL)) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    return FL_OK;
+}
+
+/* Key of a 'u' deletion vector file (same rule as delta_dv.c). */
+static fl_rc keep_dv(vac_ctx *c, fl_str dv, fl_err *err)
+{
+    fl_json_val *d = NULL;
+    if (!dv.len || fl_json_parse(dv.ptr, dv.len, NULL, &c->a, &d, NULL, NULL) != FL_OK) return FL_OK;
+    if (!fl_str_eq_c(fl_json_str(fl_json_get_c(d, "storageType")), "u")) return FL_OK;
+    /* reuse the decoder: ask for the rows of a fake file is too costly; rebuild the name */
+    fl_str pv = fl_json_str(fl_json_get_c(d, "pathOrInlineDv"));
+    if (pv.len < 20) return FL_OK;
+    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    uint8_t u[16];
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t v = 0;
+        for (size_t k = 0; k < 5; k++) {
+            const char *p = memchr(z85, pv.ptr[pv.len - 20 + i * 5 + k], 85);
+            if (!p) return FL_OK;
+            v = v * 85 + (uint64_t)(p - z85);
+        }
+        for (int b = 0; b < 4; b++) u[i * 4 + (size_t)b] = (uint8_t)(v >> (24 - 8 * b));
+    }
+    size_t plen = pv.len - 20;
+    char *name = fl_arena_printf(&c->a,
+                                 "%.*s%sdeletion_vector_%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x.bin",
+                                 (int)plen, pv.ptr, plen ? "/" : "", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                                 u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    if (!name || fl_map_put(&c->keep, fl_str_c(name), NULL, NULL)) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    return FL_OK;
+}
+
+/* "interval N unit" -> ms (also used by checkpoints; kept local to stay self-contained). */
+static int64_t retention_of(const fl_delta_snapshot *s)
+{
+    fl_str v = fl_delta_snapshot_get_config(s, "delta.deletedFileRetentionDuration", FL_STR("interval 1 week"));
+    int64_t n = 0;
+    size_t i = 0;
+    if (fl_str_starts_with(v, FL_STR("interval "))) i = 9;
+    size_t st = i;
+    while (i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9' && i - st < 12) n = n * 10 + (v.ptr[i++] - '0');
+    while (i < v.len && v.ptr[i] == ' ') i++;
+    fl_str u = fl_str_make(v.ptr + i, v.len - i);
+    int64_t mul = fl_str_starts_with(u, FL_STR("week"))     ? 604800000LL
+                : fl_str_starts_with(u, FL_STR("day"))      ? 86400000LL
+                : fl_str_starts_with(u, FL_STR("hour"))     ? 3600000LL
+                : fl_str_starts_with(u, FL_STR("minute"))   ? 60000LL
+                : fl_str_starts_with(u, FL_STR("second"))   ? 1000LL
+                                                            : -1;
+    return (i == st || mul < 0) ? 604800000LL : n * mul;
+}
+
+fl_rc fl_delta_table_vacuum(fl_delta_table *t, const fl_delta_vacuum_opts *o, fl_delta_vacuum_result *res, fl_err *err)
+{
+    fl_delta_vacuum_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    fl_delta_vacuum_opts def = {.retention_ms = -1};
+    if (!o) o = &def;
+    const char *url = fl_store_get_url(t->st);
+    fl_delta_snapshot *s = NULL;
+    vac_ctx c = {.t = t, .res = res, .dry_run = o->dry_run};
+    fl_map_init(&c.keep);
+    fl_arena_init(&c.a, 0, 0);
+    fl_arena_init(&c.batch_a, 0, 0);
+    fl_rc rc = delta_snapshot_load_ex(t, -1, true, &s, err);
+    if (rc) goto done;
+    c.s = s;
+    if ((rc = delta_check_write_support(s, err)) != FL_OK) {
+        fl_err_prefix(err, "vacuum %s: ", url);
+        goto done;
+    }
+    int64_t table_ret = retention_of(s);
+    int64_t ret = o->retention_ms >= 0 ? o->retention_ms : table_ret;
+    if (ret < table_ret && !o->force)
+        FL_FAIL(FL_E_ARG,
+                "vacuum %s: retention %lld ms is shorter than the table's delta.deletedFileRetentionDuration (%lld ms); "
+                "readers of older versions or writers in flight could lose files (use force to override)",
+                url, (long long)ret, (long long)table_ret);
+    int64_t now = fl_clock_now_us() / 1000;
+    c.cutoff = now - ret;
+    for (size_t i = 0; i < s->files.len; i++) {
+        const fl_delta_file *f = &FL_VEC_AT(&s->files, delta_snap_file, i).f;
+        FL_TRY(keep(&c, f->path, err));
+        FL_TRY(keep_dv(&c, f->dv, err));
+    }
+    for (size_t i = 0; i < s->tombs.len; i++) {
+        const delta_tomb *tb = &FL_VEC_AT(&s->tombs, delta_tomb, i);
+        if (tb->deletion_ts < 0 || tb->deletion_ts >= c.cutoff) {
+            FL_TRY(keep(&c, tb->path, err));
+            FL_TRY(keep_dv(&c, tb->dv, err));
+        }
+    }
+    FL_TRY(fl_store_list(t->st, FL_STR(""), FL_STR_NULL, 0, vac_cb, &c, err));
+    FL_TRY(flush(&c, err));
+done:
+    fl_delta_snapshot_free(s);
+    fl_map_reset(&c.keep);
+    fl_arena_fini(&c.a);
+    fl_arena_fini(&c.batch_a);
+    return rc;
+}
