@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #define SRV_STOP_WAIT_MS 5000
 
@@ -322,10 +323,16 @@ fl_rc fl_server_start(fl_server *srv, fl_err *err)
         srv->mhd = NULL;
         return rc;
     }
-    srv->delivery_on = true; /* topic destination workers (server_deliver.c) */
-    srv_deliver_sync(srv);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : srv->port_req;
+    /* lease owner of the delivery workers: host and bound port, so a server restarted on
+     * the same address takes its destinations back at once (a new one waits for the
+     * dead owner's lease to expire) */
+    char hn[128] = "";
+    if (gethostname(hn, sizeof hn - 1) != 0) snprintf(hn, sizeof hn, "host");
+    snprintf(srv->owner, sizeof srv->owner, "%.*s:%u", 40, hn, (unsigned)srv->port);
+    srv->delivery_on = true; /* topic destination workers (server_deliver.c) */
+    srv_deliver_sync(srv);
     fl_log(&srv->opts.log, FL_LOG_INFO, "listening on %s port %u, FHIR base %s, store %s, %u threads", srv->host,
            (unsigned)srv->port, srv->base[0] ? srv->base : "/", fl_fhirdb_backend(srv->db), srv->opts.threads);
     return FL_OK;

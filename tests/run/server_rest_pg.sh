@@ -64,7 +64,7 @@ topic_url="http://example.org/replica-topic"
 curl -s -o /dev/null -X POST -H 'Content-Type: application/fhir+json' "http://127.0.0.1:$P1/fhir/AidboxSubscriptionTopic" \
   -d "{\"resourceType\":\"AidboxSubscriptionTopic\",\"url\":\"$topic_url\",\"status\":\"active\",\"trigger\":[{\"resource\":\"Encounter\"}]}"
 did=$(curl -s -X POST -H 'Content-Type: application/fhir+json' "http://127.0.0.1:$P1/fhir/AidboxTopicDestination" \
-  -d "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\",\"topic\":\"$topic_url\",\"kind\":\"data-lakehouse-at-least-once\"}" \
+  -d "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\",\"topic\":\"$topic_url\",\"kind\":\"kafka-at-least-once\"}" \
   | $py -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 sleep 6
 curl -s -o /dev/null -X POST -H 'Content-Type: application/fhir+json' "http://127.0.0.1:$P2/fhir/Encounter" \
