@@ -7,6 +7,7 @@
  *   fhirlake table history TABLE [--version N] [--limit N]    commits, newest first (JSON lines)
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
  *   fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]
+ *   fhirlake table optimize TABLE [--target-size BYTES]        bin-packing compaction
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
  *       one JSON object per line, keys = column names; one data file per partition;
  *       dates "YYYY-MM-DD", timestamps RFC 3339, decimals as JSON numbers
@@ -28,6 +29,7 @@ static void usage(FILE *out)
                  "       fhirlake table history TABLE [--version N] [--limit N]\n"
                  "       fhirlake table checkpoint TABLE\n"
                  "       fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]\n"
+                 "       fhirlake table optimize TABLE [--target-size BYTES]\n"
                  "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
 }
 
@@ -804,7 +806,7 @@ int cmd_table(int argc, char **argv)
     const char *sub = argv[1];
     const char *url = NULL, *schema = NULL, *pby = NULL, *input = NULL, *app_id = NULL;
     bool overwrite = false, read_dv = false, force = false, dry_run = false;
-    int64_t retention_h = -1;
+    int64_t retention_h = -1, target_size = -1;
     const char *props[64];
     int nprops = 0;
     int64_t version = -1, ts = -1, limit = -1;
@@ -836,6 +838,9 @@ int cmd_table(int argc, char **argv)
         } else if (cli_is_opt(argv[i], "--retention-hours", NULL) || !strncmp(argv[i], "--retention-hours=", 18)) {
             if (!(v = cli_opt_value(argc, argv, &i, "--retention-hours"))) return CLI_USAGE;
             retention_h = strtoll(v, NULL, 10);
+        } else if (cli_is_opt(argv[i], "--target-size", NULL) || !strncmp(argv[i], "--target-size=", 14)) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--target-size"))) return CLI_USAGE;
+            target_size = strtoll(v, NULL, 10);
         } else if (cli_is_opt(argv[i], "--force", NULL)) {
             force = true;
         } else if (cli_is_opt(argv[i], "--dry-run", NULL)) {
@@ -882,6 +887,19 @@ int cmd_table(int argc, char **argv)
             status = CLI_USAGE;
         } else {
             status = append(t, input, app_id, version, overwrite);
+        }
+    } else if (!strcmp(sub, "optimize")) {
+        fl_delta_optimize_opts oo = {.target_file_size = target_size > 0 ? (uint64_t)target_size : 0};
+        fl_delta_optimize_result orr;
+        rc = fl_delta_table_optimize(t, &oo, &orr, &err);
+        if (rc) {
+            cli_report("optimize", rc, &err);
+            status = CLI_FAILED;
+        } else if (orr.version < 0) {
+            printf("nothing to compact\n");
+        } else {
+            printf("committed version %lld: %lld files compacted into %lld (%lld rows)\n", (long long)orr.version,
+                   (long long)orr.files_removed, (long long)orr.files_added, (long long)orr.rows);
         }
     } else if (!strcmp(sub, "vacuum")) {
         fl_delta_vacuum_opts vo = {.retention_ms = retention_h >= 0 ? retention_h * 3600000 : -1, .force = force,

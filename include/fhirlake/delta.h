@@ -312,6 +312,25 @@ FL_API fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res,
 FL_API fl_rc fl_delta_dv_rows(fl_delta_table *t, const fl_delta_file *f, fl_arena *a, uint64_t **rows, size_t *n,
                               fl_err *err);
 
+/* ------------------------------------------------------------------ optimize */
+
+typedef struct fl_delta_optimize_opts {
+    uint64_t target_file_size; /* bytes; 0 = delta.targetFileSize or 128 MiB */
+    uint32_t min_files;        /* compact a partition only with at least this many small files; 0 = 2 */
+} fl_delta_optimize_opts;
+
+typedef struct fl_delta_optimize_result {
+    int64_t version;          /* the commit written, -1 when nothing needed compaction */
+    int64_t files_removed, files_added, rows;
+} fl_delta_optimize_result;
+
+/* Bin-packing compaction: in every partition, files smaller than the target are read
+ * (deletion vectors applied) and rewritten into as few files as possible; one commit
+ * removes the old files and adds the new ones with dataChange=false (readers of the
+ * change feed skip it). Conflicts with concurrent removals of the same files. */
+FL_API fl_rc fl_delta_table_optimize(fl_delta_table *t, const fl_delta_optimize_opts *o,
+                                     fl_delta_optimize_result *res, fl_err *err);
+
 /* ------------------------------------------------------------------ vacuum */
 
 typedef struct fl_delta_vacuum_opts {
@@ -366,6 +385,9 @@ typedef struct fl_delta_scan fl_delta_scan;
  * decimal text with exactly `scale` fraction digits ("12.50"). Nested values are as the
  * Parquet reader assembles them. One data file is held in memory at a time. */
 FL_API fl_rc fl_delta_scan_open(fl_delta_table *t, const fl_delta_snapshot *s, fl_delta_scan **out, fl_err *err);
+/* Same over a subset: the snapshot files with indexes files[0..n) (copied), in that order. */
+FL_API fl_rc fl_delta_scan_open_files(fl_delta_table *t, const fl_delta_snapshot *s, const size_t *files, size_t n,
+                                      fl_delta_scan **out, fl_err *err);
 /* Next row, allocated in a (valid until a is reset); FL_E_EOF after the last row. */
 FL_API fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **row, fl_err *err);
 FL_API void fl_delta_scan_close(fl_delta_scan *sc);

@@ -384,7 +384,7 @@ void delta_write_add(fl_jw *w, const fl_delta_file *f)
     fl_jw_obj_end(w);
 }
 
-void delta_write_remove(fl_jw *w, const fl_delta_file *f, int64_t deletion_ts)
+void delta_write_remove(fl_jw *w, const fl_delta_file *f, int64_t deletion_ts, bool data_change)
 {
     fl_jw_obj_begin(w);
     fl_jw_key_c(w, "remove");
@@ -394,7 +394,7 @@ void delta_write_remove(fl_jw *w, const fl_delta_file *f, int64_t deletion_ts)
     fl_jw_key_c(w, "deletionTimestamp");
     fl_jw_i64(w, deletion_ts);
     fl_jw_key_c(w, "dataChange");
-    fl_jw_bool(w, true);
+    fl_jw_bool(w, data_change);
     fl_jw_key_c(w, "extendedFileMetadata");
     fl_jw_bool(w, true);
     fl_jw_key_c(w, "partitionValues");

@@ -69,7 +69,7 @@ static void write_commit_info(fl_jw *w, const fl_delta_txn *txn, int64_t now_ms,
         fl_jw_i64(w, txn->read_version);
     }
     fl_jw_key_c(w, "isBlindAppend");
-    fl_jw_bool(w, txn->removes.len == 0 && !txn->remove_all && !txn->new_schema);
+    fl_jw_bool(w, txn->removes.len == 0 && !txn->remove_all && !txn->new_schema && !txn->rearrange);
     fl_jw_key_c(w, "operationMetrics");
     fl_jw_obj_begin(w);
     char num[32];
@@ -365,7 +365,10 @@ fl_rc fl_delta_txn_remove_file(fl_delta_txn *txn, fl_str path, fl_err *err)
     if (append_only(txn->snap))
         return fl_err_set(err, FL_E_DELTA_PROTOCOL, "%s is append-only (delta.appendOnly=true): files cannot be removed",
                           fl_store_get_url(txn->t->st));
-    for (size_t i = 0; i < fl_delta_snapshot_num_files(txn->snap); i++) {
+    bool found = false;
+    uintptr_t idx = (uintptr_t)fl_map_get(&txn->snap->file_idx, path, &found); /* files without a DV */
+    size_t start = found ? idx - 1 : 0, stop = found ? idx : fl_delta_snapshot_num_files(txn->snap);
+    for (size_t i = start; i < stop; i++) {
         const fl_delta_file *f = fl_delta_snapshot_get_file(txn->snap, i);
         if (!fl_str_eq(f->path, path)) continue;
         fl_delta_file *c = fl_vec_push_zero(&txn->removes);
@@ -486,7 +489,7 @@ static fl_rc encode(fl_delta_txn *txn, fl_buf *out, fl_buf *schema_json, fl_err 
     }
     for (size_t i = 0; i < txn->removes.len; i++) {
         fl_jw_init(&w, out);
-        delta_write_remove(&w, &FL_VEC_AT(&txn->removes, fl_delta_file, i), now);
+        delta_write_remove(&w, &FL_VEC_AT(&txn->removes, fl_delta_file, i), now, !txn->rearrange);
         newline(out);
     }
     for (size_t i = 0; i < txn->adds.len; i++) {

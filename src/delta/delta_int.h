@@ -82,7 +82,7 @@ fl_rc delta_action_parse(fl_arena *a, const char *line, size_t len, delta_action
 void delta_write_protocol(fl_jw *w, const fl_delta_protocol *p);
 void delta_write_metadata(fl_jw *w, const fl_delta_metadata *m);
 void delta_write_add(fl_jw *w, const fl_delta_file *f);
-void delta_write_remove(fl_jw *w, const fl_delta_file *f, int64_t deletion_ts);
+void delta_write_remove(fl_jw *w, const fl_delta_file *f, int64_t deletion_ts, bool data_change);
 void delta_write_txn(fl_jw *w, const fl_delta_app_txn *t);
 /* Deep copies into arena a (false on OOM). */
 bool delta_file_copy(fl_arena *a, const fl_delta_file *src, fl_delta_file *dst);
@@ -183,6 +183,10 @@ fl_rc delta_checkpoint_write(fl_delta_table *t, const fl_delta_snapshot *s, fl_e
 /* The version in _delta_log/_last_checkpoint, or -1 when absent or unreadable. */
 int64_t delta_last_checkpoint_version(fl_delta_table *t);
 
+/* Decimal text -> unscaled value at `scale` as big-endian two's complement of exactly
+ * `len` bytes (<= 32); false when malformed or out of range (delta_optimize.c). */
+bool delta_decimal_parse(fl_str text, int32_t scale, uint8_t *out, size_t len);
+
 /* Decimal text ("-12.50") of a big-endian two's complement unscaled value (<= 32 bytes)
  * with `scale` fraction digits, in arena a; ptr NULL on failure (delta_scan.c). */
 fl_str delta_decimal_text(fl_arena *a, const uint8_t *be, size_t n, int32_t scale);
@@ -211,6 +215,7 @@ struct fl_delta_txn {
     const fl_delta_type *new_schema; /* in a; NULL = unchanged */
     char operation[48], mode[32];
     bool done;               /* committed (or duplicate): no second commit */
+    bool rearrange;          /* OPTIMIZE: adds/removes carry dataChange=false */
     int64_t records_added;
     /* the data file being written (delta_write.c) */
     fl_pq_writer *pw;

@@ -13,7 +13,9 @@ struct fl_delta_scan {
     fl_delta_table *t;
     const fl_delta_snapshot *s;
     const fl_delta_type *schema;
-    size_t file;            /* next file index */
+    size_t file;            /* next position in the file list */
+    size_t *subset;         /* snapshot file indexes to read (NULL = all) */
+    size_t nsubset;
     fl_buf data;            /* current file bytes */
     fl_pq_reader *r;        /* current reader */
     int *col_of;            /* per schema field: index among the file root's children, -1 missing */
@@ -404,6 +406,23 @@ fl_rc fl_delta_scan_open(fl_delta_table *t, const fl_delta_snapshot *s, fl_delta
     return FL_OK;
 }
 
+fl_rc fl_delta_scan_open_files(fl_delta_table *t, const fl_delta_snapshot *s, const size_t *files, size_t n,
+                               fl_delta_scan **out, fl_err *err)
+{
+    fl_rc rc = fl_delta_scan_open(t, s, out, err);
+    if (rc) return rc;
+    fl_delta_scan *sc = *out;
+    sc->subset = fl_malloc((n ? n : 1) * sizeof *sc->subset);
+    if (!sc->subset) {
+        fl_delta_scan_close(sc);
+        *out = NULL;
+        return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    }
+    if (n) memcpy(sc->subset, files, n * sizeof *files);
+    sc->nsubset = n;
+    return FL_OK;
+}
+
 void fl_delta_scan_close(fl_delta_scan *sc)
 {
     if (!sc) return;
@@ -413,6 +432,7 @@ void fl_delta_scan_close(fl_delta_scan *sc)
     fl_free(sc->col_of);
     fl_free(sc->pvals);
     fl_free(sc->is_part);
+    fl_free(sc->subset);
     fl_map_reset(&sc->phys);
     fl_arena_fini(&sc->pa);
     fl_free(sc);
@@ -444,7 +464,8 @@ static fl_rc path_key(fl_str p, char *key, size_t cap, fl_err *err)
 
 static fl_rc open_file(fl_delta_scan *sc, fl_err *err)
 {
-    const fl_delta_file *f = fl_delta_snapshot_get_file(sc->s, sc->file);
+    const fl_delta_file *f = fl_delta_snapshot_get_file(sc->s, sc->subset ? sc->subset[sc->file] : sc->file);
+    if (!f) return fl_err_set(err, FL_E_ARG, "scan: file index out of range");
     fl_pq_reader_free(sc->r);
     sc->r = NULL;
     fl_buf_clear(&sc->data);
@@ -484,7 +505,7 @@ fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **out, fl_err
     *out = NULL;
     for (;;) {
         if (!sc->r) {
-            if (sc->file >= fl_delta_snapshot_num_files(sc->s)) return FL_E_EOF;
+            if (sc->file >= (sc->subset ? sc->nsubset : fl_delta_snapshot_num_files(sc->s))) return FL_E_EOF;
             fl_rc rc = open_file(sc, err);
             sc->file++;
             if (rc) return rc;

@@ -538,7 +538,7 @@ fl_rc fl_delta_txn_file_close(fl_delta_txn *txn, fl_err *err)
         .n_partition_values = txn->n_file_pvals,
         .size = (int64_t)meta.size,
         .modification_time = meta.mtime_ms ? meta.mtime_ms : fl_clock_now_us() / 1000,
-        .data_change = true,
+        .data_change = !txn->rearrange,
         .base_row_id = -1,
         .default_row_commit_version = -1,
     };
