@@ -92,7 +92,13 @@ void fl_err_prefix(fl_err *err, const char *fmt, ...)
     if (n <= 0) return;
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = 0;
-    snprintf(err->msg, sizeof err->msg, "%s%s", pre, old);
+    /* pre then old, truncated to fit (explicit copies: truncation is intended here) */
+    size_t np = (size_t)n < sizeof err->msg - 1 ? (size_t)n : sizeof err->msg - 1;
+    memcpy(err->msg, pre, np);
+    size_t no = strlen(old);
+    if (no > sizeof err->msg - 1 - np) no = sizeof err->msg - 1 - np;
+    memcpy(err->msg + np, old, no);
+    err->msg[np + no] = 0;
 }
 
 bool fl_err_is_retriable(const fl_err *err)

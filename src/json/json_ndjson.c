@@ -182,7 +182,7 @@ fl_rc fl_ndjson_open(const char *path, const fl_ndjson_opts *opts, fl_ndjson_rea
 {
     if (!path || !out) return fl_err_set(err, FL_E_ARG, "fl_ndjson_open: NULL argument");
     *out = NULL;
-    fl_ndjson_reader *r;
+    fl_ndjson_reader *r = NULL;
     fl_rc rc = nd_new(opts, strcmp(path, "-") ? path : "<stdin>", &r, err);
     if (rc) return rc;
     if (!strcmp(path, "-")) {
@@ -211,7 +211,7 @@ fl_rc fl_ndjson_open_mem(const char *buf, size_t len, const fl_ndjson_opts *opts
 {
     if ((!buf && len) || !out) return fl_err_set(err, FL_E_ARG, "fl_ndjson_open_mem: NULL argument");
     *out = NULL;
-    fl_ndjson_reader *r;
+    fl_ndjson_reader *r = NULL;
     fl_rc rc = nd_new(opts, "<memory>", &r, err);
     if (rc) return rc;
     if (len >= 2 && (unsigned char)buf[0] == 0x1f && (unsigned char)buf[1] == 0x8b) {
