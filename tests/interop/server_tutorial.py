@@ -223,6 +223,39 @@ if MODE == "tutorial":
     dt, rows = read_table()
     check("active" in [f.name for f in dt.schema().fields], "column 'active' added", [f.name for f in dt.schema().fields])
 
+elif MODE == "replicas":  # two servers on one PostgreSQL database, one destination
+    BASE1, BASE2 = BASE, os.environ["BASE2"]
+    st, js = req("POST", "/AidboxTopicDestination", {
+        "resourceType": "AidboxTopicDestination", "status": "active", "topic": topic_url,
+        "kind": "data-lakehouse-at-least-once",
+        "parameter": dest_params([{"name": "skipInitialExport", "valueBoolean": True}])})
+    check(st == 201, "create destination on replica 1", (st, diag(js)))
+    did = js["id"] if st == 201 else "none"
+    time.sleep(6)  # replica 2 loads it within its 5 s registry refresh
+
+    def on(base, fn, *a):
+        global BASE
+        saved, BASE = BASE, base
+        try:
+            return fn(*a)
+        finally:
+            BASE = saved
+
+    made = []
+    for i in range(300):
+        st, js = on(BASE1 if i % 2 else BASE2, req, "POST", "/Patient", patient(f"R{i}", ["X"], "male", "1970-01-01"))
+        if st == 201:
+            made.append(js["id"])
+    check(len(made) == 300, "300 creates across both replicas", len(made))
+    check(wait_for(lambda: status(did).get("messagesQueued") == 0, 60), "queue drained", status(did))
+    s1, s2 = on(BASE1, status, did), on(BASE2, status, did)
+    check(sorted([s1.get("status"), s2.get("status")]) == ["active", "standby"],
+          "one replica delivers (lease), the other stands by", (s1.get("status"), s2.get("status")))
+    check(s1.get("messagesDelivered", 0) + s2.get("messagesDelivered", 0) == 300, "300 delivered in total", (s1, s2))
+    dt, rows = read_table()
+    got = [r["id"] for r in rows]
+    check(sorted(got) == sorted(made), "table holds each patient once", (len(got), len(set(got))))
+
 else:  # initial export with concurrent writers
     N = 2000
     ids = []

@@ -5,7 +5,8 @@
 # read back with delta-rs, $status counters, schema check and add-columns), on SQLite and
 # on PostgreSQL (tools/pgserver.sh, skipped when not installed), to a local table and to
 # s3:// on the local S3 server (tools/s3server.sh, skipped when unavailable); then the
-# initial export of 2,000 patients with concurrent writers (SQLite and PostgreSQL).
+# initial export of 2,000 patients with concurrent writers (SQLite and PostgreSQL), and two
+# replicas on one PostgreSQL database delivering one destination (lease: one delivers).
 # Skips (77) when the venv with deltalake is missing.
 set -uo pipefail
 bin=$1
@@ -28,6 +29,7 @@ fail=0
 
 start_server() {
   local log=$1; shift
+  : >"$log"
   "$bin" serve --listen 127.0.0.1:0 "$@" 2>"$log" &
   SPID=$!
   pids+=("$SPID")
@@ -61,6 +63,12 @@ url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>/dev/null); rc=$?
 if [ $rc = 0 ]; then
   pg=1
   run postgres "$url" "$tmp/tables/pg_patient_flat" tutorial
+  echo "== postgres-replicas"
+  start_server "$tmp/r1.log" --db "$url" && P1=$PORT && S1=$SPID && start_server "$tmp/r2.log" --db "$url" && {
+    BASE2="http://127.0.0.1:$PORT/fhir" "$py" "$src/tests/interop/server_tutorial.py" "http://127.0.0.1:$P1/fhir" \
+      "$tmp/tables/pg_replicas" replicas || { fail=1; tail -5 "$tmp/r1.log" "$tmp/r2.log"; }
+    stop_server; SPID=$S1; stop_server
+  } || fail=1
   bash "$src/tools/pgserver.sh" stop "$tmp/pg" >/dev/null 2>&1
   url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg2" 2>/dev/null) && {
     pg=0
