@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# delta_cli.sh FHIRLAKE_BINARY - `fhirlake table` end to end without external peers:
+# create, append (txn idempotency), show, files, cat, history, optimize, vacuum, checkpoint,
+# time travel, and the exit codes / messages of common mistakes.
+set -uo pipefail
+bin=$1
+work=$(mktemp -d "${TMPDIR:-/tmp}/fl_delta_cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+expect() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$work/out" 2>"$work/err"; local got=$?
+  if [ "$got" = "$want" ]; then ok "$what"; else bad "$what: exit $got, want $want: $(head -c 300 "$work/err")"; fi
+}
+has() { # description, file, pattern
+  if grep -q -- "$3" "$2"; then ok "$1"; else bad "$1: '$3' not in $(head -c 300 "$2")"; fi
+}
+t=$work/t
+schema='{"type":"struct","fields":[{"name":"id","type":"long","nullable":false,"metadata":{}},{"name":"name","type":"string","nullable":true,"metadata":{}},{"name":"day","type":"date","nullable":true,"metadata":{}}]}'
+expect "create" 0 "$bin" table create "$t" --schema "$schema" --partition-by day
+expect "create again fails" 1 "$bin" table create "$t" --schema "$schema"
+has "create again names the problem" "$work/err" "already exists"
+for b in 1 2 3; do
+  : >"$work/b$b.ndjson"
+  for i in 1 2 3 4; do echo "{\"id\":$((b * 10 + i)),\"name\":\"n$b-$i\",\"day\":\"2024-0$b-01\"}" >>"$work/b$b.ndjson"; done
+  expect "append batch $b" 0 "$bin" table append "$t" "$work/b$b.ndjson" --app-id job --txn-version "$b"
+done
+expect "replayed batch is skipped" 0 "$bin" table append "$t" "$work/b2.ndjson" --app-id job --txn-version 2
+has "skip is reported" "$work/out" "skipped"
+expect "show" 0 "$bin" table show "$t"
+has "version 3" "$work/out" '"version":3'
+has "12 records" "$work/out" '"numRecords":12'
+has "txn recorded" "$work/out" '"txns":{"job":3}'
+expect "cat" 0 "$bin" table cat "$t"
+[ "$(wc -l <"$work/out")" = 12 ] && ok "cat prints 12 rows" || bad "cat prints $(wc -l <"$work/out") rows"
+has "cat renders dates" "$work/out" '"day":"2024-02-01"'
+expect "time travel by version" 0 "$bin" table cat "$t" --version 1
+[ "$(wc -l <"$work/out")" = 4 ] && ok "version 1 has 4 rows" || bad "version 1 has $(wc -l <"$work/out") rows"
+expect "history" 0 "$bin" table history "$t"
+[ "$(wc -l <"$work/out")" = 4 ] && ok "history lists 4 commits" || bad "history lists $(wc -l <"$work/out")"
+has "history has CREATE TABLE" "$work/out" '"operation":"CREATE TABLE"'
+expect "files" 0 "$bin" table files "$t"
+has "files carry stats" "$work/out" 'numRecords'
+expect "optimize (one file per partition already)" 0 "$bin" table optimize "$t"
+has "optimize is a no-op" "$work/out" "nothing to compact"
+expect "vacuum dry run" 0 "$bin" table vacuum "$t" --dry-run
+has "vacuum keeps live files" "$work/out" "would delete 0 files"
+expect "vacuum below retention refused" 1 "$bin" table vacuum "$t" --retention-hours 0
+has "vacuum explains force" "$work/err" "force"
+expect "checkpoint" 0 "$bin" table checkpoint "$t"
+[ -f "$t/_delta_log/00000000000000000003.checkpoint.parquet" ] && ok "checkpoint file written" || bad "no checkpoint file"
+expect "show after checkpoint" 0 "$bin" table show "$t"
+has "same records through the checkpoint" "$work/out" '"numRecords":12'
+echo '{"id":"not a number"}' >"$work/badrow.ndjson"
+expect "append with a bad value fails" 1 "$bin" table append "$t" "$work/badrow.ndjson"
+has "bad value names file, line and column" "$work/err" "badrow.ndjson:1: column id"
+expect "not a table" 1 "$bin" table show "$work/nothing-here"
+has "not a table message" "$work/err" "not a Delta table"
+expect "unknown subcommand" 2 "$bin" table frobnicate "$t"
+expect "missing table argument" 2 "$bin" table show
+echo "$fails failures"
+[ "$fails" = 0 ]
