@@ -358,6 +358,7 @@ void fl_server_free(fl_server *srv)
 {
     if (!srv) return;
     fl_server_stop(srv);
+    srv_deliver_stop_all(srv); /* also $viewdefinition-export jobs of a never-started server */
     fl_fhirdb_close(srv->db);
     srv_events_free(srv);
     if (srv->reg_lock_init) {

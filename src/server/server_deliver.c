@@ -48,7 +48,8 @@ struct srv_worker {
     const char *status;        /* starting | active | standby | error | stopped */
     const char *export_status; /* not_started | export-in-progress | completed | skipped | failed */
     char export_error[512];
-    int64_t start_us;
+    int64_t start_us, end_us;
+    bool cancelled;            /* jobs: DELETE on the status URL */
     uint64_t delivered, attempts, in_process, rows_sent, batches, errors;
     w_error errs[W_MAX_ERRORS];
     size_t nerrs, errs_next;
@@ -210,7 +211,9 @@ static fl_rc w_flush(srv_worker *w, fl_err *err)
 
 /* ------------------------------------------------------------------ initial export */
 
-static fl_rc w_export_once(srv_worker *w, uint64_t *rows, fl_err *err)
+/* mark: a destination's initial export (cover its queued events); else a
+ * $viewdefinition-export job (no queue). */
+static fl_rc w_export_once(srv_worker *w, bool mark, uint64_t *rows, fl_err *err)
 {
     fl_rc rc = FL_OK;
     fl_fhirdb_conn *c = NULL;
@@ -221,12 +224,12 @@ static fl_rc w_export_once(srv_worker *w, uint64_t *rows, fl_err *err)
     FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
     rc = fl_engine_sink_begin(w->sink, fl_str_c(w->app_export), 1, err);
     if (rc == FL_E_DELTA_DUPLICATE) { /* committed before a crash: drop the covered events */
-        rc = fl_fhirdb_outbox_ack_batch(c, dest, -1, err);
+        if (mark) rc = fl_fhirdb_outbox_ack_batch(c, dest, -1, err);
         goto done;
     }
     if (rc) goto done;
     FL_TRY(fl_fhirdb_begin_snapshot(c, err));
-    FL_TRY(fl_fhirdb_outbox_mark_export(c, dest, err));
+    if (mark) FL_TRY(fl_fhirdb_outbox_mark_export(c, dest, err));
     char cursor[FL_FHIRDB_CURSOR_MAX] = "";
     w_clear_rows(w);
     for (;;) {
@@ -257,7 +260,7 @@ static fl_rc w_export_once(srv_worker *w, uint64_t *rows, fl_err *err)
     rc = fl_engine_sink_commit(w->sink, NULL, err);
     if (rc == FL_E_DELTA_DUPLICATE) rc = FL_OK;
     if (rc) goto done;
-    FL_TRY(fl_fhirdb_outbox_ack_batch(c, dest, -1, err));
+    if (mark) FL_TRY(fl_fhirdb_outbox_ack_batch(c, dest, -1, err));
 done:
     if (c && fl_fhirdb_in_tx(c)) fl_fhirdb_rollback(c);
     fl_engine_sink_abort(w->sink);
@@ -289,7 +292,7 @@ static void w_initial_export(srv_worker *w)
         w_set(w, &w->export_status, "export-in-progress");
         uint64_t rows = 0;
         fl_err_clear(&err);
-        fl_rc rc = w_export_once(w, &rows, &err);
+        fl_rc rc = w_export_once(w, true, &rows, &err);
         if (rc == FL_OK) {
             pthread_mutex_lock(&w->srv->work_mu);
             w->rows_sent = rows;
@@ -549,11 +552,20 @@ void srv_deliver_sync(fl_server *srv)
 
 void srv_deliver_stop_all(fl_server *srv)
 {
-    if (!srv->delivery_on) return;
+    if (!srv->reg_lock_init) return; /* fl_server_new failed before the locks existed */
     pthread_mutex_lock(&srv->work_mu);
     srv->delivery_on = false;
     for (srv_worker *w = srv->workers; w; w = w->next) atomic_store(&w->stop, true);
     reap(srv, true);
+    while (srv->jobs) {
+        srv_worker *j = srv->jobs;
+        srv->jobs = j->next;
+        atomic_store(&j->stop, true);
+        pthread_mutex_unlock(&srv->work_mu);
+        pthread_join(j->th, NULL);
+        pthread_mutex_lock(&srv->work_mu);
+        w_free(j);
+    }
     pthread_mutex_unlock(&srv->work_mu);
 }
 
@@ -658,4 +670,298 @@ void srv_deliver_metrics(srv_req *r, fl_buf *b)
                           (unsigned long long)v);
         }
     }
+}
+
+/* ------------------------------------------------------------------ $viewdefinition-export
+ * Async one-shot export of one stored ViewDefinition into a Delta table: kick-off answers
+ * 202 + Content-Location of a status URL; the job reads every current resource of the
+ * view's type in one snapshot transaction and makes one Delta commit tagged
+ * txn{"viewdefinition-export/<job>", 1} (all-or-nothing). Status: 202 while running, 200
+ * with status completed|failed|cancelled when done; DELETE cancels. Jobs live in memory
+ * (this process; at most SRV_MAX_JOBS, the oldest finished ones are dropped). */
+
+#define SRV_MAX_JOBS 32
+
+static void *job_main(void *arg)
+{
+    srv_worker *j = arg;
+    fl_err err;
+    fl_err_clear(&err);
+    fl_rc rc = FL_OK;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_json_val *view = NULL;
+    uint64_t rows = 0;
+    FL_TRY(fl_json_parse(j->body, strlen(j->body), NULL, &a, &view, NULL, &err));
+    fl_view_opts vo;
+    fl_view_opts_default(&vo);
+    vo.flags = FL_VIEW_LENIENT_KEYS;
+    FL_TRY(fl_view_compile_json(view, &vo, &j->plan, &err));
+    FL_TRY(fl_view_ctx_new(j->plan, &j->ctx, &err));
+    FL_TRY(fl_view_batch_new(j->plan, W_EXPORT_BATCH_ROWS, &j->vb, &err));
+    fl_store_prop props[4];
+    size_t np = 0;
+    if (j->cfg.region[0]) props[np++] = (fl_store_prop){"awsRegion", j->cfg.region};
+    if (j->cfg.akid[0]) props[np++] = (fl_store_prop){"awsAccessKeyId", j->cfg.akid};
+    if (j->cfg.secret[0]) props[np++] = (fl_store_prop){"awsSecretAccessKey", j->cfg.secret};
+    if (j->cfg.endpoint[0]) props[np++] = (fl_store_prop){"s3Endpoint", j->cfg.endpoint};
+    fl_engine_sink_opts so = {.table_url = j->cfg.table, .props = props, .nprops = np,
+                              .target_file_size = j->cfg.target_file_size, .add_columns = j->cfg.add_columns,
+                              .log = &j->srv->opts.log};
+    FL_TRY(fl_engine_sink_open(j->plan, &so, &j->sink, &err));
+    rc = w_export_once(j, false, &rows, &err);
+done:
+    fl_arena_fini(&a);
+    w_close(j);
+    pthread_mutex_lock(&j->srv->work_mu);
+    j->rows_sent = rows;
+    j->end_us = fl_clock_now_us();
+    if (rc == FL_OK) {
+        j->export_status = "completed";
+    } else {
+        j->export_status = atomic_load(&j->stop) ? "cancelled" : "failed";
+        snprintf(j->export_error, sizeof j->export_error, "%s", err.msg);
+    }
+    pthread_mutex_unlock(&j->srv->work_mu);
+    fl_log(&j->srv->opts.log, rc ? FL_LOG_WARN : FL_LOG_INFO, "$viewdefinition-export %s: %s, %llu rows%s%s", j->id,
+           j->export_status, (unsigned long long)rows, rc ? ": " : "", rc ? err.msg : "");
+    atomic_store(&j->alive, false);
+    return NULL;
+}
+
+/* The kick-off's Parameters -> job (cfg + view body). Returns a message or NULL. */
+static const char *job_parse(srv_req *r, const fl_json_val *body, srv_worker *j)
+{
+    srv_lake_cfg *cfg = &j->cfg;
+    memset(cfg, 0, sizeof *cfg);
+    if (!fl_str_eq_c(fl_json_str(fl_json_get_c(body, "resourceType")), "Parameters"))
+        return "the body must be a Parameters resource";
+    const fl_json_val *par = fl_json_get_c(body, "parameter");
+    fl_str ref = FL_STR_NULL;
+    size_t nviews = 0;
+    for (uint32_t i = 0; fl_json_is_arr(par) && i < par->len; i++) {
+        const fl_json_val *p = &par->u.items[i];
+        fl_str name = fl_json_str(fl_json_get_c(p, "name"));
+        fl_str sv = fl_json_str(fl_json_get_c(p, "valueString"));
+        if (!sv.len) sv = fl_json_str(fl_json_get_c(p, "valueUri"));
+        if (!sv.len) sv = fl_json_str(fl_json_get_c(p, "valueUrl"));
+        if (!sv.len) sv = fl_json_str(fl_json_get_c(p, "valueCode"));
+        char *dst = NULL;
+        size_t cap = 0;
+        if (fl_str_eq_c(name, "view") || fl_str_eq_c(name, "viewReference")) {
+            nviews++;
+            const fl_json_val *vr = fl_json_get_c(p, "valueReference");
+            const fl_json_val *parts = fl_json_get_c(p, "part");
+            for (uint32_t k = 0; !vr && fl_json_is_arr(parts) && k < parts->len; k++) {
+                if (fl_str_eq_c(fl_json_str(fl_json_get_c(&parts->u.items[k], "name")), "viewResource"))
+                    return "view.viewResource (an inline view) is not supported: store the ViewDefinition and use "
+                           "viewReference";
+                if (fl_str_eq_c(fl_json_str(fl_json_get_c(&parts->u.items[k], "name")), "viewReference"))
+                    vr = fl_json_get_c(&parts->u.items[k], "valueReference");
+            }
+            ref = fl_json_str(fl_json_get_c(vr, "reference"));
+            if (!ref.len) return "view: expected a viewReference (valueReference.reference 'ViewDefinition/<id>')";
+        } else if (fl_str_eq_c(name, "kind")) {
+            if (!fl_str_eq_c(sv, "data-lakehouse"))
+                return fl_arena_printf(r->a, "kind '%.*s' is not supported (data-lakehouse)", FL_STR_ARG(sv));
+        } else if (fl_str_eq_c(name, "tablePath")) {
+            dst = cfg->table, cap = sizeof cfg->table;
+        } else if (fl_str_eq_c(name, "awsRegion")) {
+            dst = cfg->region, cap = sizeof cfg->region;
+        } else if (fl_str_eq_c(name, "awsAccessKeyId")) {
+            dst = cfg->akid, cap = sizeof cfg->akid;
+        } else if (fl_str_eq_c(name, "awsSecretAccessKey")) {
+            dst = cfg->secret, cap = sizeof cfg->secret;
+        } else if (fl_str_eq_c(name, "s3Endpoint")) {
+            dst = cfg->endpoint, cap = sizeof cfg->endpoint;
+        } else if (fl_str_eq_c(name, "schemaEvolution")) {
+            if (!fl_str_eq_c(sv, "none") && !fl_str_eq_c(sv, "add-columns"))
+                return "schemaEvolution must be none or add-columns";
+            cfg->add_columns = fl_str_eq_c(sv, "add-columns");
+        } else if (fl_str_eq_c(name, "targetFileSizeMb")) {
+            int64_t mb = 0;
+            if (!fl_parse_i64(fl_json_str(fl_json_get_c(p, "valueInteger")), &mb) || mb < 1 || mb > 4096)
+                return "targetFileSizeMb must be an integer 1-4096";
+            cfg->target_file_size = (uint64_t)mb << 20;
+        } else if (fl_str_eq_c(name, "_since") || fl_str_eq_c(name, "source")) {
+            return fl_arena_printf(r->a, "parameter %.*s is not supported yet", FL_STR_ARG(name));
+        } else if (fl_str_eq_c(name, "patient") || fl_str_eq_c(name, "group") || fl_str_eq_c(name, "chunkCount") ||
+                   fl_str_eq_c(name, "_format") || fl_str_eq_c(name, "writeMode")) {
+            continue; /* accepted, not applied (as in Aidbox) */
+        } else {
+            return fl_arena_printf(r->a, "unknown parameter '%.*s'", FL_STR_ARG(name));
+        }
+        if (dst) {
+            if (!sv.len || sv.len >= cap) return fl_arena_printf(r->a, "parameter %.*s: expected a string", FL_STR_ARG(name));
+            memcpy(dst, sv.ptr, sv.len);
+            dst[sv.len] = 0;
+        }
+    }
+    if (nviews != 1) return "exactly one view (viewReference) is required";
+    if (!cfg->table[0]) return "parameter tablePath is required";
+    if ((cfg->akid[0] != 0) != (cfg->secret[0] != 0)) return "awsAccessKeyId and awsSecretAccessKey go together";
+    if (!fl_str_starts_with(ref, FL_STR("ViewDefinition/")))
+        return fl_arena_printf(r->a, "viewReference '%.*s' must be ViewDefinition/<id>", FL_STR_ARG(ref));
+    fl_str vid = fl_str_make(ref.ptr + 15, ref.len - 15);
+    fl_err err;
+    fl_err_clear(&err);
+    fl_fhirdb_rec rec;
+    if (srv_conn(r, &err) != FL_OK) return fl_arena_printf(r->a, "store unavailable: %s", err.msg);
+    fl_rc rc = fl_fhirdb_read(r->c, FL_STR("ViewDefinition"), vid, r->a, &rec, &err);
+    if (rc == FL_E_NOT_FOUND || (rc == FL_OK && rec.deleted))
+        return fl_arena_printf(r->a, "no ViewDefinition/%.*s", FL_STR_ARG(vid));
+    if (rc) return fl_arena_printf(r->a, "reading ViewDefinition/%.*s: %s", FL_STR_ARG(vid), err.msg);
+    j->body = fl_strndup(rec.body.ptr, rec.body.len);
+    if (!j->body) return "out of memory";
+    /* compile now so a bad view is a 400 at kick-off, not a failed job */
+    fl_view_opts vo;
+    fl_view_opts_default(&vo);
+    vo.flags = FL_VIEW_LENIENT_KEYS;
+    fl_view_plan *plan = NULL;
+    rc = fl_view_compile(rec.body.ptr, rec.body.len, &vo, &plan, &err);
+    if (rc == FL_OK) snprintf(cfg->view, sizeof cfg->view, "%s", fl_view_plan_name(plan));
+    fl_view_plan_free(plan);
+    if (rc) return fl_arena_printf(r->a, "ViewDefinition/%.*s: %s", FL_STR_ARG(vid), err.msg);
+    return NULL;
+}
+
+static void job_kickoff(srv_req *r)
+{
+    fl_server *srv = r->srv;
+    const fl_json_val *body = srv_parse_body(r, r->req->body, "$viewdefinition-export");
+    if (!body) return;
+    srv_worker *j = fl_calloc(1, sizeof *j);
+    if (!j) {
+        srv_outcome(r, 500, "out of memory");
+        return;
+    }
+    j->srv = srv;
+    const char *msg = job_parse(r, body, j);
+    if (msg) {
+        srv_outcome(r, 400, "$viewdefinition-export: %s", msg);
+        w_free(j);
+        return;
+    }
+    char uuid[37];
+    fl_uuid4(uuid);
+    snprintf(j->id, sizeof j->id, "%s", uuid);
+    snprintf(j->app_export, sizeof j->app_export, "viewdefinition-export/%s", uuid);
+    j->export_status = "export-in-progress";
+    j->status = "active";
+    j->start_us = fl_clock_now_us();
+    fl_buf_init(&j->del, 0);
+    atomic_store(&j->alive, true);
+    pthread_mutex_lock(&srv->work_mu);
+    /* bound the list: drop the oldest finished jobs */
+    size_t n = 0;
+    for (srv_worker *x = srv->jobs; x; x = x->next) n++;
+    while (n >= SRV_MAX_JOBS) {
+        srv_worker **pp = &srv->jobs, **victim = NULL;
+        for (; *pp; pp = &(*pp)->next)
+            if (!atomic_load(&(*pp)->alive)) victim = pp;
+        if (!victim) break;
+        srv_worker *v = *victim;
+        *victim = v->next;
+        pthread_join(v->th, NULL); /* finished: returns at once */
+        w_free(v);
+        n--;
+    }
+    bool ok = n < SRV_MAX_JOBS && pthread_create(&j->th, NULL, job_main, j) == 0;
+    if (ok) {
+        j->next = srv->jobs;
+        srv->jobs = j;
+    }
+    pthread_mutex_unlock(&srv->work_mu);
+    if (!ok) {
+        srv_outcome(r, 429, "$viewdefinition-export: too many running exports (at most %d)", SRV_MAX_JOBS);
+        w_free(j);
+        return;
+    }
+    fl_buf url;
+    fl_buf_init(&url, 4096);
+    fl_buf_printf(&url, "%.*s/ViewDefinition/$viewdefinition-export/status/%s", FL_STR_ARG(r->base_url), j->id);
+    srv_add_header(r, "Content-Location", fl_arena_str_dup(r->a, fl_buf_str(&url)));
+    fl_buf_reset(&url);
+    srv_outcome(r, 202, "export %s accepted; poll the Content-Location URL", j->id);
+}
+
+static void job_status(srv_req *r, fl_str id, bool cancel)
+{
+    fl_server *srv = r->srv;
+    pthread_mutex_lock(&srv->work_mu);
+    srv_worker *j = srv->jobs;
+    while (j && !fl_str_eq_c(id, j->id)) j = j->next;
+    if (!j) {
+        pthread_mutex_unlock(&srv->work_mu);
+        srv_outcome(r, 404, "no $viewdefinition-export job '%.*s' (jobs are kept in memory by the server that ran them)",
+                    FL_STR_ARG(id));
+        return;
+    }
+    if (cancel) {
+        atomic_store(&j->stop, true);
+        pthread_mutex_unlock(&srv->work_mu);
+        srv_outcome(r, 202, "cancelling export %.*s", FL_STR_ARG(id));
+        return;
+    }
+    bool running = atomic_load(&j->alive);
+    char ts[40];
+    fl_buf *b = &r->resp->body;
+    fl_buf_clear(b);
+    if (running) {
+        char prog[64];
+        snprintf(prog, sizeof prog, "in progress since %lld s", (long long)((fl_clock_now_us() - j->start_us) / 1000000));
+        srv_add_header_c(r, "X-Progress", fl_arena_printf(r->a, "%s", prog));
+        pthread_mutex_unlock(&srv->work_mu);
+        r->resp->status = 202;
+        return;
+    }
+    fl_jw jw;
+    fl_jw_init(&jw, b);
+    fl_jw_obj_begin(&jw);
+    fl_jw_key_c(&jw, "resourceType");
+    fl_jw_str_c(&jw, "Parameters");
+    fl_jw_key_c(&jw, "parameter");
+    fl_jw_arr_begin(&jw);
+    p_str(&jw, "status", "valueCode", j->export_status);
+    fl_time_format_rfc3339(j->start_us, ts, sizeof ts);
+    p_str(&jw, "exportStartTime", "valueInstant", ts);
+    fl_time_format_rfc3339(j->end_us, ts, sizeof ts);
+    p_str(&jw, "exportEndTime", "valueInstant", ts);
+    p_int(&jw, "rowsExported", (int64_t)j->rows_sent);
+    if (j->export_error[0]) p_str(&jw, "error", "valueString", j->export_error);
+    fl_jw_obj_begin(&jw);
+    fl_jw_key_c(&jw, "name");
+    fl_jw_str_c(&jw, "output");
+    fl_jw_key_c(&jw, "part");
+    fl_jw_arr_begin(&jw);
+    p_str(&jw, "name", "valueString", j->cfg.view);
+    p_str(&jw, "location", "valueUri", j->cfg.table);
+    fl_jw_arr_end(&jw);
+    fl_jw_obj_end(&jw);
+    fl_jw_arr_end(&jw);
+    fl_jw_obj_end(&jw);
+    pthread_mutex_unlock(&srv->work_mu);
+    r->resp->status = 200;
+}
+
+void srv_vdexport(srv_req *r, fl_str method, int nseg, fl_str hist, fl_str job)
+{
+    if (nseg == 2) {
+        if (!fl_str_eq_c(method, "POST")) {
+            srv_outcome(r, 405, "$viewdefinition-export: use POST (with Prefer: respond-async)");
+            return;
+        }
+        job_kickoff(r);
+        return;
+    }
+    if (nseg == 4 && fl_str_eq_c(hist, "status")) {
+        if (fl_str_eq_c(method, "GET"))
+            job_status(r, job, false);
+        else if (fl_str_eq_c(method, "DELETE"))
+            job_status(r, job, true);
+        else
+            srv_outcome(r, 405, "$viewdefinition-export status: use GET or DELETE");
+        return;
+    }
+    srv_outcome(r, 404, "no such endpoint under ViewDefinition/$viewdefinition-export");
 }

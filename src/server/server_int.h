@@ -71,6 +71,7 @@ struct fl_server {
     /* delivery workers (server_deliver.c) */
     pthread_mutex_t work_mu; /* guards workers and each worker's status fields */
     srv_worker *workers;
+    srv_worker *jobs;        /* $viewdefinition-export jobs (same struct, no queue) */
     bool delivery_on;        /* set by fl_server_start: sync starts workers */
     char owner[64];          /* this process's lease owner id */
 };
@@ -186,6 +187,8 @@ void srv_deliver_sync(fl_server *srv);  /* start/stop workers to match the regis
 void srv_deliver_stop_all(fl_server *srv);
 void srv_deliver_status(srv_req *r, fl_str id, int64_t queued, fl_jw *w); /* $status parameters */
 void srv_deliver_metrics(srv_req *r, fl_buf *b);
+/* ViewDefinition/$viewdefinition-export (nseg 2: kick-off) and .../status/<job> (nseg 4). */
+void srv_vdexport(srv_req *r, fl_str method, int nseg, fl_str hist, fl_str job);
 
 /* server_bundle.c */
 void srv_bundle(srv_req *r);

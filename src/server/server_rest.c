@@ -231,6 +231,10 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
             bad_method(r, method, "a resource type (use POST to create, GET to search)");
         return;
     }
+    if (fl_str_eq_c(type, "ViewDefinition") && fl_str_eq_c(id, "$viewdefinition-export")) {
+        srv_vdexport(r, method, nseg, hist, vid); /* server_deliver.c */
+        return;
+    }
     if (id.len && id.ptr[0] == '$') {
         srv_outcome(r, 404, "unknown operation '%.*s' on %.*s", FL_STR_ARG(id), FL_STR_ARG(type));
         return;

@@ -335,6 +335,41 @@ else:  # initial export with concurrent writers
     check(len(rows) == s.get("initialExportProgress_rowsSent", 0) + status(did).get("messagesDelivered", 0),
           "table rows = export rows + delivered events", (len(rows), status(did)))
 
+    # $viewdefinition-export: async kick-off, status URL, one commit of the current state
+    st, js = req("GET", "/ViewDefinition?_count=100")
+    vid = [e["resource"]["id"] for e in js.get("entry", []) if e["resource"].get("name") == "patient_flat"][0]
+    target = TABLE.rstrip("/") + "_vdx"
+    kick = {"resourceType": "Parameters", "parameter": [
+        {"name": "view", "part": [{"name": "viewReference", "valueReference": {"reference": f"ViewDefinition/{vid}"}}]},
+        {"name": "kind", "valueString": "data-lakehouse"}] + [
+        p for p in dest_params([]) if p["name"] in ("tablePath", "s3Endpoint", "awsRegion", "awsAccessKeyId",
+                                                  "awsSecretAccessKey")]}
+    kick["parameter"] = [dict(p, valueString=target) if p["name"] == "tablePath" else p for p in kick["parameter"]]
+    st, js = req("POST", "/ViewDefinition/$viewdefinition-export", dict(kick, parameter=kick["parameter"][:2]))
+    check(st == 400 and "tablePath" in diag(js), "$viewdefinition-export without tablePath -> 400", (st, diag(js)))
+    r = urllib.request.Request(BASE + "/ViewDefinition/$viewdefinition-export", data=json.dumps(kick).encode(),
+                               method="POST", headers={"Content-Type": "application/fhir+json", "Prefer": "respond-async"})
+    with urllib.request.urlopen(r) as resp:
+        st, loc = resp.status, resp.headers.get("Content-Location")
+    check(st == 202 and loc and "/$viewdefinition-export/status/" in loc, "$viewdefinition-export kick-off -> 202", (st, loc))
+    done = None
+    for _ in range(300):
+        with urllib.request.urlopen(loc) as resp:
+            if resp.status == 200:
+                done = json.loads(resp.read())
+                break
+        time.sleep(0.2)
+    ps = {p["name"]: p for p in (done or {}).get("parameter", [])}
+    check(done and ps["status"]["valueCode"] == "completed", "export status completed", done)
+    if done:
+        out = {q["name"]: list(q.values())[1] for q in ps["output"]["part"]}
+        check(out.get("location") == target and ps["rowsExported"]["valueInteger"] == N, "output location, rows",
+              (out, ps.get("rowsExported")))
+        from deltalake import DeltaTable
+        vrows = DeltaTable(target, storage_options=storage_options()).to_pyarrow_table().to_pylist()
+        check(sorted(r["id"] for r in vrows) == sorted(ids), "export table: each patient once", len(vrows))
+        check(all(r["gender"] == final[r["id"]][1] for r in vrows), "export table: current values", None)
+
 print(f"{'FAILED' if failures else 'passed'}: {failures} failures")
 sys.stdout.flush()
 # os._exit: delta-rs' object-store runtime can abort in interpreter teardown after s3 reads
