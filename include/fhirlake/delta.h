@@ -297,6 +297,17 @@ FL_API fl_rc fl_delta_txn_file_close(fl_delta_txn *txn, fl_err *err);
 /* Abandon the open file (nothing is uploaded). */
 FL_API void fl_delta_txn_file_abort(fl_delta_txn *txn);
 
+/* Copy-on-write delete of the rows whose top-level STRING column `key_column` equals one
+ * of keys[0..n) (an upsert is this plus appending the new rows in the same txn). Files
+ * whose stats show no key in [minValues, maxValues] are skipped unread; other files are
+ * scanned, and those holding matches are rewritten without them (remove + add in this
+ * txn; a file whose rows all match is only removed). keys are copied. Counts go to the
+ * optional outputs. Concurrent removals of the same files conflict at commit; concurrent
+ * appends of rows with the same keys are not detected (callers serialise by key range or
+ * use txn ids). */
+FL_API fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column, const fl_str *keys, size_t n,
+                                      int64_t *rows_deleted, int64_t *files_rewritten, fl_err *err);
+
 /* Commit. On success res->version is the new version. FL_E_DELTA_DUPLICATE (with
  * res->duplicate) when a concurrent or earlier commit already holds this txn's (appId,
  * version): nothing was committed. FL_E_DELTA_CONFLICT when a winner changed the

@@ -1,7 +1,8 @@
-/* delta_optimize.c - OPTIMIZE by bin-packing (module delta): small files of one partition
+/* delta_optimize.c - file rewrites (module delta): OPTIMIZE by bin-packing (small files of one partition
  * are read through the scan (deletion vectors applied) and rewritten through the txn's
  * Parquet writer into files of about the target size; one commit removes the inputs and
- * adds the outputs, both with dataChange=false. Also the decimal text -> unscaled bytes
+ * adds the outputs, both with dataChange=false), copy-on-write delete by key (the first
+ * half of an upsert; files pruned by key stats), and the decimal text -> unscaled bytes
  * conversion used to write scanned decimals back. */
 #include "delta/delta_int.h"
 
@@ -265,6 +266,142 @@ done:
     fl_delta_txn_free(txn);
     fl_free(files);
     fl_free(bin);
+    fl_arena_fini(&a);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ delete by key */
+
+static int fstr_cmp(const void *a, const void *b) { return fl_str_cmp(*(const fl_str *)a, *(const fl_str *)b); }
+
+static bool key_in(const fl_str *keys, size_t n, fl_str k)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = fl_str_cmp(keys[mid], k);
+        if (c == 0) return true;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+/* Could file f hold one of the keys, judging by its stats? (true when unknown) */
+static bool may_hold(const fl_delta_file *f, fl_str col, const fl_str *keys, size_t n, fl_arena *a)
+{
+    fl_json_val *st = NULL;
+    if (!f->stats.len || fl_json_parse(f->stats.ptr, f->stats.len, NULL, a, &st, NULL, NULL) != FL_OK) return true;
+    const fl_json_val *mn = fl_json_get(fl_json_get_c(st, "minValues"), col);
+    const fl_json_val *mx = fl_json_get(fl_json_get_c(st, "maxValues"), col);
+    int64_t nulls, nrec;
+    if (fl_json_as_i64(fl_json_get(fl_json_get_c(st, "nullCount"), col), &nulls) &&
+        fl_json_as_i64(fl_json_get_c(st, "numRecords"), &nrec) && nulls == nrec)
+        return false; /* only nulls in this file */
+    if (!fl_json_is_str(mn) || !fl_json_is_str(mx)) return true;
+    fl_str lo = fl_json_str(mn), hi = fl_json_str(mx);
+    /* first key >= lo; it must also be <= hi (a truncated max is still an upper bound) */
+    size_t l = 0, h = n;
+    while (l < h) {
+        size_t mid = l + (h - l) / 2;
+        if (fl_str_cmp(keys[mid], lo) < 0) l = mid + 1;
+        else h = mid;
+    }
+    return l < n && fl_str_cmp(keys[l], hi) <= 0;
+}
+
+fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column, const fl_str *keys, size_t n,
+                               int64_t *rows_deleted, int64_t *files_rewritten, fl_err *err)
+{
+    if (rows_deleted) *rows_deleted = 0;
+    if (files_rewritten) *files_rewritten = 0;
+    const fl_delta_snapshot *s = txn->snap;
+    const fl_delta_type *sch = fl_delta_snapshot_get_schema(s);
+    const fl_delta_field *kf = fl_delta_type_find(sch, fl_str_c(key_column));
+    if (!kf || kf->type->kind != FL_DELTA_T_STRING)
+        return fl_err_set(err, FL_E_ARG, "delete by key: %s is not a top-level string column", key_column);
+    if (txn->pw) return fl_err_set(err, FL_E_STATE, "close the open data file first");
+    if (fl_str_eq_c(fl_delta_snapshot_get_config(s, "delta.appendOnly", FL_STR("false")), "true"))
+        return fl_err_set(err, FL_E_DELTA_PROTOCOL, "%s is append-only (delta.appendOnly=true): rows cannot be deleted",
+                          fl_store_get_url(txn->t->st));
+    size_t kidx = (size_t)(kf - sch->fields);
+    for (size_t k = 0; k < s->meta.n_partition_columns; k++)
+        if (fl_str_eq(s->meta.partition_columns[k], kf->name))
+            return fl_err_set(err, FL_E_UNSUPPORTED, "delete by key: %s is a partition column", key_column);
+    fl_arena a, row_a;
+    fl_arena_init(&a, 0, 0);
+    fl_arena_init(&row_a, 0, 0);
+    fl_rc rc = FL_OK;
+    fl_delta_scan *sc = NULL;
+    fl_str *sorted = fl_arena_alloc(&a, (n ? n : 1) * sizeof *sorted);
+    if (!sorted) FL_FAIL(FL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = fl_arena_str_dup(&a, keys[i]);
+        if (!sorted[i].ptr && keys[i].len) FL_FAIL(FL_E_NOMEM, "out of memory");
+    }
+    qsort(sorted, n, sizeof *sorted, fstr_cmp);
+    size_t nf = fl_delta_snapshot_num_files(s);
+    for (size_t fi = 0; fi < nf && n; fi++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(s, fi);
+        fl_arena_reset(&row_a);
+        if (!may_hold(f, kf->name, sorted, n, &row_a)) continue;
+        /* pass 1: count matches and survivors */
+        int64_t hit = 0, keep = 0;
+        FL_TRY(fl_delta_scan_open_files(txn->t, s, &fi, 1, &sc, err));
+        for (;;) {
+            fl_arena_reset(&row_a);
+            fl_pq_val *row;
+            rc = fl_delta_scan_next(sc, &row_a, &row, err);
+            if (rc == FL_E_EOF) break;
+            if (rc) goto done;
+            const fl_pq_val *kv = &row->v.items[kidx];
+            if (kv->kind == FL_PQ_V_BYTES && key_in(sorted, n, kv->v.bytes)) hit++;
+            else keep++;
+        }
+        rc = FL_OK;
+        fl_delta_scan_close(sc);
+        sc = NULL;
+        if (!hit) continue;
+        /* pass 2: rewrite the survivors (if any), then remove the old file */
+        if (keep) {
+            fl_pq_writer *w = NULL;
+            FL_TRY(fl_delta_scan_open_files(txn->t, s, &fi, 1, &sc, err));
+            FL_TRY(fl_delta_txn_file_open(txn, f->partition_values, f->n_partition_values, NULL, &w, err));
+            for (;;) {
+                fl_arena_reset(&row_a);
+                fl_pq_val *row;
+                rc = fl_delta_scan_next(sc, &row_a, &row, err);
+                if (rc == FL_E_EOF) break;
+                if (rc) goto done;
+                const fl_pq_val *kv = &row->v.items[kidx];
+                if (kv->kind == FL_PQ_V_BYTES && key_in(sorted, n, kv->v.bytes)) continue;
+                for (size_t i = 0; i < sch->n_fields; i++) {
+                    bool part = false;
+                    for (size_t k = 0; k < s->meta.n_partition_columns; k++)
+                        if (fl_str_eq(s->meta.partition_columns[k], sch->fields[i].name)) part = true;
+                    if (!part && !put_val(w, sch->fields[i].type, &row->v.items[i], 0))
+                        FL_FAIL(FL_E_INTERNAL, "delete by key: a value of column " FL_STR_FMT " does not fit its type",
+                                FL_STR_ARG(sch->fields[i].name));
+                }
+                if ((rc = fl_pq_writer_end_row(w)) != FL_OK) {
+                    if (err) *err = *fl_pq_writer_err(w);
+                    goto done;
+                }
+            }
+            rc = FL_OK;
+            fl_delta_scan_close(sc);
+            sc = NULL;
+            FL_TRY(fl_delta_txn_file_close(txn, err));
+            txn->records_added -= keep; /* rewritten rows are not new rows */
+        }
+        FL_TRY(fl_delta_txn_remove_file(txn, f->path, err));
+        if (rows_deleted) *rows_deleted += hit;
+        if (files_rewritten) (*files_rewritten)++;
+    }
+done:
+    if (rc) fl_delta_txn_file_abort(txn);
+    fl_delta_scan_close(sc);
+    fl_arena_fini(&row_a);
     fl_arena_fini(&a);
     return rc;
 }

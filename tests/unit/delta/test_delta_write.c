@@ -726,6 +726,83 @@ static void test_optimize(void)
     fl_rm_rf(dir, NULL);
 }
 
+static void test_upsert(void)
+{
+    fl_store *st = fresh("upsert");
+    fl_delta_table *t = create(st, false, NULL, 0);
+    fl_err err;
+    /* three files: ids 0-9, 10-19, 20-29 (id-000NN strings) */
+    for (int i = 0; i < 3; i++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        write_rows(txn, i * 10, 10, "x");
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+        fl_delta_txn_free(txn);
+    }
+    /* upsert ids 3, 5 and 99 (new): delete by key + append the new versions */
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    fl_delta_txn_set_operation(txn, "MERGE", NULL);
+    fl_str keys[] = {FL_STR("id-00005"), FL_STR("id-00099"), FL_STR("id-00003")};
+    int64_t deleted = -1, rewritten = -1;
+    CHECK_EQ_INT(fl_delta_txn_delete_keys(txn, "id", keys, 3, &deleted, &rewritten, &err), FL_OK);
+    CHECK_EQ_INT(deleted, 2);
+    CHECK_EQ_INT(rewritten, 1); /* stats ruled out the other two files */
+    CHECK_EQ_INT(fl_delta_txn_delete_keys(txn, "n", keys, 3, NULL, NULL, &err), FL_E_ARG);
+    write_rows(txn, 3, 1, "new");
+    write_rows(txn, 5, 1, "new");
+    write_rows(txn, 99, 1, "new");
+    fl_delta_commit_result res;
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_OK);
+    CHECK_EQ_INT(res.records_added, 3);
+    fl_delta_txn_free(txn);
+    /* 31 rows: 28 old + 3 new; ids 3 and 5 exist once, from the new batch */
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    fl_delta_scan *sc = NULL;
+    CHECK_EQ_INT(fl_delta_scan_open(t, s, &sc, &err), FL_OK);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    int n = 0, seen3 = 0, seen5 = 0, new_rows = 0;
+    fl_pq_val *row;
+    while (fl_delta_scan_next(sc, &a, &row, &err) == FL_OK) {
+        n++;
+        fl_str id = row->v.items[0].v.bytes, day = row->v.items[9].v.bytes;
+        if (fl_str_eq_c(id, "id-00003")) seen3++;
+        if (fl_str_eq_c(id, "id-00005")) seen5++;
+        if (fl_str_eq_c(day, "new")) new_rows++;
+        fl_arena_reset(&a);
+    }
+    CHECK_EQ_INT(n, 31);
+    CHECK_EQ_INT(seen3, 1);
+    CHECK_EQ_INT(seen5, 1);
+    CHECK_EQ_INT(new_rows, 3);
+    CHECK_EQ_INT(fl_delta_snapshot_num_records(s), 31);
+    fl_arena_fini(&a);
+    fl_delta_scan_close(sc);
+    fl_delta_snapshot_free(s);
+    /* deleting every row of a file removes it without a replacement */
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    fl_str all[10];
+    char buf[10][16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(buf[i], sizeof buf[i], "id-%05d", 20 + i);
+        all[i] = fl_str_c(buf[i]);
+    }
+    CHECK_EQ_INT(fl_delta_txn_delete_keys(txn, "id", all, 10, &deleted, &rewritten, &err), FL_OK);
+    CHECK_EQ_INT(deleted, 10);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_OK);
+    CHECK_EQ_INT(res.files_added, 0);
+    CHECK_EQ_INT(res.files_removed, 1);
+    fl_delta_txn_free(txn);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    CHECK(s && fl_delta_snapshot_num_records(s) == 21);
+    fl_delta_snapshot_free(s);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
 /* inCommitTimestamp of commit v read straight from the log text. */
 static int64_t ict_of(fl_store *st, int v)
 {
@@ -903,5 +980,6 @@ int main(void)
     RUN(test_time_travel_ict);
     RUN(test_vacuum);
     RUN(test_optimize);
+    RUN(test_upsert);
     return testhelp_done();
 }
