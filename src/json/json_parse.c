@@ -495,7 +495,20 @@ static fl_rc jp_dupkeys(jp *j, jp_slot *m, const size_t *ko, size_t n, size_t *n
     if (n < 2) return FL_OK;
     bool allow = (j->flags & FL_JSON_ALLOW_DUPKEYS) != 0;
     if (!allow && n <= JP_DUP_LINEAR_MAX) { /* the hot path: small FHIR objects */
-        for (size_t i = 1; i < n; i++) {
+        /* A 64-bit signature set over (length, first byte, last byte): only a key whose
+         * signature was seen before is compared with the earlier keys, so distinct keys
+         * (the normal case) cost O(n) instead of O(n^2). */
+        uint64_t seen = 0;
+        for (size_t i = 0; i < n; i++) {
+            const fl_str *key = &m[i].key;
+            unsigned h = key->len ? (unsigned)(key->len * 7u + (unsigned char)key->ptr[0] * 3u +
+                                               (unsigned char)key->ptr[key->len - 1]) & 63u
+                                  : 0u;
+            uint64_t bit = 1ull << h;
+            if (FL_LIKELY(!(seen & bit))) {
+                seen |= bit;
+                continue;
+            }
             for (size_t k = 0; k < i; k++) {
                 if (m[k].key.len == m[i].key.len && (m[i].key.len == 0 || m[k].key.ptr[0] == m[i].key.ptr[0]) &&
                     jp_key_eq(&m[k].key, &m[i].key))
