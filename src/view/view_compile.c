@@ -161,41 +161,112 @@ static fl_rc compile_path(vc *c, const char *expr, const char *where, const char
 static const char *const fp_words[] = {"true", "false", "and", "or", "xor", "implies", "not", "div",
                                        "mod", "in", "contains", "as", "is", "today", "now", NULL};
 
+static bool fast_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
+static bool fast_alnum(char ch)
+{
+    return fast_lower(ch) || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+static const char *fast_ws(const char *q)
+{
+    while (*q == ' ') q++;
+    return q;
+}
+/* An identifier that is a member name at q: its length, or 0. */
+static size_t fast_ident(const char *q)
+{
+    if (!fast_lower(*q)) return 0;
+    size_t n = 1;
+    while (fast_alnum(q[n])) n++;
+    for (const char *const *w = fp_words; *w; w++)
+        if (strlen(*w) == n && !memcmp(q, *w, n)) return 0;
+    return n;
+}
+/* A plain 'text' literal at q (no escapes, no quotes inside): *lit and the byte after it,
+ * or NULL. */
+static const char *fast_lit(const char *q, fl_str *lit)
+{
+    if (*q != '\'') return NULL;
+    const char *b = ++q;
+    while (*q && *q != '\'' && *q != '\\') q++;
+    if (*q != '\'') return NULL;
+    *lit = fl_str_make(b, (size_t)(q - b));
+    return q + 1;
+}
+
 const view_fast *view_fast_make(fl_arena *a, const char *expr, const fl_fp_prog *p, uint32_t *nhints)
 {
     const char *type = fl_fp_prog_fhir_type(p);
-    if (!type) return NULL;
-    uint32_t nsegs = 1;
-    for (const char *q = expr; *q; q++) {
-        char ch = *q;
-        bool start = q == expr || q[-1] == '.';
-        if (ch == '.') {
-            if (start || !q[1]) return NULL;
-            nsegs++;
-        } else {
-            bool lower = ch >= 'a' && ch <= 'z';
-            bool alnum = lower || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-            if (start ? !lower : !alnum) return NULL;
+    fl_str segs_l[16], fk[16], fv[16], sep = FL_STR_NULL;
+    uint32_t nsegs = 0;
+    uint8_t tail = VIEW_FAST_ALL;
+    bool rkey = false;
+    const char *q = expr;
+    if (!strcmp(expr, "getResourceKey()")) {
+        rkey = true;
+        q += strlen(expr);
+    }
+    while (*q) {
+        /* a member name, then the end or '.' */
+        size_t n = fast_ident(q);
+        if (!n || nsegs == 16) return NULL;
+        segs_l[nsegs] = fl_str_make(q, n);
+        fk[nsegs] = fv[nsegs] = FL_STR_NULL;
+        nsegs++;
+        q += n;
+        if (!*q) break;
+        if (*q != '.') return NULL;
+        q++;
+        if (!strncmp(q, "where(", 6)) { /* .where(key = 'text') */
+            const char *r = fast_ws(q + 6);
+            size_t kn = fast_ident(r);
+            if (!kn) return NULL;
+            fk[nsegs - 1] = fl_str_make(r, kn);
+            r = fast_ws(r + kn);
+            if (*r != '=') return NULL;
+            r = fast_lit(fast_ws(r + 1), &fv[nsegs - 1]);
+            if (!r) return NULL;
+            r = fast_ws(r);
+            if (*r != ')') return NULL;
+            q = r + 1;
+            if (!*q) break;
+            if (*q != '.') return NULL;
+            q++;
+        }
+        if (!strcmp(q, "first()")) {
+            tail = VIEW_FAST_FIRST;
+            break;
+        }
+        if (!strncmp(q, "join(", 5)) { /* .join('sep') at the end */
+            const char *r = fast_lit(fast_ws(q + 5), &sep);
+            if (!r) return NULL;
+            r = fast_ws(r);
+            if (r[0] != ')' || r[1]) return NULL;
+            tail = VIEW_FAST_JOIN;
+            break;
         }
     }
-    if (!*expr || nsegs > 16) return NULL;
+    if (rkey ? nsegs != 0 : nsegs == 0) return NULL;
+    /* objects at the end need their FHIR type; strings (join, resource key) do not */
+    if (!type && !rkey && tail != VIEW_FAST_JOIN) return NULL;
     view_fast *f = fl_arena_calloc(a, 1, sizeof *f);
-    fl_str *segs = fl_arena_calloc(a, nsegs, sizeof *segs);
+    fl_str *segs = fl_arena_calloc(a, nsegs ? nsegs * 3 : 1, sizeof *segs);
     if (!f || !segs) return NULL;
-    const char *b = expr;
     for (uint32_t i = 0; i < nsegs; i++) {
-        const char *e = strchr(b, '.');
-        size_t n = e ? (size_t)(e - b) : strlen(b);
-        segs[i] = fl_str_make(b, n);
-        for (const char *const *w = fp_words; *w; w++)
-            if (fl_str_eq_c(segs[i], *w)) return NULL;
-        b += n + 1;
+        segs[i] = segs_l[i];
+        segs[nsegs + i] = fk[i];
+        segs[2 * nsegs + i] = fv[i];
     }
     f->segs = segs;
+    f->filt_key = segs + nsegs;
+    f->filt_val = segs + 2 * nsegs;
     f->nsegs = nsegs;
+    f->tail = tail;
+    f->resource_key = rkey;
+    f->join_sep = sep;
     f->fhir_type = type;
     f->hint_base = *nhints;
     *nhints += nsegs;
+    if (!type) return f;
     /* Objects of a type that is not resolved through resourceType all get the same item
      * apart from the node pointers: probe with and without a resourceType member. */
     static const fl_json_member probe_m = {{"resourceType", 12}, {FL_JSON_STRING, 0, 0, 6, {"Bundle"}}};

@@ -204,15 +204,104 @@ static inline void node_item(fl_fp_item *it, const view_fast *f, const fl_json_v
     }
 }
 
+/* .where(key = 'want') on one object, as FHIRPath's where() decides it: 1 kept, 0 not
+ * kept, -1 unsure (an extension "_key" or a choice "keyX" is present, the value is not a
+ * string, or text that might be a date/time compared by value): use the program. */
+static int fast_where(const fl_json_val *obj, fl_str key, fl_str want)
+{
+    const fl_json_val *val = NULL;
+    for (uint32_t i = 0; i < obj->len; i++) {
+        fl_str k = obj->u.members[i].key;
+        if (k.len == key.len && memcmp(k.ptr, key.ptr, key.len) == 0) {
+            val = &obj->u.members[i].val;
+        } else if (k.len > key.len &&
+                   ((k.ptr[0] == '_' && memcmp(k.ptr + 1, key.ptr, key.len) == 0) ||
+                    (memcmp(k.ptr, key.ptr, key.len) == 0 && k.ptr[key.len] >= 'A' && k.ptr[key.len] <= 'Z'))) {
+            return -1;
+        }
+    }
+    if (!val) return 0;
+    if (val->type != FL_JSON_STRING) return -1;
+    fl_str got = fl_json_str(val);
+    if (fl_str_eq(got, want)) return 1;
+    if (got.len && got.ptr[0] >= '0' && got.ptr[0] <= '9') return -1;
+    return 0;
+}
+
+/* The final values xs[0..n) as the result items, after the tail function. */
+static bool fast_finish(fl_view_ctx *ctx, const view_fast *f, const fl_json_val *const *xs, size_t n,
+                        bool for_column, fl_fp_coll *out)
+{
+    out->items = NULL;
+    out->len = 0;
+    if (f->tail == VIEW_FAST_JOIN) {
+        /* join(): strings only (anything else is an error the program reports) */
+        if (!for_column) return false;
+        if (n == 0) return true;
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (xs[i]->type != FL_JSON_STRING) return false;
+            total += xs[i]->len + (i ? f->join_sep.len : 0);
+        }
+        if (total > ((size_t)1 << 26)) return false; /* over FHIRPath's string limit */
+        fl_fp_item *it = fl_arena_alloc(&ctx->arena, sizeof *it);
+        if (!it) return false;
+        fl_str joined = fl_json_str(xs[0]);
+        if (n > 1) {
+            char *buf = fl_arena_alloc_aligned(&ctx->arena, total ? total : 1, 1);
+            if (!buf) return false;
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (i && f->join_sep.len) {
+                    memcpy(buf + k, f->join_sep.ptr, f->join_sep.len);
+                    k += f->join_sep.len;
+                }
+                if (xs[i]->len) memcpy(buf + k, xs[i]->u.str, xs[i]->len);
+                k += xs[i]->len;
+            }
+            joined = fl_str_make(buf, k);
+        }
+        *it = fl_fp_item_str(joined);
+        out->items = it;
+        out->len = 1;
+        return true;
+    }
+    if (n == 0) return true;
+    if (f->tail == VIEW_FAST_FIRST) n = 1;
+    fl_fp_item *items = fl_arena_alloc(&ctx->arena, n * sizeof *items);
+    if (!items) return false;
+    for (size_t i = 0; i < n; i++) {
+        const fl_json_val *x = xs[i];
+        if (for_column) {
+            if (!f->fhir_type && x->type == FL_JSON_OBJECT) return false;
+            column_item(&items[i], x, f->fhir_type);
+        } else {
+            node_item(&items[i], f, x);
+        }
+        if (!items[i].kind) return false;
+    }
+    out->items = items;
+    out->len = n;
+    return true;
+}
+
 static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *input, bool for_column,
                       fl_fp_coll *out)
 {
     if (input->kind != FL_FP_NODE || !fl_json_is_obj(input->v.node)) return false;
     const fl_json_val *first = input->v.node;
+    if (f->resource_key) {
+        /* getResourceKey(): the id of the input node when it is a string, else empty */
+        if (!for_column) return false;
+        const fl_json_val *id = fl_json_get_c(first, "id");
+        if (id && id->type == FL_JSON_STRING) return fast_finish(ctx, f, &id, 1, for_column, out);
+        return fast_finish(ctx, f, NULL, 0, for_column, out);
+    }
     const fl_json_val *const *cur = &first;
     size_t ncur = 1;
     const fl_json_val *stack[16];
     for (uint32_t s = 0; s < f->nsegs; s++) {
+        bool last = s + 1 == f->nsegs;
         /* one lookup per node; vals[i] is the member of cur[i] */
         const fl_json_val **vals = ncur <= 16 ? stack : fl_arena_alloc(&ctx->arena, ncur * sizeof *vals);
         if (!vals) return false;
@@ -223,39 +312,30 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
             vals[i] = v;
             cap += fl_json_is_arr(v) ? v->len : 1;
         }
-        if (s + 1 == f->nsegs) {
-            fl_fp_item *items = cap ? fl_arena_alloc(&ctx->arena, cap * sizeof *items) : NULL;
-            if (cap && !items) return false;
-            size_t n = 0;
-            for (size_t i = 0; i < ncur; i++) {
-                const fl_json_val *v = vals[i];
-                uint32_t k = fl_json_is_arr(v) ? v->len : 1;
-                for (uint32_t j = 0; j < k; j++) {
-                    const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
-                    if (fl_json_is_null(x) || fl_json_is_arr(x)) return false;
-                    if (for_column) column_item(&items[n], x, f->fhir_type);
-                    else node_item(&items[n], f, x);
-                    if (!items[n].kind) return false;
-                    n++;
-                }
-            }
-            out->items = items;
-            out->len = n;
-            return true;
-        }
+        /* the values of this segment, arrays flattened */
         const fl_json_val **next = fl_arena_alloc(&ctx->arena, (cap ? cap : 1) * sizeof *next);
         if (!next) return false;
         size_t n = 0;
+        bool filter = f->filt_key[s].ptr != NULL;
         for (size_t i = 0; i < ncur; i++) {
             const fl_json_val *v = vals[i];
             uint32_t k = fl_json_is_arr(v) ? v->len : 1;
             for (uint32_t j = 0; j < k; j++) {
                 const fl_json_val *x = fl_json_is_arr(v) ? &v->u.items[j] : v;
-                if (!fl_json_is_obj(x)) return false;
+                if (last && !filter ? (fl_json_is_null(x) || fl_json_is_arr(x)) : !fl_json_is_obj(x)) return false;
+                if (filter) {
+                    int m = fast_where(x, f->filt_key[s], f->filt_val[s]);
+                    if (m < 0) return false;
+                    if (!m) continue;
+                }
                 next[n++] = x;
             }
         }
-        if (!n) return false;
+        if (last) return fast_finish(ctx, f, next, n, for_column, out);
+        if (!n) {
+            if (!filter) return false;
+            return fast_finish(ctx, f, NULL, 0, for_column, out); /* where() kept nothing */
+        }
         cur = next;
         ncur = n;
     }

@@ -20,10 +20,22 @@ typedef enum view_iter {
 /* One column occurrence inside a select: its program and the output slot it fills
  * (unionAll branches fill the same slots). */
 /* A path that is a plain member chain ("address.city") whose FHIR type the FHIRPath
- * compiler knows: evaluated directly on the JSON DOM (see view_fast_eval). */
+ * compiler knows, optionally with `.where(member = 'text')` after a segment and a final
+ * `.first()` or `.join('sep')`, or just `getResourceKey()`: evaluated directly on the JSON
+ * DOM (see fast_eval in view_eval.c), which falls back to the program on anything unusual. */
+typedef enum view_fast_tail {
+    VIEW_FAST_ALL = 0, /* the whole collection */
+    VIEW_FAST_FIRST,   /* .first() */
+    VIEW_FAST_JOIN     /* .join('sep') over strings */
+} view_fast_tail;
+
 typedef struct view_fast {
     fl_str *segs;
+    fl_str *filt_key, *filt_val; /* per segment: .where(key = 'val'), or .ptr NULL */
     uint32_t nsegs;
+    uint8_t tail;       /* view_fast_tail */
+    bool resource_key;  /* the path is getResourceKey() (nsegs 0) */
+    fl_str join_sep;
     uint32_t hint_base; /* first of nsegs member-position hints in fl_view_ctx.hints */
     const char *fhir_type;
     bool node_tmpl_ok;  /* objects of this type can be built from node_tmpl */
