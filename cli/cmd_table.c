@@ -8,6 +8,7 @@
  *   fhirlake table checkpoint TABLE                           write a checkpoint now
  *   fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]
  *   fhirlake table optimize TABLE [--target-size BYTES]        bin-packing compaction
+ *   fhirlake table cleanup-log TABLE [--retention-hours N]     delete expired log files
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
  *       one JSON object per line, keys = column names; one data file per partition;
  *       dates "YYYY-MM-DD", timestamps RFC 3339, decimals as JSON numbers
@@ -30,6 +31,7 @@ static void usage(FILE *out)
                  "       fhirlake table checkpoint TABLE\n"
                  "       fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]\n"
                  "       fhirlake table optimize TABLE [--target-size BYTES]\n"
+                 "       fhirlake table cleanup-log TABLE [--retention-hours N]\n"
                  "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
 }
 
@@ -900,6 +902,15 @@ int cmd_table(int argc, char **argv)
         } else {
             printf("committed version %lld: %lld files compacted into %lld (%lld rows)\n", (long long)orr.version,
                    (long long)orr.files_removed, (long long)orr.files_added, (long long)orr.rows);
+        }
+    } else if (!strcmp(sub, "cleanup-log")) {
+        int64_t n = 0;
+        rc = fl_delta_table_cleanup_log(t, retention_h >= 0 ? retention_h * 3600000 : -1, &n, &err);
+        if (rc) {
+            cli_report("cleanup-log", rc, &err);
+            status = CLI_FAILED;
+        } else {
+            printf("deleted %lld expired log files\n", (long long)n);
         }
     } else if (!strcmp(sub, "vacuum")) {
         fl_delta_vacuum_opts vo = {.retention_ms = retention_h >= 0 ? retention_h * 3600000 : -1, .force = force,

@@ -365,6 +365,13 @@ typedef struct fl_delta_vacuum_result {
 FL_API fl_rc fl_delta_table_vacuum(fl_delta_table *t, const fl_delta_vacuum_opts *o, fl_delta_vacuum_result *res,
                                    fl_err *err);
 
+/* Metadata cleanup: delete commit, checkpoint and .crc files of versions older than the
+ * newest checkpoint whose files are older than the log retention (retention_ms < 0 = the
+ * table's delta.logRetentionDuration, default 30 days). That checkpoint and everything
+ * after it stay, so every version inside the retention remains loadable. *deleted
+ * (optional) receives the number of files removed. */
+FL_API fl_rc fl_delta_table_cleanup_log(fl_delta_table *t, int64_t retention_ms, int64_t *deleted, fl_err *err);
+
 /* ------------------------------------------------------------------ history */
 
 /* One commit as shown by history. Strings are valid for the callback only. */

@@ -449,6 +449,9 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
             if (ict >= 0) s->timestamp_ms = ict;
         }
     } else {
+        if (first > target)
+            FL_FAIL(FL_E_NOT_FOUND, "%s: version %lld is no longer in the log (cleaned up; the oldest is %lld)", url,
+                    (long long)target, (long long)first);
         if (first != 0)
             FL_FAIL(FL_E_DELTA_LOG, "%s: no checkpoint at or before version %lld and commits start at version %lld",
                     url, (long long)target, (long long)first);

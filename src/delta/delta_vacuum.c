@@ -206,3 +206,97 @@ done:
     fl_arena_fini(&c.batch_a);
     return rc;
 }
+
+/* ------------------------------------------------------------------ log cleanup */
+
+typedef struct clean_ctx {
+    int64_t keep_from; /* delete files of versions below this */
+    fl_str batch[VACUUM_BATCH];
+    size_t n;
+    fl_arena a;
+    fl_store *st;
+    int64_t deleted;
+} clean_ctx;
+
+static fl_rc clean_flush(clean_ctx *c, fl_err *err)
+{
+    fl_rc rc = c->n ? fl_store_delete(c->st, c->batch, c->n, err) : FL_OK;
+    c->deleted += (int64_t)c->n;
+    c->n = 0;
+    fl_arena_reset(&c->a);
+    return rc;
+}
+
+static fl_rc clean_cb(void *ctx, const fl_store_entry *e, fl_err *err)
+{
+    clean_ctx *c = ctx;
+    if (e->is_prefix) return FL_OK;
+    fl_str name = fl_str_make(e->key.ptr + sizeof DELTA_LOG_DIR - 1, e->key.len - (sizeof DELTA_LOG_DIR - 1));
+    /* <20 digits>.json | .checkpoint.* | .crc ; anything else is left alone */
+    if (name.len < 21 || name.ptr[20] != '.') return FL_OK;
+    int64_t v = 0;
+    for (size_t i = 0; i < 20; i++) {
+        if (name.ptr[i] < '0' || name.ptr[i] > '9') return FL_OK;
+        v = v * 10 + (name.ptr[i] - '0');
+    }
+    fl_str rest = fl_str_make(name.ptr + 20, name.len - 20);
+    if (!fl_str_eq_c(rest, ".json") && !fl_str_eq_c(rest, ".crc") && !fl_str_starts_with(rest, FL_STR(".checkpoint.")))
+        return FL_OK;
+    if (v >= c->keep_from) return FL_E_EOF; /* sorted: nothing older follows */
+    fl_str k = fl_arena_str_dup(&c->a, e->key);
+    if (!k.ptr) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    c->batch[c->n++] = k;
+    return c->n == VACUUM_BATCH ? clean_flush(c, err) : FL_OK;
+}
+
+static int64_t log_retention_of(const fl_delta_snapshot *s)
+{
+    fl_str v = fl_delta_snapshot_get_config(s, "delta.logRetentionDuration", FL_STR("interval 30 days"));
+    int64_t n = 0;
+    size_t i = fl_str_starts_with(v, FL_STR("interval ")) ? 9 : 0, st = i;
+    while (i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9' && i - st < 12) n = n * 10 + (v.ptr[i++] - '0');
+    while (i < v.len && v.ptr[i] == ' ') i++;
+    fl_str u = fl_str_make(v.ptr + i, v.len - i);
+    int64_t mul = fl_str_starts_with(u, FL_STR("week"))     ? 604800000LL
+                : fl_str_starts_with(u, FL_STR("day"))      ? 86400000LL
+                : fl_str_starts_with(u, FL_STR("hour"))     ? 3600000LL
+                : fl_str_starts_with(u, FL_STR("minute"))   ? 60000LL
+                : fl_str_starts_with(u, FL_STR("second"))   ? 1000LL
+                                                            : -1;
+    return (i == st || mul < 0) ? 30 * 86400000LL : n * mul;
+}
+
+fl_rc fl_delta_table_cleanup_log(fl_delta_table *t, int64_t retention_ms, int64_t *deleted, fl_err *err)
+{
+    if (deleted) *deleted = 0;
+    fl_delta_snapshot *s = NULL;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    clean_ctx c = {.st = t->st};
+    fl_arena_init(&c.a, 0, 0);
+    fl_rc rc = delta_snapshot_load_ex(t, -1, true, &s, err);
+    if (rc) goto done;
+    int64_t ret = retention_ms >= 0 ? retention_ms : log_retention_of(s);
+    int64_t cutoff = fl_clock_now_us() / 1000 - ret;
+    delta_listing l;
+    FL_TRY(delta_list_log(t, 0, &a, &l, err));
+    /* newest checkpoint whose commit file is older than the cutoff (its own JSON must exist
+     * so its version stays addressable, and the versions after it must be contiguous) */
+    int64_t keep_from = -1;
+    for (size_t i = 0; i < l.n_cps; i++) {
+        int64_t v = l.cps[i].version;
+        for (size_t k = 0; k < l.n_commits; k++)
+            if (l.commits[k].version == v && l.commits[k].mtime_ms < cutoff && v <= s->version) keep_from = v;
+    }
+    if (keep_from <= 0) goto done; /* nothing expired */
+    c.keep_from = keep_from;
+    rc = fl_store_list(t->st, FL_STR(DELTA_LOG_DIR), FL_STR_NULL, FL_STORE_LIST_NO_RECURSE, clean_cb, &c, err);
+    if (rc) goto done;
+    rc = clean_flush(&c, err);
+done:
+    if (deleted) *deleted = c.deleted;
+    fl_delta_snapshot_free(s);
+    fl_arena_fini(&a);
+    fl_arena_fini(&c.a);
+    return rc;
+}

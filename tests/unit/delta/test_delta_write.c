@@ -803,6 +803,55 @@ static void test_upsert(void)
     fl_rm_rf(dir, NULL);
 }
 
+static void test_log_cleanup(void)
+{
+    fl_store *st = fresh("cleanup");
+    fl_delta_table *t = create(st, false, NULL, 0);
+    fl_err err;
+    char sb[64];
+    for (int i = 1; i <= 25; i++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        char p[32];
+        snprintf(p, sizeof p, "c%d.parquet", i);
+        fl_delta_file f = fake_file(p, 1, sb, sizeof sb);
+        fl_delta_txn_add_file(txn, &f, &err);
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+        fl_delta_txn_free(txn);
+    }
+    int64_t deleted = -1;
+    CHECK_EQ_INT(fl_delta_table_cleanup_log(t, -1, &deleted, &err), FL_OK);
+    CHECK_EQ_INT(deleted, 0); /* everything is recent */
+    /* versions 0..15 (and the checkpoint at 10) are 40 days old; 20 is recent */
+    for (int v = 0; v <= 15; v++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/_delta_log/%020d.json", dir, v);
+        struct timeval tv[2] = {{time(NULL) - 40 * 86400, 0}, {time(NULL) - 40 * 86400, 0}};
+        utimes(path, tv);
+        if (v == 10) {
+            snprintf(path, sizeof path, "%s/_delta_log/%020d.checkpoint.parquet", dir, v);
+            utimes(path, tv);
+        }
+    }
+    CHECK_EQ_INT(fl_delta_table_cleanup_log(t, -1, &deleted, &err), FL_OK);
+    CHECK_EQ_INT(deleted, 10); /* commits 0..9; the checkpoint at 10 and its JSON stay */
+    fl_store_meta m;
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000009.json"), &m, &err), FL_E_NOT_FOUND);
+    CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000010.json"), &m, &err), FL_OK);
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    CHECK(s && fl_delta_snapshot_num_files(s) == 25);
+    fl_delta_snapshot_free(s);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, 12, &s, &err), FL_OK);
+    CHECK(s && fl_delta_snapshot_num_files(s) == 12);
+    fl_delta_snapshot_free(s);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, 5, &s, &err), FL_E_NOT_FOUND); /* cleaned up */
+    CHECK(strstr(err.msg, "no longer in the log") != NULL);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
 /* inCommitTimestamp of commit v read straight from the log text. */
 static int64_t ict_of(fl_store *st, int v)
 {
@@ -981,5 +1030,6 @@ int main(void)
     RUN(test_vacuum);
     RUN(test_optimize);
     RUN(test_upsert);
+    RUN(test_log_cleanup);
     return testhelp_done();
 }
