@@ -49,7 +49,7 @@ struct srv_worker {
     const char *export_status; /* not_started | export-in-progress | completed | skipped | failed */
     char export_error[512];
     int64_t start_us, end_us;
-    bool cancelled;            /* jobs: DELETE on the status URL */
+    bool has_thread;           /* jobs: th was started ($materialize runs on the request thread) */
     uint64_t delivered, attempts, in_process, rows_sent, batches, errors;
     w_error errs[W_MAX_ERRORS];
     size_t nerrs, errs_next;
@@ -562,7 +562,7 @@ void srv_deliver_stop_all(fl_server *srv)
         srv->jobs = j->next;
         atomic_store(&j->stop, true);
         pthread_mutex_unlock(&srv->work_mu);
-        pthread_join(j->th, NULL);
+        if (j->has_thread) pthread_join(j->th, NULL);
         pthread_mutex_lock(&srv->work_mu);
         w_free(j);
     }
@@ -730,7 +730,7 @@ done:
 }
 
 /* The kick-off's Parameters -> job (cfg + view body). Returns a message or NULL. */
-static const char *job_parse(srv_req *r, const fl_json_val *body, srv_worker *j)
+static const char *job_parse(srv_req *r, const fl_json_val *body, srv_worker *j, fl_str view_id)
 {
     srv_lake_cfg *cfg = &j->cfg;
     memset(cfg, 0, sizeof *cfg);
@@ -783,6 +783,10 @@ static const char *job_parse(srv_req *r, const fl_json_val *body, srv_worker *j)
             if (!fl_parse_i64(fl_json_str(fl_json_get_c(p, "valueInteger")), &mb) || mb < 1 || mb > 4096)
                 return "targetFileSizeMb must be an integer 1-4096";
             cfg->target_file_size = (uint64_t)mb << 20;
+        } else if (view_id.len && fl_str_eq_c(name, "type")) { /* $materialize */
+            if (!fl_str_eq_c(sv, "table"))
+                return fl_arena_printf(r->a, "type '%.*s' is not supported: fhirlake materializes into a Delta table "
+                                             "(type=table with tablePath)", FL_STR_ARG(sv));
         } else if (fl_str_eq_c(name, "_since") || fl_str_eq_c(name, "source")) {
             return fl_arena_printf(r->a, "parameter %.*s is not supported yet", FL_STR_ARG(name));
         } else if (fl_str_eq_c(name, "patient") || fl_str_eq_c(name, "group") || fl_str_eq_c(name, "chunkCount") ||
@@ -796,6 +800,11 @@ static const char *job_parse(srv_req *r, const fl_json_val *body, srv_worker *j)
             memcpy(dst, sv.ptr, sv.len);
             dst[sv.len] = 0;
         }
+    }
+    if (view_id.len) {
+        if (nviews) return "the view is given by the URL; no view parameter";
+        ref = fl_arena_str_dup(r->a, fl_str_c(fl_arena_printf(r->a, "ViewDefinition/%.*s", FL_STR_ARG(view_id))));
+        nviews = 1;
     }
     if (nviews != 1) return "exactly one view (viewReference) is required";
     if (!cfg->table[0]) return "parameter tablePath is required";
@@ -836,7 +845,7 @@ static void job_kickoff(srv_req *r)
         return;
     }
     j->srv = srv;
-    const char *msg = job_parse(r, body, j);
+    const char *msg = job_parse(r, body, j, FL_STR_NULL);
     if (msg) {
         srv_outcome(r, 400, "$viewdefinition-export: %s", msg);
         w_free(j);
@@ -862,12 +871,13 @@ static void job_kickoff(srv_req *r)
         if (!victim) break;
         srv_worker *v = *victim;
         *victim = v->next;
-        pthread_join(v->th, NULL); /* finished: returns at once */
+        if (v->has_thread) pthread_join(v->th, NULL); /* finished: returns at once */
         w_free(v);
         n--;
     }
     bool ok = n < SRV_MAX_JOBS && pthread_create(&j->th, NULL, job_main, j) == 0;
     if (ok) {
+        j->has_thread = true;
         j->next = srv->jobs;
         srv->jobs = j;
     }
@@ -942,6 +952,53 @@ static void job_status(srv_req *r, fl_str id, bool cancel)
     fl_jw_obj_end(&jw);
     pthread_mutex_unlock(&srv->work_mu);
     r->resp->status = 200;
+}
+
+/* POST ViewDefinition/<id>/$materialize {type=table, tablePath, ...}: the same export,
+ * synchronous; 200 with the job's result Parameters. */
+void srv_materialize(srv_req *r, fl_str id)
+{
+    fl_server *srv = r->srv;
+    fl_json_val *body = NULL;
+    if (r->req->body.len) {
+        body = (fl_json_val *)srv_parse_body(r, r->req->body, "$materialize");
+        if (!body) return;
+    }
+    srv_worker *j = fl_calloc(1, sizeof *j);
+    if (!j) {
+        srv_outcome(r, 500, "out of memory");
+        return;
+    }
+    j->srv = srv;
+    static const char empty_params[] = "{\"resourceType\":\"Parameters\"}";
+    fl_json_val *dflt = NULL;
+    if (!body && fl_json_parse(empty_params, sizeof empty_params - 1, NULL, r->a, &dflt, NULL, NULL) == FL_OK)
+        body = dflt;
+    const char *msg = body ? job_parse(r, body, j, id) : "out of memory";
+    if (msg) {
+        srv_outcome(r, 400, "$materialize: %s", msg);
+        w_free(j);
+        return;
+    }
+    char uuid[37];
+    fl_uuid4(uuid);
+    snprintf(j->id, sizeof j->id, "%s", uuid);
+    snprintf(j->app_export, sizeof j->app_export, "materialize/%s", uuid);
+    j->export_status = "export-in-progress";
+    j->start_us = fl_clock_now_us();
+    fl_buf_init(&j->del, 0);
+    atomic_store(&j->alive, true);
+    if (r->c) { /* the job takes its own connection; do not hold two on a small pool */
+        fl_fhirdb_release(srv->db, r->c);
+        r->c = NULL;
+    }
+    job_main(j); /* synchronous, on this request thread */
+    pthread_mutex_lock(&srv->work_mu);
+    j->next = srv->jobs; /* listed so GET .../$viewdefinition-export/status/<id> shows it too */
+    srv->jobs = j;
+    pthread_mutex_unlock(&srv->work_mu);
+    job_status(r, fl_str_c(j->id), false);
+    if (strcmp(j->export_status, "completed") != 0) r->resp->status = 500;
 }
 
 void srv_vdexport(srv_req *r, fl_str method, int nseg, fl_str hist, fl_str job)

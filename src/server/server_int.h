@@ -189,6 +189,8 @@ void srv_deliver_status(srv_req *r, fl_str id, int64_t queued, fl_jw *w); /* $st
 void srv_deliver_metrics(srv_req *r, fl_buf *b);
 /* ViewDefinition/$viewdefinition-export (nseg 2: kick-off) and .../status/<job> (nseg 4). */
 void srv_vdexport(srv_req *r, fl_str method, int nseg, fl_str hist, fl_str job);
+/* POST ViewDefinition/<id>/$materialize (type=table, tablePath): synchronous export. */
+void srv_materialize(srv_req *r, fl_str id);
 
 /* server_bundle.c */
 void srv_bundle(srv_req *r);

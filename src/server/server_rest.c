@@ -274,6 +274,14 @@ void srv_route_type(srv_req *r, fl_str method, fl_str type, fl_str id, fl_str hi
         if (check_id(r, type, id)) srv_dest_status(r, id);
         return;
     }
+    if (nseg == 3 && fl_str_eq_c(type, "ViewDefinition") && fl_str_eq_c(hist, "$materialize")) {
+        if (!fl_str_eq_c(method, "POST")) {
+            bad_method(r, method, "$materialize");
+            return;
+        }
+        if (check_id(r, type, id)) srv_materialize(r, id); /* server_deliver.c */
+        return;
+    }
     if (hist.len && hist.ptr[0] == '$') {
         srv_outcome(r, 404, "unknown operation '%.*s' on %.*s/%.*s", FL_STR_ARG(hist), FL_STR_ARG(type),
                     FL_STR_ARG(id));

@@ -369,6 +369,17 @@ else:  # initial export with concurrent writers
         vrows = DeltaTable(target, storage_options=storage_options()).to_pyarrow_table().to_pylist()
         check(sorted(r["id"] for r in vrows) == sorted(ids), "export table: each patient once", len(vrows))
         check(all(r["gender"] == final[r["id"]][1] for r in vrows), "export table: current values", None)
+    # $materialize (Aidbox's operation; here type=table into a Delta table), synchronous
+    mt = TABLE.rstrip("/") + "_mat"
+    st, js = req("POST", f"/ViewDefinition/{vid}/$materialize", {"resourceType": "Parameters", "parameter": [
+        {"name": "type", "valueString": "view"}, {"name": "tablePath", "valueString": mt}]})
+    check(st == 400 and "type=table" in diag(js), "$materialize type=view -> 400", (st, diag(js)))
+    st, js = req("POST", f"/ViewDefinition/{vid}/$materialize", {"resourceType": "Parameters", "parameter": [
+        {"name": "type", "valueString": "table"}, {"name": "tablePath", "valueString": mt}] + [
+        p for p in dest_params([]) if p["name"] in ("s3Endpoint", "awsRegion", "awsAccessKeyId", "awsSecretAccessKey")]})
+    ps = {p["name"]: p for p in (js or {}).get("parameter", [])} if st == 200 else {}
+    check(st == 200 and ps.get("status", {}).get("valueCode") == "completed" and ps["rowsExported"]["valueInteger"] == N,
+          "$materialize type=table -> 200, completed, 2,000 rows", (st, js))
 
 print(f"{'FAILED' if failures else 'passed'}: {failures} failures")
 sys.stdout.flush()
