@@ -331,7 +331,9 @@ fl_rc fl_server_start(fl_server *srv, fl_err *err)
     char hn[128] = "";
     if (gethostname(hn, sizeof hn - 1) != 0) snprintf(hn, sizeof hn, "host");
     snprintf(srv->owner, sizeof srv->owner, "%.*s:%u", 40, hn, (unsigned)srv->port);
+    pthread_mutex_lock(&srv->work_mu);
     srv->delivery_on = true; /* topic destination workers (server_deliver.c) */
+    pthread_mutex_unlock(&srv->work_mu);
     srv_deliver_sync(srv);
     fl_log(&srv->opts.log, FL_LOG_INFO, "listening on %s port %u, FHIR base %s, store %s, %u threads", srv->host,
            (unsigned)srv->port, srv->base[0] ? srv->base : "/", fl_fhirdb_backend(srv->db), srv->opts.threads);

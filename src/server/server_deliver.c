@@ -511,8 +511,11 @@ static void reap(fl_server *srv, bool wait)
 
 void srv_deliver_sync(fl_server *srv)
 {
-    if (!srv->delivery_on) return;
     pthread_mutex_lock(&srv->work_mu);
+    if (!srv->delivery_on) { /* before fl_server_start or after stop */
+        pthread_mutex_unlock(&srv->work_mu);
+        return;
+    }
     pthread_rwlock_rdlock(&srv->reg_lock);
     const srv_registry *g = srv->reg;
     for (srv_worker *w = srv->workers; w; w = w->next) {
