@@ -959,9 +959,12 @@ static void job_status(srv_req *r, fl_str id, bool cancel)
 
 /* POST ViewDefinition/<id>/$materialize {type=table, tablePath, ...}: the same export,
  * synchronous; 200 with the job's result Parameters. */
+static bool exports_enabled(srv_req *r);
+
 void srv_materialize(srv_req *r, fl_str id)
 {
     fl_server *srv = r->srv;
+    if (!exports_enabled(r)) return;
     fl_json_val *body = NULL;
     if (r->req->body.len) {
         body = (fl_json_val *)srv_parse_body(r, r->req->body, "$materialize");
@@ -1004,9 +1007,21 @@ void srv_materialize(srv_req *r, fl_str id)
     if (strcmp(j->export_status, "completed") != 0) r->resp->status = 500;
 }
 
+/* Exports write to storage: only in a started server (not from fl_server_handle in unit
+ * tests or the HTTP fuzzer, where a request could name any path). */
+static bool exports_enabled(srv_req *r)
+{
+    pthread_mutex_lock(&r->srv->work_mu);
+    bool on = r->srv->delivery_on;
+    pthread_mutex_unlock(&r->srv->work_mu);
+    if (!on) srv_outcome(r, 503, "exports run only in a started server");
+    return on;
+}
+
 void srv_vdexport(srv_req *r, fl_str method, int nseg, fl_str hist, fl_str job)
 {
     if (nseg == 2) {
+        if (!exports_enabled(r)) return;
         if (!fl_str_eq_c(method, "POST")) {
             srv_outcome(r, 405, "$viewdefinition-export: use POST (with Prefer: respond-async)");
             return;
