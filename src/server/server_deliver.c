@@ -1021,12 +1021,11 @@ static bool exports_enabled(srv_req *r)
 void srv_vdexport(srv_req *r, fl_str method, int nseg, fl_str hist, fl_str job)
 {
     if (nseg == 2) {
-        if (!exports_enabled(r)) return;
         if (!fl_str_eq_c(method, "POST")) {
             srv_outcome(r, 405, "$viewdefinition-export: use POST (with Prefer: respond-async)");
             return;
         }
-        job_kickoff(r);
+        if (exports_enabled(r)) job_kickoff(r);
         return;
     }
     if (nseg == 4 && fl_str_eq_c(hist, "status")) {

@@ -203,6 +203,11 @@ static void test_topics(void)
                       NULL, NULL),
                  422);
     CHECK(body_has("no AidboxSubscriptionTopic with url 'http://ex.org/none'"));
+    /* exports write to storage: refused without a started server (this test, the fuzzer) */
+    CHECK_EQ_INT(call("POST", "/fhir/ViewDefinition/$viewdefinition-export", "{\"resourceType\":\"Parameters\"}", NULL,
+                      NULL),
+                 503);
+    CHECK_EQ_INT(call("GET", "/fhir/ViewDefinition/$viewdefinition-export", "", NULL, NULL), 405);
     CHECK_EQ_INT(call("PUT", "/fhir/AidboxTopicDestination/d1", dest, NULL, NULL), 405);
     CHECK(body_has("immutable"));
     const char *bad_kind = "{\"resourceType\":\"AidboxTopicDestination\",\"status\":\"active\","
