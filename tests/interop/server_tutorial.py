@@ -222,6 +222,13 @@ if MODE == "tutorial":
           "schemaEvolution=add-columns: active, export skipped", status(d3))
     dt, rows = read_table()
     check("active" in [f.name for f in dt.schema().fields], "column 'active' added", [f.name for f in dt.schema().fields])
+    # both destinations now write to that table: patient_flat's rows get null in 'active'
+    st, js = req("POST", "/Patient", dict(patient("Late", ["A"], "female", "2000-01-01"), active=True))
+    late = js["id"] if st == 201 else None
+    check(wait_for(lambda: len([r for r in read_table()[1] if r["id"] == late]) == 2, 30),
+          "a later patient reaches the table through both destinations", late)
+    lr = sorted([r["active"] for r in read_table()[1] if r["id"] == late], key=lambda v: (v is not None, v))
+    check(lr == [None, True], "view without the column writes null, the other its value", lr)
 
 elif MODE == "replicas":  # two servers on one PostgreSQL database, one destination
     BASE1, BASE2 = BASE, os.environ["BASE2"]
