@@ -243,6 +243,13 @@ FL_API fl_rc fl_fhirdb_lease(fl_fhirdb_conn *c, fl_str name, fl_str owner, uint3
                              fl_err *err);
 FL_API fl_rc fl_fhirdb_lease_release(fl_fhirdb_conn *c, fl_str name, fl_str owner, fl_err *err);
 
+/* Small persistent key/value state in fl_meta (e.g. a destination's failed initial
+ * export). get: *found false when absent; *value in arena a. set: insert or replace
+ * ("schema_version" is reserved). */
+FL_API fl_rc fl_fhirdb_meta_get(fl_fhirdb_conn *c, fl_str key, fl_arena *a, fl_str *value, bool *found,
+                                fl_err *err);
+FL_API fl_rc fl_fhirdb_meta_set(fl_fhirdb_conn *c, fl_str key, fl_str value, fl_err *err);
+
 /* ------------------------------------------------------------------ helpers */
 
 /* true if s is a valid FHIR id ([A-Za-z0-9-.]{1,64}). */

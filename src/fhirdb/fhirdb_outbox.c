@@ -307,3 +307,38 @@ fl_rc fl_fhirdb_lease_release(fl_fhirdb_conn *c, fl_str name, fl_str owner, fl_e
     db_val p[2] = {db_t(name), db_t(owner)};
     return db_exec(c, "DELETE FROM fl_lease WHERE name=? AND owner=?", p, 2, NULL, NULL, err);
 }
+
+/* ------------------------------------------------------------------ small persistent state */
+
+typedef struct meta_sink {
+    fl_arena *a;
+    fl_str *out;
+    bool *found;
+} meta_sink;
+
+static fl_rc meta_cb(void *ctx, const db_val *cols, size_t ncol, fl_err *err)
+{
+    meta_sink *m = ctx;
+    if (ncol < 1) return FL_OK;
+    *m->out = fl_arena_str_dup(m->a, db_text(&cols[0]));
+    if (!m->out->ptr) return fl_err_set(err, FL_E_NOMEM, "fhirdb: out of memory");
+    *m->found = true;
+    return FL_OK;
+}
+
+fl_rc fl_fhirdb_meta_get(fl_fhirdb_conn *c, fl_str key, fl_arena *a, fl_str *value, bool *found, fl_err *err)
+{
+    *found = false;
+    *value = FL_STR_NULL;
+    meta_sink m = {a, value, found};
+    db_val p[1] = {db_t(key)};
+    return db_exec(c, "SELECT value FROM fl_meta WHERE key=?", p, 1, meta_cb, &m, err);
+}
+
+fl_rc fl_fhirdb_meta_set(fl_fhirdb_conn *c, fl_str key, fl_str value, fl_err *err)
+{
+    if (fl_str_eq_c(key, "schema_version")) return fl_err_set(err, FL_E_ARG, "fhirdb: schema_version is reserved");
+    db_val p[2] = {db_t(key), db_t(value)};
+    return db_exec(c, "INSERT INTO fl_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                   p, 2, NULL, NULL, err);
+}

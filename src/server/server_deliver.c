@@ -288,6 +288,29 @@ static void w_initial_export(srv_worker *w)
         w_set(w, &w->export_status, "completed");
         return;
     }
+    /* a final failure is remembered: exporting again later could double rows that were
+     * delivered live since */
+    char key[FL_FHIRDB_MAX_ID + 48];
+    snprintf(key, sizeof key, "initial-export-failed/%s", w->id);
+    {
+        fl_fhirdb_conn *c = NULL;
+        fl_arena a;
+        fl_arena_init(&a, 0, 0);
+        fl_str val = FL_STR_NULL;
+        bool found = false;
+        if (fl_fhirdb_acquire(w->srv->db, &c, &err) == FL_OK) {
+            if (fl_fhirdb_meta_get(c, fl_str_c(key), &a, &val, &found, &err) != FL_OK) found = false;
+            fl_fhirdb_release(w->srv->db, c);
+        }
+        if (found) {
+            pthread_mutex_lock(&w->srv->work_mu);
+            w->export_status = "failed";
+            snprintf(w->export_error, sizeof w->export_error, "%.*s", FL_STR_ARG(val));
+            pthread_mutex_unlock(&w->srv->work_mu);
+        }
+        fl_arena_fini(&a);
+        if (found) return;
+    }
     for (unsigned attempt = 0; attempt < 4; attempt++) {
         w_set(w, &w->export_status, "export-in-progress");
         uint64_t rows = 0;
@@ -312,6 +335,12 @@ static void w_initial_export(srv_worker *w)
     w_set(w, &w->export_status, "failed");
     fl_fhirdb_conn *c = NULL;
     if (fl_fhirdb_acquire(w->srv->db, &c, &err) == FL_OK) {
+        char msg[512];
+        pthread_mutex_lock(&w->srv->work_mu);
+        snprintf(msg, sizeof msg, "%s", w->export_error);
+        pthread_mutex_unlock(&w->srv->work_mu);
+        if (fl_fhirdb_meta_set(c, fl_str_c(key), fl_str_c(msg), &err) != FL_OK)
+            w_error_add(w, "recording the failed export: %s", err.msg);
         if (fl_fhirdb_outbox_release_export(c, fl_str_c(w->id), &err) != FL_OK)
             w_error_add(w, "releasing events covered by the failed export: %s", err.msg);
         fl_fhirdb_release(w->srv->db, c);

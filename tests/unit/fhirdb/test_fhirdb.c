@@ -370,6 +370,14 @@ static void test_outbox_batches(void)
     CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("B"), 1, &held, &err) == FL_OK && held);
     fl_sleep_ms(5); /* B's 1 ms lease expired: A may take it */
     CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("A"), 60000, &held, &err) == FL_OK && held);
+    /* persistent key/value state */
+    fl_str v = FL_STR_NULL;
+    bool found = true;
+    CHECK(fl_fhirdb_meta_get(c, FL_STR("k1"), &A, &v, &found, &err) == FL_OK && !found);
+    CHECK(fl_fhirdb_meta_set(c, FL_STR("k1"), FL_STR("one"), &err) == FL_OK);
+    CHECK(fl_fhirdb_meta_set(c, FL_STR("k1"), FL_STR("two"), &err) == FL_OK);
+    CHECK(fl_fhirdb_meta_get(c, FL_STR("k1"), &A, &v, &found, &err) == FL_OK && found && fl_str_eq_c(v, "two"));
+    CHECK_EQ_INT(fl_fhirdb_meta_set(c, FL_STR("schema_version"), FL_STR("9"), &err), FL_E_ARG);
     fl_fhirdb_release(db, c);
     fl_fhirdb_close(db);
     fl_arena_reset(&A);
