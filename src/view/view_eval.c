@@ -42,6 +42,15 @@ fl_rc fl_view_ctx_new(const fl_view_plan *plan, fl_view_ctx **out, fl_err *err)
     ctx->empty_obj.type = FL_JSON_OBJECT;
     ctx->empty_obj.len = 0;
     ctx->empty_obj.u.members = NULL;
+    /* The root item depends only on the resource type, which eval_resource checks first:
+     * build it once from a probe instead of looking the type name up per resource. */
+    fl_json_member probe_m = {FL_STR("resourceType"), {FL_JSON_STRING, 0, 0, 0, {plan->resource}}};
+    probe_m.val.len = (uint32_t)strlen(plan->resource);
+    fl_json_val probe = {FL_JSON_OBJECT, 0, 0, 1, {NULL}};
+    probe.u.members = &probe_m;
+    ctx->root_tmpl = fl_fp_item_from_json(&probe, plan->resource);
+    ctx->root_tmpl_ok = ctx->root_tmpl.kind == FL_FP_NODE && ctx->root_tmpl.src == &probe &&
+                        ctx->root_tmpl.v.node == &probe && !ctx->root_tmpl.ext;
     *out = ctx;
     return FL_OK;
 }
@@ -177,14 +186,22 @@ static void column_item(fl_fp_item *it, const fl_json_val *x, const char *fhir_t
 
 /* fl_json_get with a position hint: FHIR resources of one kind mostly keep their members
  * in the same order, so the position found last time is tried first. */
+/* Equal bytes; keys are short, so an inline loop beats a call to memcmp. */
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 static inline const fl_json_val *member_get(const fl_json_val *obj, fl_str key, uint32_t *hint)
 {
     const fl_json_member *m = obj->u.members;
     uint32_t n = obj->len, h = *hint;
-    if (h < n && m[h].key.len == key.len && memcmp(m[h].key.ptr, key.ptr, key.len) == 0) return &m[h].val;
+    if (h < n && m[h].key.len == key.len && key_eq(m[h].key.ptr, key.ptr, key.len)) return &m[h].val;
     for (uint32_t i = 0; i < n; i++) {
         if (m[i].key.len == key.len && m[i].key.ptr[0] == key.ptr[0] &&
-            memcmp(m[i].key.ptr, key.ptr, key.len) == 0) {
+            key_eq(m[i].key.ptr, key.ptr, key.len)) {
             *hint = i;
             return &m[i].val;
         }
@@ -212,11 +229,11 @@ static int fast_where(const fl_json_val *obj, fl_str key, fl_str want)
     const fl_json_val *val = NULL;
     for (uint32_t i = 0; i < obj->len; i++) {
         fl_str k = obj->u.members[i].key;
-        if (k.len == key.len && memcmp(k.ptr, key.ptr, key.len) == 0) {
+        if (k.len == key.len && key_eq(k.ptr, key.ptr, key.len)) {
             val = &obj->u.members[i].val;
         } else if (k.len > key.len &&
-                   ((k.ptr[0] == '_' && memcmp(k.ptr + 1, key.ptr, key.len) == 0) ||
-                    (memcmp(k.ptr, key.ptr, key.len) == 0 && k.ptr[key.len] >= 'A' && k.ptr[key.len] <= 'Z'))) {
+                   ((k.ptr[0] == '_' && key_eq(k.ptr + 1, key.ptr, key.len)) ||
+                    (key_eq(k.ptr, key.ptr, key.len) && k.ptr[key.len] >= 'A' && k.ptr[key.len] <= 'Z'))) {
             return -1;
         }
     }
@@ -359,7 +376,16 @@ static bool valueless_primitive(const fl_fp_item *it)
     return it->kind == FL_FP_NODE && !fl_fp_item_has_value(it);
 }
 
-static fl_rc drop_valueless(fl_view_ctx *ctx, fl_fp_coll *c, fl_err *err)
+static fl_rc drop_valueless_slow(fl_view_ctx *ctx, fl_fp_coll *c, fl_err *err);
+
+static inline fl_rc drop_valueless(fl_view_ctx *ctx, fl_fp_coll *c, fl_err *err)
+{
+    for (size_t i = 0; i < c->len; i++)
+        if (c->items[i].kind == FL_FP_NODE) return drop_valueless_slow(ctx, c, err);
+    return FL_OK; /* no objects: nothing can be value-less */
+}
+
+static fl_rc drop_valueless_slow(fl_view_ctx *ctx, fl_fp_coll *c, fl_err *err)
 {
     size_t keep = 0;
     for (size_t i = 0; i < c->len; i++) keep += !valueless_primitive(&c->items[i]);
@@ -567,7 +593,13 @@ static fl_rc eval_resource(fl_view_ctx *ctx, const fl_json_val *res, fl_view_bat
     ctx->env.resource = res;
     /* now()/today(): one clock read per 256 resources (and fixed within a resource) */
     if ((ctx->nres++ & 255u) == 0) ctx->env.now_us = fl_clock_now_us();
-    ctx->root_item = fl_fp_item_from_json(res, plan->resource);
+    if (ctx->root_tmpl_ok) {
+        ctx->root_item = ctx->root_tmpl;
+        ctx->root_item.src = res;
+        ctx->root_item.v.node = res;
+    } else {
+        ctx->root_item = fl_fp_item_from_json(res, plan->resource);
+    }
     bool keep;
     rowset rs = {0};
     if ((rc = eval_where(ctx, &keep, err))) goto done;

@@ -143,6 +143,8 @@ struct fl_view_ctx {
     fl_fp_item row_item;
     fl_fp_env env;
     fl_fp_item root_item;
+    fl_fp_item root_tmpl; /* root_item of any resource of plan->resource (node pointers aside) */
+    bool root_tmpl_ok;
     fl_json_val empty_obj;
     const fl_json_val *res;
     fl_str res_id;
