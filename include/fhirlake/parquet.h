@@ -365,7 +365,20 @@ FL_API fl_rc fl_pq_writer_get_stats(const fl_pq_writer *w, int leaf, fl_pq_stats
 /* ---------------------------------------------------------------- reader */
 
 /* Read-at callback: copy exactly len bytes at offset off into dst (FL_E_IO/FL_E_EOF etc.
- * otherwise). */
+ * otherwise). dst belongs to the reader and is valid for the call only; the reader reuses
+ * it for the next chunk, so nothing it returns ever points into it (see "Lifetimes" below).
+ *
+ * Lifetimes of what the reader returns, the same for fl_pq_reader_open (read-at),
+ * fl_pq_reader_open_mem and fl_pq_reader_open_file:
+ *  - file metadata (schema, created_by, key/value metadata, footer statistics bytes):
+ *    owned by the reader, valid until fl_pq_reader_free;
+ *  - fl_pq_reader_read_column: arrays and value bytes in the caller's arena, valid until
+ *    that arena is reset or finalised;
+ *  - fl_pq_reader_next_row: the row tree and all its bytes in the caller's arena, valid
+ *    until that arena is reset or finalised.
+ * Values never point into the memory given to open_mem, the file mapping, or a buffer the
+ * reader reuses, so later read_column / next_row calls (including ones that load another
+ * row group) and fl_pq_reader_free leave them intact. */
 typedef fl_rc (*fl_pq_read_fn)(void *ctx, uint64_t off, void *dst, size_t len, fl_err *err);
 
 typedef struct fl_pq_reader fl_pq_reader;
@@ -396,7 +409,7 @@ FL_API fl_rc fl_pq_reader_open_file(const char *path, const fl_pq_read_opts *o,
                                     fl_pq_reader **out, fl_err *err);
 FL_API void fl_pq_reader_free(fl_pq_reader *r); /* NULL allowed */
 
-/* File metadata; pointers borrowed, valid until fl_pq_reader_free. */
+/* File metadata; pointers borrowed from the reader, valid until fl_pq_reader_free. */
 FL_API const fl_pq_schema *fl_pq_reader_get_schema(const fl_pq_reader *r);
 FL_API int64_t fl_pq_reader_num_rows(const fl_pq_reader *r);
 FL_API int fl_pq_reader_num_row_groups(const fl_pq_reader *r);
@@ -408,7 +421,8 @@ FL_API void fl_pq_reader_get_kv(const fl_pq_reader *r, size_t i, fl_str *key, fl
                                 bool *has_value);
 /* Column-chunk statistics of leaf in row group rg as stored in the footer (fields the file
  * does not have are -1 / has_min_max=false; legacy min/max are used only where their
- * order is valid). Bytes borrowed from the reader. */
+ * order is valid). min/max bytes are borrowed from the reader (they point into its copy of
+ * the footer) and stay valid until fl_pq_reader_free. */
 FL_API fl_rc fl_pq_reader_get_rg_stats(const fl_pq_reader *r, int rg, int leaf, fl_pq_stats *out,
                                        fl_err *err);
 /* Codec name used by a leaf's chunk in rg ("SNAPPY", ...), for tools. */
@@ -423,7 +437,10 @@ typedef struct fl_pq_column {
     const void *values;        /* typed like fl_pq_colvec values; INT96 as int64 ns */
 } fl_pq_column;
 
-/* Decode leaf column `leaf` of row group rg into arena a (strings point into a too). */
+/* Decode leaf column `leaf` of row group rg into arena a. The arrays and every value's
+ * bytes (BYTE_ARRAY, FIXED_LEN_BYTE_ARRAY, dictionary entries) are allocated in a and stay
+ * valid until a is reset or finalised, in every open mode (read-at included): reading
+ * further chunks with the same reader, or freeing the reader, does not affect them. */
 FL_API fl_rc fl_pq_reader_read_column(fl_pq_reader *r, int rg, int leaf, fl_arena *a,
                                       fl_pq_column *out, fl_err *err);
 
@@ -463,7 +480,11 @@ typedef struct fl_pq_val {
 FL_API fl_rc fl_pq_reader_select(fl_pq_reader *r, const char *const *paths, size_t n, fl_err *err);
 
 /* Next row as a struct value (kind FL_PQ_V_STRUCT, one item per root child), allocated
- * with all its bytes in arena a (valid until a is reset). Skips row groups rejected by
+ * with all its bytes (strings copied) in arena a. It stays valid until a is reset or
+ * finalised, in every open mode (read-at included): later next_row calls, including ones
+ * that load the next row group, and fl_pq_reader_free do not affect it, so the caller may
+ * keep rows from several row groups in one arena. The reader's own per-row-group buffers
+ * are internal and never referenced by a returned row. Skips row groups rejected by
  * opts.rg_filter. Returns FL_E_EOF after the last row. */
 FL_API fl_rc fl_pq_reader_next_row(fl_pq_reader *r, fl_arena *a, fl_pq_val **out, fl_err *err);
 

@@ -613,6 +613,10 @@ fl_rc fl_pq_reader_read_column(fl_pq_reader *r, int rg, int leaf, fl_arena *a, f
     size_t clen = (size_t)c->total_comp;
     /* total_compressed_size sometimes omits nothing but is cut at data_off by old writers;
      * the footer check already bounded it by the data area */
+    /* Lifetime rule: nothing decoded below may point into `chunk` (the caller's memory or
+     * mapping, or r->chunk, reused by every read_column call in read-at mode). Every page
+     * whose bytes stay referenced (dictionary, data values) is decompressed or copied
+     * into arena a first. */
     const uint8_t *chunk;
     if (r->mem) {
         chunk = r->mem + start;
@@ -661,8 +665,10 @@ fl_rc fl_pq_reader_read_column(fl_pq_reader *r, int rg, int leaf, fl_arena *a, f
                     return rc;
                 }
                 dp = buf;
-            } else if (r->mem) {
-                /* strings must live in the arena, not in the file mapping */
+            } else {
+                /* dictionary strings must live in the arena: `chunk` is the file mapping
+                 * or, in read-at mode, r->chunk, which the next chunk read overwrites or
+                 * reallocates */
                 uint8_t *buf = fl_arena_alloc(a, us ? us : 1);
                 if (!buf) return cfail(&x, FL_E_NOMEM, "out of memory");
                 if (us) memcpy(buf, raw, us);
