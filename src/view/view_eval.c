@@ -316,7 +316,8 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
     }
     const fl_json_val *const *cur = &first;
     size_t ncur = 1;
-    const fl_json_val *stack[16];
+    const fl_json_val *stack[16], *nbuf[2][16]; /* vals; next (alternating with cur) */
+    unsigned flip = 0;
     for (uint32_t s = 0; s < f->nsegs; s++) {
         bool last = s + 1 == f->nsegs;
         /* one lookup per node; vals[i] is the member of cur[i] */
@@ -330,7 +331,8 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
             cap += fl_json_is_arr(v) ? v->len : 1;
         }
         /* the values of this segment, arrays flattened */
-        const fl_json_val **next = fl_arena_alloc(&ctx->arena, (cap ? cap : 1) * sizeof *next);
+        flip ^= 1u;
+        const fl_json_val **next = cap <= 16 ? nbuf[flip] : fl_arena_alloc(&ctx->arena, cap * sizeof *next);
         if (!next) return false;
         size_t n = 0;
         bool filter = f->filt_key[s].ptr != NULL;
