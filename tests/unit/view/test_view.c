@@ -407,6 +407,30 @@ static void test_fast_path_edges(void)
                 obs, 1, "{\"v\":\"s\",\"t\":\"t\"}\n");
 }
 
+/* where(member = 'text'), first(), join() and getResourceKey() on the fast path, and the
+ * cases it must hand back to FHIRPath (an extension on the compared member, a member
+ * missing in one kept node, an empty or missing array under join). */
+static void test_fast_path_where_join(void)
+{
+    static const char *const res[] = {
+        "{\"resourceType\":\"Patient\",\"id\":\"a\",\"name\":[{\"use\":\"usual\",\"family\":\"U\",\"given\":[\"x\"]},"
+        "{\"use\":\"official\",\"family\":\"O\",\"given\":[\"p\",\"q\"]},{\"use\":\"official\",\"family\":\"O2\"}],"
+        "\"address\":[{\"line\":[\"1 Main\",\"Apt 2\"]},{\"line\":[]},{}]}",
+        "{\"resourceType\":\"Patient\",\"name\":[{\"use\":\"official\",\"_use\":{\"id\":\"u\"},\"family\":\"E\",\"given\":[\"z\"]}]}",
+        "{\"resourceType\":\"Patient\",\"id\":\"c\",\"name\":[{\"use\":\"nickname\",\"family\":\"N\"}]}",
+    };
+    expect_rows("{\"resource\":\"Patient\",\"select\":[{\"column\":[{\"name\":\"key\",\"path\":\"getResourceKey()\"},"
+                "{\"name\":\"fam\",\"path\":\"name.where(use = 'official').family.first()\",\"type\":\"string\"},"
+                "{\"name\":\"given\",\"path\":\"name.where(use='official').given.join(' ')\",\"type\":\"string\"}]},"
+                "{\"forEachOrNull\":\"address\",\"column\":[{\"name\":\"line\",\"path\":\"line.join(', ')\",\"type\":\"string\"}]}]}",
+                res, 3,
+                "{\"key\":\"a\",\"fam\":\"O\",\"given\":\"p q\",\"line\":\"1 Main, Apt 2\"}\n"
+                "{\"key\":\"a\",\"fam\":\"O\",\"given\":\"p q\",\"line\":null}\n"
+                "{\"key\":\"a\",\"fam\":\"O\",\"given\":\"p q\",\"line\":null}\n"
+                "{\"key\":null,\"fam\":\"E\",\"given\":\"z\",\"line\":null}\n"
+                "{\"key\":\"c\",\"fam\":null,\"given\":null,\"line\":null}\n");
+}
+
 static void test_decimal_and_constants(void)
 {
     static const char *const obs[] = {
@@ -687,6 +711,7 @@ int main(void)
     RUN(test_ansi_and_options);
     RUN(test_eval_basic);
     RUN(test_fast_path_edges);
+    RUN(test_fast_path_where_join);
     RUN(test_decimal_and_constants);
     RUN(test_eval_errors);
     RUN(test_limits);
