@@ -314,6 +314,20 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
         if (id && id->type == FL_JSON_STRING) return fast_finish(ctx, f, &id, 1, for_column, out);
         return fast_finish(ctx, f, NULL, 0, for_column, out);
     }
+    if (for_column && f->nsegs == 1 && f->tail == VIEW_FAST_ALL && !f->filt_key[0].ptr) {
+        /* the commonest column, one member holding one primitive ("gender", "city") */
+        const fl_json_val *v = member_get(first, f->segs[0], &ctx->hints[f->hint_base]);
+        if (!v) return false;
+        if (v->type == FL_JSON_STRING || v->type == FL_JSON_NUMBER || v->type == FL_JSON_TRUE ||
+            v->type == FL_JSON_FALSE) {
+            fl_fp_item *it = fl_arena_alloc(&ctx->arena, sizeof *it);
+            if (!it) return false;
+            column_item(it, v, f->fhir_type);
+            out->items = it;
+            out->len = 1;
+            return true;
+        }
+    }
     const fl_json_val *const *cur = &first;
     size_t ncur = 1;
     const fl_json_val *stack[16], *nbuf[2][16]; /* vals; next (alternating with cur) */
