@@ -23,16 +23,21 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: fhirlake table show TABLE [--version N | --timestamp MS] [--read-dv]\n"
+    fprintf(out, "usage: fhirlake table show TABLE [--version N | --timestamp MS] [--limit N] [--read-dv]\n"
+                 "           print rows as NDJSON (alias: cat)\n"
+                 "       fhirlake table info TABLE [--version N | --timestamp MS] [--read-dv]\n"
+                 "           protocol, metadata, schema, file/record counts and txn versions (JSON)\n"
+                 "       fhirlake table schema TABLE [--version N]     the Delta schema (JSON)\n"
+                 "       fhirlake table stats TABLE [--version N]      files, records, bytes (JSON)\n"
                  "       fhirlake table files TABLE [--version N | --timestamp MS]\n"
-                 "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
-                 "       fhirlake table cat TABLE [--version N | --timestamp MS] [--limit N] [--read-dv]\n"
                  "       fhirlake table history TABLE [--version N] [--limit N]\n"
+                 "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
+                 "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n"
                  "       fhirlake table checkpoint TABLE\n"
-                 "       fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]\n"
                  "       fhirlake table optimize TABLE [--target-size BYTES]\n"
+                 "       fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]\n"
                  "       fhirlake table cleanup-log TABLE [--retention-hours N]\n"
-                 "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n");
+                 "TABLE is a directory, file:// URL or s3://bucket/prefix. --timestamp is milliseconds since the epoch.\n");
 }
 
 static void emit(fl_buf *b)
@@ -60,7 +65,7 @@ static void strs(fl_jw *w, const fl_str *s, size_t n)
     fl_jw_arr_end(w);
 }
 
-static int show(fl_delta_table *t, const fl_delta_snapshot *s, bool read_dv)
+static int info(fl_delta_table *t, const fl_delta_snapshot *s, bool read_dv)
 {
     fl_buf b;
     fl_buf_init(&b, 0);
@@ -135,6 +140,43 @@ static int show(fl_delta_table *t, const fl_delta_snapshot *s, bool read_dv)
         fl_jw_i64(&w, tx->version);
     }
     fl_jw_obj_end(&w);
+    fl_jw_obj_end(&w);
+    emit(&b);
+    fl_buf_reset(&b);
+    return CLI_OK;
+}
+
+static int schema_json(const fl_delta_snapshot *s)
+{
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_delta_type_to_json(fl_delta_snapshot_get_schema(s), &b);
+    int status = b.rc ? CLI_FAILED : CLI_OK;
+    if (!b.rc) emit(&b);
+    fl_buf_reset(&b);
+    return status;
+}
+
+static int stats_json(const fl_delta_snapshot *s)
+{
+    int64_t bytes = 0;
+    size_t n = fl_delta_snapshot_num_files(s);
+    for (size_t i = 0; i < n; i++) bytes += fl_delta_snapshot_get_file(s, i)->size;
+    int64_t nr = fl_delta_snapshot_num_records(s);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_jw w;
+    fl_jw_init(&w, &b);
+    fl_jw_obj_begin(&w);
+    fl_jw_key_c(&w, "version");
+    fl_jw_i64(&w, fl_delta_snapshot_version(s));
+    fl_jw_key_c(&w, "numFiles");
+    fl_jw_i64(&w, (int64_t)n);
+    fl_jw_key_c(&w, "numRecords");
+    if (nr >= 0) fl_jw_i64(&w, nr);
+    else fl_jw_null(&w);
+    fl_jw_key_c(&w, "sizeBytes");
+    fl_jw_i64(&w, bytes);
     fl_jw_obj_end(&w);
     emit(&b);
     fl_buf_reset(&b);
@@ -849,6 +891,9 @@ int cmd_table(int argc, char **argv)
             dry_run = true;
         } else if (cli_is_opt(argv[i], "--read-dv", NULL)) {
             read_dv = true;
+        } else if (cli_is_opt(argv[i], "--help", "-h")) {
+            usage(stdout);
+            return CLI_OK;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_errorf("table: unknown option %s", argv[i]);
             return CLI_USAGE;
@@ -940,17 +985,22 @@ int cmd_table(int argc, char **argv)
         } else {
             status = create(t, schema, pby, props, nprops);
         }
-    } else if (!strcmp(sub, "show") || !strcmp(sub, "files") || !strcmp(sub, "checkpoint") || !strcmp(sub, "cat")) {
+    } else if (!strcmp(sub, "show") || !strcmp(sub, "files") || !strcmp(sub, "checkpoint") || !strcmp(sub, "cat") ||
+               !strcmp(sub, "info") || !strcmp(sub, "schema") || !strcmp(sub, "stats")) {
         fl_delta_snapshot *s = NULL;
         rc = ts >= 0 ? fl_delta_snapshot_load_at(t, ts, &s, &err) : fl_delta_snapshot_load(t, version, &s, &err);
         if (rc) {
             cli_report(url, rc, &err);
             status = CLI_FAILED;
-        } else if (!strcmp(sub, "show")) {
-            status = show(t, s, read_dv);
+        } else if (!strcmp(sub, "info")) {
+            status = info(t, s, read_dv);
+        } else if (!strcmp(sub, "schema")) {
+            status = schema_json(s);
+        } else if (!strcmp(sub, "stats")) {
+            status = stats_json(s);
         } else if (!strcmp(sub, "files")) {
             status = files(s);
-        } else if (!strcmp(sub, "cat")) {
+        } else if (!strcmp(sub, "cat") || !strcmp(sub, "show")) {
             status = cat(t, s, limit);
         } else {
             rc = fl_delta_snapshot_write_checkpoint(t, s, &err);

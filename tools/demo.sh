@@ -23,8 +23,8 @@ for v in patients observations conditions encounters medication_requests; do var
 say "1. export: Bulk Data folder -> one Delta table per view (all cores, one commit per table)"
 run "$bin" export "${vargs[@]}" --input "$data" --to "$demo/lake" --summary-json "$demo/summary.json"
 
-say "2. the patients table (fhirlake table show)"
-"$bin" table show "$demo/lake/patients" | python3 -c '
+say "2. the patients table (fhirlake table info)"
+"$bin" table info "$demo/lake/patients" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 print("version", s["version"], "| rows", s["numRecords"], "| files", s["numFiles"], "| txns", list(s["txns"]))
@@ -61,7 +61,7 @@ run "$bin" export "${vargs[@]}" --input "$data" --to "$demo/lake" --quiet && ech
 
 say "6. the row counts match 'fhirlake run' over the same files"
 for v in patients observations; do
-  a=$("$bin" table show "$demo/lake/$v" | sed -n 's/.*"numRecords":\([0-9]*\).*/\1/p')
+  a=$("$bin" table info "$demo/lake/$v" | sed -n 's/.*"numRecords":\([0-9]*\).*/\1/p')
   b=$("$bin" run --view "$views/$v.json" "$data"/*.ndjson.gz | wc -l)
   echo "$v: table $a rows, fhirlake run $b rows"
 done

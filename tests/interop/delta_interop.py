@@ -35,7 +35,7 @@ def fl(*args, check=True):
 
 
 def fl_snapshot(path, version=None):
-    args = ["show", path, "--read-dv"] + (["--version", str(version)] if version is not None else [])
+    args = ["info", path, "--read-dv"] + (["--version", str(version)] if version is not None else [])
     p = fl(*args, check=False)
     if p.returncode != 0:
         return None, p.stderr.strip()

@@ -6,7 +6,7 @@ Cases (one line each, exit 1 on any failure):
   bulk        the Bulk Data sample (tests/data/fhir/bulk-100, manifest.json) with the five
               views of tests/data/views into local Delta tables: row counts equal
               `fhirlake run` on the same input; rows read by fhirlake (table files +
-              parquet cat) equal rows read by delta-rs; numRecords in `table show`.
+              parquet cat) equal rows read by delta-rs; numRecords in `table info`.
   rerun       the same export again (also via a relative path): "nothing changed", no new version.
   since       an extra file with newer/older meta.lastUpdated: --since adds only newer rows.
   merge       merge mode: one row per id, newest version wins (also inside one input),
@@ -104,7 +104,7 @@ def key(r):
 
 
 def show(path):
-    return json.loads(run("table", "show", path, check=0).stdout)
+    return json.loads(run("table", "info", path, check=0).stdout)
 
 
 def run_rows(view, inputs):

@@ -3,7 +3,7 @@
 Environment from tools/s3server.sh (S3_ENDPOINT, S3_BUCKET, AWS_*). Checks: the Bulk Data
 sample through the five views of tests/data/views lands in Delta tables on S3 whose rows
 (read by delta-rs over S3) equal those of the same export into a local directory; `fhirlake
-table show s3://...` numRecords agree; a rerun changes nothing; a merge of changed patients
+table info s3://...` numRecords agree; a rerun changes nothing; a merge of changed patients
 leaves one row per id; --format parquet writes a readable object.
 """
 import json
@@ -58,7 +58,7 @@ def export():
     for v in VIEWS:
         a, b = rows(f"{S3}/{v}", SO), rows(os.path.join(LOCAL, v))
         assert a == b, f"{v}: {len(a)} rows on S3, {len(b)} local"
-        s = json.loads(fl("table", "show", f"{S3}/{v}").stdout)
+        s = json.loads(fl("table", "info", f"{S3}/{v}").stdout)
         assert s["numRecords"] == len(a) and "fhirlake-export-s3-e2e" in s["txns"], s
     print(f"     {', '.join(v + '=' + str(len(rows(os.path.join(LOCAL, v)))) for v in VIEWS)}")
 

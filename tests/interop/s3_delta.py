@@ -56,7 +56,7 @@ def ndjson(name, ids):
 
 
 def show(url):
-    return json.loads(fl("show", url).stdout)
+    return json.loads(fl("info", url).stdout)
 
 
 def rs_ids(url):

@@ -65,7 +65,7 @@ def fl_rows(path, *extra):
 
 
 def fl_show(path, *extra):
-    return json.loads(run("table", "show", path, *extra).stdout)
+    return json.loads(run("table", "info", path, *extra).stdout)
 
 
 def norm(v):

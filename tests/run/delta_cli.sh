@@ -29,13 +29,21 @@ for b in 1 2 3; do
 done
 expect "replayed batch is skipped" 0 "$bin" table append "$t" "$work/b2.ndjson" --app-id job --txn-version 2
 has "skip is reported" "$work/out" "skipped"
-expect "show" 0 "$bin" table show "$t"
+expect "info" 0 "$bin" table info "$t"
 has "version 3" "$work/out" '"version":3'
 has "12 records" "$work/out" '"numRecords":12'
 has "txn recorded" "$work/out" '"txns":{"job":3}'
 expect "cat" 0 "$bin" table cat "$t"
 [ "$(wc -l <"$work/out")" = 12 ] && ok "cat prints 12 rows" || bad "cat prints $(wc -l <"$work/out") rows"
 has "cat renders dates" "$work/out" '"day":"2024-02-01"'
+expect "show prints rows" 0 "$bin" table show "$t" --limit 5
+[ "$(wc -l <"$work/out")" = 5 ] && ok "show --limit 5 prints 5 rows" || bad "show --limit 5 prints $(wc -l <"$work/out") rows"
+expect "stats" 0 "$bin" table stats "$t"
+has "stats counts records" "$work/out" '"numRecords":12'
+expect "schema" 0 "$bin" table schema "$t"
+has "schema names a column" "$work/out" '"name":"day"'
+expect "subcommand help" 0 "$bin" table show --help
+has "help shows usage" "$work/out" "usage: fhirlake table"
 expect "time travel by version" 0 "$bin" table cat "$t" --version 1
 [ "$(wc -l <"$work/out")" = 4 ] && ok "version 1 has 4 rows" || bad "version 1 has $(wc -l <"$work/out") rows"
 expect "history" 0 "$bin" table history "$t"
@@ -51,7 +59,7 @@ expect "vacuum below retention refused" 1 "$bin" table vacuum "$t" --retention-h
 has "vacuum explains force" "$work/err" "force"
 expect "checkpoint" 0 "$bin" table checkpoint "$t"
 [ -f "$t/_delta_log/00000000000000000003.checkpoint.parquet" ] && ok "checkpoint file written" || bad "no checkpoint file"
-expect "show after checkpoint" 0 "$bin" table show "$t"
+expect "info after checkpoint" 0 "$bin" table info "$t"
 has "same records through the checkpoint" "$work/out" '"numRecords":12'
 echo '{"id":"not a number"}' >"$work/badrow.ndjson"
 expect "append with a bad value fails" 1 "$bin" table append "$t" "$work/badrow.ndjson"

@@ -17,7 +17,7 @@ done
 vargs=()
 for v in patients observations conditions encounters medication_requests; do vargs+=(--view "$views/$v.json"); done
 fail() { echo "export_crash: FAIL: $*"; exit 1; }
-records() { "$bin" table show "$1" | sed -n 's/.*"numRecords":\([0-9]*\).*/\1/p'; }
+records() { "$bin" table info "$1" | sed -n 's/.*"numRecords":\([0-9]*\).*/\1/p'; }
 
 # reference run: expected row counts and duration
 start=$(date +%s%N)

@@ -15,7 +15,7 @@ printf '{"resourceType":"Bundle","type":"transaction","entry":[{"request":{"meth
 echo '{"output":[{"type":"Patient","url":"p.ndjson"},{"type":"Condition","url":"c.ndjson"}],"deleted":[{"type":"Bundle","url":"d.ndjson"}]}' > "$work/in/manifest.json"
 views=(--view "$src/views/patients.json" --view "$src/views/conditions.json")
 fail() { echo "export_torture: FAIL: $*"; exit 1; }
-records() { "$bin" table show "$1" 2>/dev/null | sed -n 's/.*"numRecords":\([0-9]*\).*/\1/p'; }
+records() { "$bin" table info "$1" 2>/dev/null | sed -n 's/.*"numRecords":\([0-9]*\).*/\1/p'; }
 "$bin" export "${views[@]}" --input "$work/in" --to "$work/ref" --mode merge --quiet || fail "reference run"
 want_p=$(records "$work/ref/patients"); want_c=$(records "$work/ref/conditions")
 runs=0
