@@ -62,7 +62,8 @@ fl_rc delta_check_read_support(const fl_delta_snapshot *s, bool dv_ok, bool cm_o
                           "table needs minReaderVersion %d; this fhirlake reads versions 1 to 3", (int)p->min_reader);
     if (p->min_reader == 2 && column_mapping_on(s) && !cm_ok)
         return fl_err_set(err, FL_E_DELTA_PROTOCOL,
-                          "table uses reader feature columnMapping (mode %.*s), which this fhirlake cannot read yet",
+                          "table uses reader feature columnMapping (mode %.*s): reading it needs the "
+                          "read_column_mapping option (CLI: --read-dv); writing to such tables is not supported yet",
                           FL_STR_ARG(fl_delta_snapshot_get_config(s, "delta.columnMapping.mode", FL_STR("none"))));
     if (p->min_reader == 3) {
         char names[384];
