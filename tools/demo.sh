@@ -65,5 +65,41 @@ for v in patients observations; do
   b=$("$bin" run --view "$views/$v.json" "$data"/*.ndjson.gz | wc -l)
   echo "$v: table $a rows, fhirlake run $b rows"
 done
+
+say "7. continuous: fhirlake serve + a Data Lakehouse destination (Aidbox-style REST)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port/fhir"
+rm -rf "$demo/server" && mkdir -p "$demo/server"
+"$bin" serve --listen "127.0.0.1:$port" --db "sqlite:$demo/server/fhir.db" >"$demo/server/serve.log" 2>&1 &
+srv=$!
+trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null' EXIT
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+post() { curl -fsS -X "$1" -H 'Content-Type: application/fhir+json' "$base/$2" ${3:+--data "$3"}; }
+echo "server on $base (SQLite at $demo/server/fhir.db)"
+post POST AidboxSubscriptionTopic '{"resourceType":"AidboxSubscriptionTopic","url":"http://example.org/topics/patients","status":"active","trigger":[{"resource":"Patient","supportedInteraction":["create","update","delete"]}]}' >/dev/null
+post POST ViewDefinition '{"resourceType":"ViewDefinition","name":"patient_flat","resource":"Patient","status":"active","select":[{"column":[{"name":"id","path":"getResourceKey()"},{"name":"ts","path":"meta.lastUpdated","type":"instant"},{"name":"gender","path":"gender"}]},{"forEach":"name.where(use = '"'"'official'"'"').first()","column":[{"name":"family","path":"family"},{"name":"given","path":"given.join('"'"' '"'"')"}]}]}' >/dev/null
+dest=$(post POST AidboxTopicDestination '{"resourceType":"AidboxTopicDestination","status":"active","topic":"http://example.org/topics/patients","kind":"data-lakehouse-at-least-once","parameter":[{"name":"writeMode","valueString":"external-direct"},{"name":"viewDefinition","valueString":"patient_flat"},{"name":"tablePath","valueString":"'"$demo"'/server/lake/patient_flat"},{"name":"batchSize","valueInteger":10},{"name":"sendIntervalMs","valueInteger":300}]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "destination $dest -> $demo/server/lake/patient_flat"
+pid=$(post POST Patient '{"resourceType":"Patient","gender":"female","name":[{"use":"official","family":"Smith","given":["Anna"]}]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+post PUT "Patient/$pid" '{"resourceType":"Patient","id":"'"$pid"'","gender":"female","name":[{"use":"official","family":"Smith-Jones","given":["Anna","Maria"]}]}' >/dev/null
+post DELETE "Patient/$pid" >/dev/null || true
+echo "created, updated and deleted Patient/$pid; waiting for delivery..."
+for _ in $(seq 1 50); do
+  q=$(curl -fs "$base/AidboxTopicDestination/$dest/\$status" | python3 -c 'import json,sys; p={x["name"]:x for x in json.load(sys.stdin)["parameter"]}; print(p.get("messagesDelivered",{}).get("valueInteger",0))' 2>/dev/null || echo 0)
+  [ "$q" -ge 3 ] 2>/dev/null && break; sleep 0.2
+done
+curl -fs "$base/AidboxTopicDestination/$dest/\$status" > "$demo/server/status.json"
+python3 - "$demo/server/status.json" <<'PY'
+import json, sys
+params = json.load(open(sys.argv[1]))["parameter"]
+def val(x):
+    return next((v for k, v in x.items() if k.startswith("value")), None)
+print("$status: " + ", ".join("%s=%s" % (x["name"], val(x)) for x in params if "part" not in x))
+PY
+echo "rows in the Delta table (append-only, is_deleted marks the delete):"
+"$bin" table show "$demo/server/lake/patient_flat"
+kill $srv 2>/dev/null; wait $srv 2>/dev/null; trap - EXIT
+echo "server stopped"
+
 echo
-echo "tables are in $demo/lake (read them with delta-rs, DuckDB, Spark); summary in $demo/summary.json"
+echo "tables are in $demo/lake and $demo/server/lake (read them with delta-rs, DuckDB, Spark); summary in $demo/summary.json"
