@@ -703,9 +703,15 @@ static fl_rc compile_view(vc *c, const fl_json_val *v)
         }
         fl_buf kb;
         fl_buf_init(&kb, 0);
+        fl_buf_putc(&kb, ',');
         fl_json_write_str(&kb, fl_str_c(e->col.name));
         fl_buf_putc(&kb, ':');
-        plan->info[i].json_key = kb.rc ? FL_STR_NULL : fl_arena_str_dup(&plan->arena, fl_buf_str(&kb));
+        plan->info[i].json_key_sep = kb.rc ? FL_STR_NULL : fl_arena_str_dup(&plan->arena, fl_buf_str(&kb));
+        plan->info[i].json_key = plan->info[i].json_key_sep;
+        if (plan->info[i].json_key.ptr) {
+            plan->info[i].json_key.ptr++;
+            plan->info[i].json_key.len--;
+        }
         fl_buf_reset(&kb);
         if (!plan->info[i].json_key.ptr || fl_map_put(&seen, fl_str_c(e->col.name), NULL, NULL)) {
             fl_map_reset(&seen);

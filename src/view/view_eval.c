@@ -601,11 +601,11 @@ static fl_rc eval_resource(fl_view_ctx *ctx, const fl_json_val *res, fl_view_bat
     ctx->skipped = true;
     if (b->plan != plan) return fl_err_set(err, FL_E_ARG, "batch belongs to another view plan");
     if (!fl_json_is_obj(res)) return fl_err_set(err, FL_E_FHIR_INVALID, "resource is not a JSON object");
-    fl_str rt = fl_json_str(fl_json_get_c(res, "resourceType"));
+    fl_str rt = fl_json_str(member_get(res, FL_STR("resourceType"), &ctx->rt_hint));
     if (!fl_str_eq_c(rt, plan->resource)) return FL_OK;
     ctx->skipped = false;
     ctx->res = res;
-    ctx->res_id = fl_json_str(fl_json_get_c(res, "id"));
+    ctx->res_id = fl_json_str(member_get(res, FL_STR("id"), &ctx->id_hint));
     ctx->env.resource = res;
     /* now()/today(): one clock read per 256 resources (and fixed within a resource) */
     if ((ctx->nres++ & 255u) == 0) ctx->env.now_us = fl_clock_now_us();

@@ -98,6 +98,7 @@ static inline size_t view_store_size(view_store s)
 typedef struct view_colinfo {
     bool json_ok;       /* complex (object) values are written as JSON text */
     fl_str json_key;    /* "name": pre-escaped, for the row writers */
+    fl_str json_key_sep; /* ,"name": (the same bytes with the separator in front) */
 } view_colinfo;
 
 struct fl_view_plan {
@@ -150,6 +151,7 @@ struct fl_view_ctx {
     fl_str res_id;
     uint64_t nres; /* resources evaluated (clock refresh) */
     uint32_t *hints; /* plan->nhints member positions last seen by the fast paths */
+    uint32_t rt_hint, id_hint; /* positions of resourceType and id last seen */
     bool skipped;
 };
 

@@ -147,6 +147,15 @@ static void json_row(const fl_view_writer *w, const fl_view_batch *b, size_t row
 {
     bool first = true;
     put_raw(out, "{", 1);
+    if (!(w->flags & FL_VIEW_W_OMIT_NULLS)) { /* every column: separator and key in one copy */
+        for (size_t c = 0; c < b->plan->ncols; c++) {
+            const fl_str *key = c ? &b->plan->info[c].json_key_sep : &b->plan->info[c].json_key;
+            put_raw(out, key->ptr, key->len);
+            json_cell(out, &b->vecs[c], row);
+        }
+        put_raw(out, "}", 1);
+        return;
+    }
     for (size_t c = 0; c < b->plan->ncols; c++) {
         const fl_view_vec *v = &b->vecs[c];
         if (!v->valid[row] && (w->flags & FL_VIEW_W_OMIT_NULLS)) continue;
