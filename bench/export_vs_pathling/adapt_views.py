@@ -7,8 +7,7 @@ with these (and only these) changes; no path, filter, forEach or unionAll is tou
 rows are those of the original views:
   - `getResourceKey()` declared `id` -> `string` (Pathling: "has type STRING, expected ID")
   - `dosageInstruction.first().timing.repeat.frequency` declared `integer` -> no declared type
-    (Pathling: "has type POSITIVEINT, expected INTEGER"; declaring `positiveInt` instead made
-    Pathling 9.4.0's Delta write crash the JVM here, SIGSEGV in an arraycopy stub; undeclared,
+    (Pathling: "has type POSITIVEINT, expected INTEGER"; `positiveInt` is also accepted;
     both tools infer the integer from the FHIR model)
 Prints each change made."""
 import json
