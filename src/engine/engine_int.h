@@ -24,7 +24,7 @@
 /* ------------------------------------------------------------------ bounded queue */
 
 /* Blocking FIFO of pointers with a fixed capacity. push waits while full, pop while
- * empty. close(): pops drain what is left, then return NULL; abort(): pushes and pops
+ * empty. eng_queue_close: pops drain what is left, then return NULL; eng_queue_abort: pushes and pops
  * return false/NULL at once. */
 typedef struct eng_queue {
     pthread_mutex_t mu;

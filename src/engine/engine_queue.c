@@ -1,7 +1,7 @@
 /* engine_queue.c - the bounded blocking queue between pipeline stages (module engine).
  * A ring of pointers guarded by one mutex and two condition variables. Capacity is
  * fixed at init, so a fast stage waits for a slow one instead of buffering without
- * bound. close() lets consumers drain; abort() releases every waiter at once. */
+ * bound. eng_queue_close lets consumers drain; eng_queue_abort releases every waiter at once. */
 #include "engine/engine_int.h"
 
 fl_rc eng_queue_init(eng_queue *q, size_t cap, fl_err *err)
