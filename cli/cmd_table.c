@@ -553,53 +553,6 @@ static bool parse_decimal(fl_str s, int32_t scale, int64_t *out)
     return true;
 }
 
-/* Decimal text -> big-endian two's complement unscaled bytes of exactly `len` bytes. */
-static bool decimal_bytes(fl_str s, int32_t scale, uint8_t *out, size_t len)
-{
-    uint8_t mag[32] = {0};
-    size_t i = 0;
-    bool neg = false;
-    if (i < s.len && (s.ptr[i] == '-' || s.ptr[i] == '+')) neg = s.ptr[i++] == '-';
-    int frac = -1, ndig = 0;
-    for (;; i++) {
-        int d;
-        if (i < s.len) {
-            char c = s.ptr[i];
-            if (c == '.' && frac < 0) {
-                frac = 0;
-                continue;
-            }
-            if (c < '0' || c > '9') return false;
-            if (frac >= 0 && frac == scale) continue;
-            d = c - '0';
-            if (frac >= 0) frac++;
-        } else if ((frac < 0 ? 0 : frac) < scale) {
-            d = 0; /* pad the fraction to the scale */
-            frac = frac < 0 ? 1 : frac + 1;
-        } else {
-            break;
-        }
-        unsigned carry = (unsigned)d;
-        for (size_t k = sizeof mag; k-- > 0;) {
-            unsigned v = mag[k] * 10u + carry;
-            mag[k] = (uint8_t)v;
-            carry = v >> 8;
-        }
-        if (carry || ++ndig > 76) return false;
-    }
-    if (neg) {
-        for (size_t k = 0; k < sizeof mag; k++) mag[k] = (uint8_t)~mag[k];
-        for (size_t k = sizeof mag; k-- > 0;)
-            if (++mag[k] != 0) break;
-    }
-    size_t skip = sizeof mag - len;
-    for (size_t k = 0; k < skip; k++)
-        if (mag[k] != (neg ? 0xFF : 0x00)) return false; /* does not fit */
-    if (((mag[skip] & 0x80) != 0) != neg) return false;
-    memcpy(out, mag + skip, len);
-    return true;
-}
-
 /* Feed one JSON value of Delta type t to the Parquet writer. */
 static bool put_value(fl_pq_writer *w, const fl_delta_type *t, const fl_json_val *v, unsigned depth)
 {
@@ -655,7 +608,7 @@ static bool put_value(fl_pq_writer *w, const fl_delta_type *t, const fl_json_val
         if (t->precision > 18) {
             uint8_t be[32];
             size_t len = (size_t)fl_pq_t_decimal(t->precision, t->scale).type_length;
-            if (len > sizeof be || !decimal_bytes(fl_json_str(v), t->scale, be, len)) return false;
+            if (len > sizeof be || !fl_delta_decimal_to_bytes(fl_json_str(v), t->scale, be, len)) return false;
             fl_pq_writer_put_bytes(w, be, len);
             return true;
         }

@@ -166,6 +166,10 @@ FL_API fl_rc fl_delta_schema_check(const fl_delta_schema *s, fl_err *err);
 FL_API fl_rc fl_delta_type_to_json(const fl_delta_type *t, fl_buf *out);
 /* Top-level field by name (case-insensitive, like Spark), or NULL. */
 FL_API const fl_delta_field *fl_delta_type_find(const fl_delta_type *st, fl_str name);
+/* Decimal text ("-12.5") -> the big-endian two's complement unscaled value in exactly `len`
+ * bytes (1..32), as Parquet stores DECIMAL in FIXED_LEN_BYTE_ARRAY. Digits beyond `scale`
+ * are cut; a short fraction is padded. false on junk or when the value does not fit. */
+FL_API bool fl_delta_decimal_to_bytes(fl_str text, int32_t scale, uint8_t *out, size_t len);
 
 /* ------------------------------------------------------------------ table and snapshot */
 

@@ -56,6 +56,11 @@ bool delta_decimal_parse(fl_str s, int32_t scale, uint8_t *out, size_t len)
     return true;
 }
 
+bool fl_delta_decimal_to_bytes(fl_str text, int32_t scale, uint8_t *out, size_t len)
+{
+    return delta_decimal_parse(text, scale, out, len);
+}
+
 /* Feed a scanned value (normalised shape, see fl_delta_scan_next) of type t to w. */
 static bool put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v, unsigned depth)
 {
