@@ -274,30 +274,7 @@ fl_rc fl_engine_sink_write(fl_engine_sink *s, const fl_view_batch *vb, const int
             }
             continue;
         }
-        const fl_view_vec *v = fl_view_batch_col(vb, (size_t)s->map[i]);
-        const fl_view_col *c = v->col;
-        size_t nvals = rows;
-        cv[i].values = v->data.p;
-        if (c->collection) {
-            int64_t *off = fl_arena_alloc(&s->scratch, (rows + 1) * sizeof *off);
-            if (!off) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-            for (size_t r = 0; r <= rows; r++) off[r] = v->offsets[r];
-            cv[i].offsets = off;
-            cv[i].list_valid = v->valid;
-            nvals = v->nitems;
-        } else {
-            cv[i].valid = v->valid;
-        }
-        if (!cv[i].values) {
-            cv[i].values = fl_arena_calloc(&s->scratch, nvals + 1, sizeof(fl_str));
-            if (!cv[i].values) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-        }
-        if (c->type == FL_VIEW_DECIMAL && c->precision <= 9) {
-            int32_t *d = fl_arena_alloc(&s->scratch, (nvals + 1) * sizeof *d);
-            if (!d) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-            for (size_t r = 0; r < nvals; r++) d[r] = (int32_t)v->data.i64[r];
-            cv[i].values = d;
-        }
+        FL_TRY(eng_colvec_from_view(&s->scratch, fl_view_batch_col(vb, (size_t)s->map[i]), rows, &cv[i], err));
     }
     if (!s->pw) FL_TRY(fl_delta_txn_file_open(s->txn, NULL, 0, &s->pqo, &s->pw, err));
     rc = fl_pq_writer_write_batch(s->pw, cv, s->nmap, rows);

@@ -175,6 +175,7 @@ void *eng_table_main(void *arg);
 fl_rc eng_table_commit(eng_table *t, fl_err *err);
 void eng_table_close(eng_table *t);
 fl_rc eng_pq_schema_for(const fl_view_plan *plan, fl_pq_schema **out, fl_err *err);
+fl_rc eng_colvec_from_view(fl_arena *scratch, const fl_view_vec *v, size_t rows, fl_pq_colvec *cv, fl_err *err);
 
 /* engine_merge.c */
 fl_rc eng_merge_mark_stale(eng_table *t, fl_err *err);

@@ -243,6 +243,37 @@ void eng_table_close(eng_table *t)
 /* ------------------------------------------------------------------ writing batches */
 
 /* Column vectors of a view batch (+ is_deleted) in the Parquet writer's batch form. */
+/* One Parquet batch column from one view column: list offsets widened to int64, an empty
+ * value array when a batch has no value at all, DECIMAL(<=9) narrowed to INT32. Scratch
+ * memory comes from `scratch`; cv must be zeroed by the caller. */
+fl_rc eng_colvec_from_view(fl_arena *scratch, const fl_view_vec *v, size_t rows, fl_pq_colvec *cv, fl_err *err)
+{
+    const fl_view_col *c = v->col;
+    size_t nvals = rows;
+    cv->values = v->data.p;
+    if (c->collection) {
+        int64_t *off = fl_arena_alloc(scratch, (rows + 1) * sizeof *off);
+        if (!off) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        for (size_t r = 0; r <= rows; r++) off[r] = v->offsets[r];
+        cv->offsets = off;
+        cv->list_valid = v->valid;
+        nvals = v->nitems;
+    } else {
+        cv->valid = v->valid;
+    }
+    if (!cv->values) { /* e.g. a collection column without a single item in the batch */
+        cv->values = fl_arena_calloc(scratch, nvals + 1, sizeof(fl_str));
+        if (!cv->values) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    }
+    if (c->type == FL_VIEW_DECIMAL && c->precision <= 9) {
+        int32_t *d = fl_arena_alloc(scratch, (nvals + 1) * sizeof *d);
+        if (!d) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        for (size_t r = 0; r < nvals; r++) d[r] = (int32_t)v->data.i64[r];
+        cv->values = d;
+    }
+    return FL_OK;
+}
+
 static fl_rc batch_colvecs(eng_table *t, const eng_batch *b, fl_pq_colvec **out, fl_err *err)
 {
     const fl_view_batch *vb = b->vb;
@@ -252,31 +283,9 @@ static fl_rc batch_colvecs(eng_table *t, const eng_batch *b, fl_pq_colvec **out,
     if (!cv) return fl_err_set(err, FL_E_NOMEM, "out of memory");
     *out = cv;
     for (size_t i = 0; i < ncols; i++) {
-        const fl_view_vec *v = fl_view_batch_col(vb, i);
-        const fl_view_col *c = v->col;
         memset(&cv[i], 0, sizeof cv[i]);
-        size_t nvals = rows;
-        cv[i].values = v->data.p;
-        if (c->collection) {
-            int64_t *off = fl_arena_alloc(&t->scratch, (rows + 1) * sizeof *off);
-            if (!off) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-            for (size_t r = 0; r <= rows; r++) off[r] = v->offsets[r];
-            cv[i].offsets = off;
-            cv[i].list_valid = v->valid;
-            nvals = v->nitems;
-        } else {
-            cv[i].valid = v->valid;
-        }
-        if (!cv[i].values) { /* e.g. a collection column without a single item in the batch */
-            cv[i].values = fl_arena_calloc(&t->scratch, nvals + 1, sizeof(fl_str));
-            if (!cv[i].values) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-        }
-        if (c->type == FL_VIEW_DECIMAL && c->precision <= 9) {
-            int32_t *d = fl_arena_alloc(&t->scratch, (nvals + 1) * sizeof *d);
-            if (!d) return fl_err_set(err, FL_E_NOMEM, "out of memory");
-            for (size_t r = 0; r < nvals; r++) d[r] = (int32_t)v->data.i64[r];
-            cv[i].values = d;
-        }
+        fl_rc rc = eng_colvec_from_view(&t->scratch, fl_view_batch_col(vb, i), rows, &cv[i], err);
+        if (rc) return rc;
     }
     memset(&cv[ncols], 0, sizeof cv[ncols]);
     cv[ncols].values = b->deleted.ptr;
