@@ -47,8 +47,17 @@ static bool same_object(fl_store *st, const store_op *op)
     fl_buf b;
     fl_buf_init(&b, op->dlen + 1);
     fl_err e2;
-    fl_err_clear(&e2);
-    fl_rc rc = st->drv->get(st->impl, op->key, 0, UINT64_MAX, &b, NULL, &e2);
+    fl_rc rc = FL_OK;
+    /* The read-back decides between "our commit landed" and "someone else's did", so a
+     * transient failure here is retried like any other call instead of being taken as
+     * "not ours" (which would report our own landed commit as a conflict). */
+    for (uint32_t attempt = 1;; attempt++) {
+        fl_err_clear(&e2);
+        fl_buf_clear(&b);
+        rc = st->drv->get(st->impl, op->key, 0, UINT64_MAX, &b, NULL, &e2);
+        if (rc == FL_OK || !fl_err_is_retriable(&e2) || attempt >= st->retry.max_attempts) break;
+        fl_sleep_ms(fl_store_backoff_ms(&st->retry, attempt));
+    }
     bool same = rc == FL_OK && b.len == op->dlen && (op->dlen == 0 || memcmp(b.ptr, op->data, op->dlen) == 0);
     fl_buf_reset(&b);
     return same;
