@@ -312,6 +312,103 @@ FL_API void fl_delta_txn_file_abort(fl_delta_txn *txn);
 FL_API fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column, const fl_str *keys, size_t n,
                                       int64_t *rows_deleted, int64_t *files_rewritten, fl_err *err);
 
+/* ------------------------------------------------------------------ merge */
+
+/* MERGE (upsert and delete by key) as a copy-on-write rewrite inside a txn.
+ *
+ * Entries are added in the shape of a scanned row (fl_delta_scan_next): a FL_PQ_V_STRUCT
+ * with one item per top-level column of the txn's schema, scalars normalised the same
+ * way (STRING/BINARY bytes, LONG i64, INTEGER/SHORT/BYTE/DATE i32, TIMESTAMP i64 micros,
+ * DECIMAL text). Three kinds:
+ *   add_row    a source row; the merge writes it (insert, or update of matched rows);
+ *   add_key    a source row the caller writes itself into the same txn (only the key
+ *              and newer-wins items are read); matched target rows are replaced;
+ *   add_delete target rows with this key are deleted (or flagged, see
+ *              soft_delete_column). Deletes are unconditional (newer_wins is ignored).
+ * Keys are compared by value over the key columns (INTEGER/SHORT/BYTE/LONG compare as
+ * integers); a null key never matches (a source row with a null key is inserted). Within
+ * one batch the same key twice keeps one entry: the later one, or with newer_wins the one
+ * with the greater value (the later one on a tie). A key both upserted and deleted in one
+ * batch is refused (FL_E_ARG).
+ *
+ * newer_wins (a column name; LONG, INTEGER, SHORT, BYTE, DATE, TIMESTAMP(_NTZ), FLOAT,
+ * DOUBLE or STRING): a source entry replaces the matched target rows only when its value
+ * is greater than every matched target row's value; null is older than any value. On an
+ * equal value the target row is kept (ties_to_source = true lets the source win ties).
+ * A losing entry changes nothing: its target rows stay and (add_row) it is not written.
+ *
+ * Files: candidate files are found by the stats of the key columns (minValues/maxValues,
+ * nullCount; STRING and integer keys); the others are never read. Candidates are scanned
+ * one at a time; only files holding a row that changes are rewritten (remove with
+ * dataChange=true + add of the surviving rows; a file whose rows all go is only removed).
+ * New rows are written to one new file. Everything lands in the txn; the caller commits it
+ * (with fl_delta_txn_set_app for idempotency).
+ *
+ * Concurrency: after run, the txn conflicts at commit (FL_E_DELTA_CONFLICT, not retried)
+ * with a concurrent commit that adds a file whose stats may hold one of the merge keys (or
+ * that has no stats), or that removes (dataChange=true) a file the merge read; concurrent
+ * appends of other key ranges and compactions of unread files are rebased and retried.
+ *
+ * Memory: the entries are copied into the merge (at most max_rows entries and max_bytes
+ * bytes of copies; going over either fails the add with FL_E_LIMIT - split the input into
+ * smaller merges), plus one data file scanned at a time (<= FL_DELTA_MAX_SCAN_FILE_BYTES)
+ * and the row group being written. */
+#define FL_DELTA_MAX_MERGE_ROWS ((size_t)1000000)     /* default max_rows */
+#define FL_DELTA_MAX_MERGE_BYTES ((size_t)512 << 20)  /* default max_bytes */
+#define FL_DELTA_MAX_MERGE_KEYS 8u                    /* key columns */
+
+typedef struct fl_delta_merge fl_delta_merge;
+
+typedef struct fl_delta_merge_opts {
+    const char *const *key_columns; /* top-level columns (STRING, BINARY, LONG, INTEGER, SHORT,
+                                       BYTE, DATE, TIMESTAMP(_NTZ), BOOLEAN); borrowed for the call */
+    size_t n_key_columns;           /* 1..FL_DELTA_MAX_MERGE_KEYS */
+    const char *newer_wins;         /* NULL = the source always wins */
+    bool ties_to_source;            /* newer_wins: an equal value replaces the target row */
+    const char *soft_delete_column; /* NULL = deletes drop rows; else a BOOLEAN or integer
+                                       column set to true/1 on deleted rows (rows kept) */
+    size_t max_rows;                /* entries; 0 = FL_DELTA_MAX_MERGE_ROWS */
+    size_t max_bytes;               /* bytes of copied entries; 0 = FL_DELTA_MAX_MERGE_BYTES */
+    const fl_pq_write_opts *write_opts; /* for the files the merge writes (borrowed until the
+                                           merge is freed); NULL = defaults (ZSTD) */
+} fl_delta_merge_opts;
+
+typedef struct fl_delta_merge_result {
+    int64_t rows_inserted;   /* add_row entries that matched no target row */
+    int64_t rows_updated;    /* add_row/add_key entries that replaced target rows */
+    int64_t rows_deleted;    /* target rows deleted (or flagged) by add_delete entries */
+    int64_t rows_skipped;    /* entries not applied: a target row is as new or newer, or a
+                                later entry of the batch has the same key */
+    int64_t target_rows_removed; /* target rows dropped (replaced or deleted) */
+    int64_t files_skipped;   /* live files ruled out by stats (never read) */
+    int64_t files_scanned;   /* live files read */
+    int64_t files_removed;   /* live files removed (rewritten or emptied) */
+    int64_t files_added;     /* files added (rewrites and new rows) */
+} fl_delta_merge_result;
+
+/* Start a merge over txn's snapshot (txn borrowed; must outlive the merge; no open data
+ * file, no schema change in the txn). FL_E_ARG for unknown/unsuitable columns. The
+ * caller owns *out (fl_delta_merge_free). */
+FL_API fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_delta_merge **out, fl_err *err);
+/* Add entries (row copied). The i-th add call (0-based, all kinds) is entry i.
+ * add_row refuses partitioned tables (FL_E_UNSUPPORTED: new rows would need partition
+ * values; use add_key and write the rows yourself). FL_E_LIMIT over max_rows/max_bytes. */
+FL_API fl_rc fl_delta_merge_add_row(fl_delta_merge *m, const fl_pq_val *row, fl_err *err);
+FL_API fl_rc fl_delta_merge_add_key(fl_delta_merge *m, const fl_pq_val *row, fl_err *err);
+FL_API fl_rc fl_delta_merge_add_delete(fl_delta_merge *m, const fl_pq_val *row, fl_err *err);
+/* Decide which entries win: with newer_wins, candidate files are read and every entry
+ * whose key a target row holds with an equal-or-newer value (see ties_to_source) loses.
+ * Called by fl_delta_merge_run when needed; call it yourself to learn the losers before
+ * writing add_key rows. Adds are refused afterwards. */
+FL_API fl_rc fl_delta_merge_resolve(fl_delta_merge *m, fl_err *err);
+/* After resolve: true when entry i will not be applied (lost to a target row or replaced
+ * by a later entry of the batch). */
+FL_API bool fl_delta_merge_lost(const fl_delta_merge *m, size_t i);
+/* Rewrite the files holding changed rows and write the winning add_row rows into the txn;
+ * installs the conflict checks described above. Counts go to res (optional). Run once. */
+FL_API fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *err);
+FL_API void fl_delta_merge_free(fl_delta_merge *m);
+
 /* Commit. On success res->version is the new version. FL_E_DELTA_DUPLICATE (with
  * res->duplicate) when a concurrent or earlier commit already holds this txn's (appId,
  * version): nothing was committed. FL_E_DELTA_CONFLICT when a winner changed the

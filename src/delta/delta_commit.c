@@ -440,6 +440,11 @@ static fl_rc conflict_cb(void *ctx, int64_t v, const delta_action *act, fl_err *
         }
         return FL_OK;
     case DA_REMOVE:
+        if (txn->guard && act->u.remove.data_change && delta_guard_read(txn->guard, act->u.remove.path))
+            return fl_err_set(err, FL_E_DELTA_CONFLICT,
+                              "%s: concurrent commit %lld removed " FL_STR_FMT
+                              ", which this merge read; run the merge again on the new snapshot",
+                              url, (long long)v, FL_STR_ARG(act->u.remove.path));
         for (size_t i = 0; i < txn->removes.len; i++)
             if (fl_str_eq(FL_VEC_AT(&txn->removes, fl_delta_file, i).path, act->u.remove.path))
                 return fl_err_set(err, FL_E_DELTA_CONFLICT,
@@ -452,6 +457,17 @@ static fl_rc conflict_cb(void *ctx, int64_t v, const delta_action *act, fl_err *
             return fl_err_set(err, FL_E_DELTA_CONFLICT,
                               "%s: concurrent commit %lld added files while this transaction overwrites the table", url,
                               (long long)v);
+        if (txn->guard && act->u.add.data_change) {
+            fl_arena scratch;
+            fl_arena_init(&scratch, 0, 0);
+            bool hit = delta_guard_may_hold(txn->guard, &act->u.add, &scratch);
+            fl_arena_fini(&scratch);
+            if (hit)
+                return fl_err_set(err, FL_E_DELTA_CONFLICT,
+                                  "%s: concurrent commit %lld added " FL_STR_FMT
+                                  ", which may hold keys this merge changes; run the merge again on the new snapshot",
+                                  url, (long long)v, FL_STR_ARG(act->u.add.path));
+        }
         return FL_OK;
     default:
         return FL_OK;

@@ -200,6 +200,31 @@ struct fl_delta_table {
     fl_delta_snapshot *cache; /* latest snapshot kept for the next txn (owned) */
 };
 
+/* ------------------------------------------------------------------ merge guard */
+
+/* What a merge read (delta_merge.c), kept by its txn for the commit's conflict checks:
+ * per key column the sorted key values (STRING as text, integer kinds as int64; other
+ * kinds are not prunable and make every stats check "may hold"), and the sorted paths of
+ * the files the merge scanned. All arrays live in the txn's arena. */
+typedef struct delta_key_guard {
+    size_t n_cols;
+    fl_str cols[FL_DELTA_MAX_MERGE_KEYS];
+    int col_kind[FL_DELTA_MAX_MERGE_KEYS]; /* 0 not prunable, 1 string, 2 integer */
+    fl_str *svals[FL_DELTA_MAX_MERGE_KEYS];
+    int64_t *ivals[FL_DELTA_MAX_MERGE_KEYS];
+    size_t nvals[FL_DELTA_MAX_MERGE_KEYS];
+    fl_str *read_paths;
+    size_t n_read;
+} delta_key_guard;
+
+/* Could file f (by its stats) hold a row whose keys are all in g? true when unknown. */
+bool delta_guard_may_hold(const delta_key_guard *g, const fl_delta_file *f, fl_arena *scratch);
+/* Did the merge read the file at this log path? */
+bool delta_guard_read(const delta_key_guard *g, fl_str path);
+/* Feed a scanned value (normalised shape, see fl_delta_scan_next) of type t to w
+ * (delta_optimize.c); false when the value does not fit the type. */
+bool delta_put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v, unsigned depth);
+
 /* ------------------------------------------------------------------ transaction */
 
 struct fl_delta_txn {
@@ -227,6 +252,7 @@ struct fl_delta_txn {
     fl_str file_path;        /* URI-encoded log path for the add */
     uint32_t file_seq;
     char uuid[37];           /* per-txn id: commitInfo.txnId and data file names */
+    const delta_key_guard *guard; /* merge read predicate (in a), NULL = none */
 };
 
 /* Read a whole log object with the commit size limit. */

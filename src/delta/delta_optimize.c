@@ -62,7 +62,7 @@ bool fl_delta_decimal_to_bytes(fl_str text, int32_t scale, uint8_t *out, size_t 
 }
 
 /* Feed a scanned value (normalised shape, see fl_delta_scan_next) of type t to w. */
-static bool put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v, unsigned depth)
+bool delta_put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v, unsigned depth)
 {
     if (v->kind == FL_PQ_V_NULL || v->kind == FL_PQ_V_SKIPPED) {
         fl_pq_writer_put_null(w);
@@ -75,7 +75,7 @@ static bool put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v,
         fl_pq_writer_begin_struct(w);
         for (size_t i = 0; i < t->n_fields; i++) {
             static const fl_pq_val null_val = {.kind = FL_PQ_V_NULL};
-            if (!put_val(w, t->fields[i].type, i < v->n ? &v->v.items[i] : &null_val, depth + 1)) return false;
+            if (!delta_put_val(w, t->fields[i].type, i < v->n ? &v->v.items[i] : &null_val, depth + 1)) return false;
         }
         fl_pq_writer_end(w);
         return true;
@@ -83,14 +83,14 @@ static bool put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v,
         if (v->kind != FL_PQ_V_LIST) return false;
         fl_pq_writer_begin_list(w);
         for (uint32_t i = 0; i < v->n; i++)
-            if (!put_val(w, t->element, &v->v.items[i], depth + 1)) return false;
+            if (!delta_put_val(w, t->element, &v->v.items[i], depth + 1)) return false;
         fl_pq_writer_end(w);
         return true;
     case FL_DELTA_T_MAP:
         if (v->kind != FL_PQ_V_MAP) return false;
         fl_pq_writer_begin_map(w);
         for (uint32_t i = 0; i < v->n; i++)
-            if (!put_val(w, t->key, &v->v.items[2 * i], depth + 1) || !put_val(w, t->value, &v->v.items[2 * i + 1], depth + 1))
+            if (!delta_put_val(w, t->key, &v->v.items[2 * i], depth + 1) || !delta_put_val(w, t->value, &v->v.items[2 * i + 1], depth + 1))
                 return false;
         fl_pq_writer_end(w);
         return true;
@@ -178,7 +178,7 @@ static fl_rc rewrite_bin(fl_delta_txn *txn, const size_t *idx, size_t n, int64_t
             for (size_t k = 0; k < s->meta.n_partition_columns; k++)
                 if (fl_str_eq(s->meta.partition_columns[k], sch->fields[i].name)) part = true;
             if (part) continue;
-            if (!put_val(w, sch->fields[i].type, &row->v.items[i], 0))
+            if (!delta_put_val(w, sch->fields[i].type, &row->v.items[i], 0))
                 FL_FAIL(FL_E_INTERNAL, "optimize: a value of column " FL_STR_FMT " does not fit its type",
                         FL_STR_ARG(sch->fields[i].name));
         }
@@ -384,7 +384,7 @@ fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column, const 
                     bool part = false;
                     for (size_t k = 0; k < s->meta.n_partition_columns; k++)
                         if (fl_str_eq(s->meta.partition_columns[k], sch->fields[i].name)) part = true;
-                    if (!part && !put_val(w, sch->fields[i].type, &row->v.items[i], 0))
+                    if (!part && !delta_put_val(w, sch->fields[i].type, &row->v.items[i], 0))
                         FL_FAIL(FL_E_INTERNAL, "delete by key: a value of column " FL_STR_FMT " does not fit its type",
                                 FL_STR_ARG(sch->fields[i].name));
                 }

@@ -1,0 +1,683 @@
+/* delta_merge.c - MERGE by key columns (module delta): upserts (the merge writes the
+ * rows, or the caller does and only names the keys), deletes (or soft deletes) by key,
+ * an optional "newer wins" column, as a copy-on-write rewrite inside one txn.
+ *
+ * Entries are copied into an arena capped at max_bytes and indexed by their encoded key
+ * (one map entry per distinct key, pointing at the entry that wins within the batch).
+ * Candidate files are chosen by the key columns' stats; each candidate is scanned alone
+ * (one data file in memory at a time). With newer_wins, resolve() scans the candidates
+ * once to find the entries a target row beats; run() then scans each candidate that held
+ * a key, and rewrites it only when one of its rows changes. The keys and the scanned
+ * paths stay with the txn (delta_key_guard) so its commit can detect concurrent commits
+ * that add rows with the same keys or delete rows the merge read. */
+#include "delta/delta_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { ENT_ROW = 0, ENT_KEY, ENT_DEL };
+
+typedef struct merge_ent {
+    fl_str key;       /* encoded key; ptr NULL = a null key (never matches) */
+    fl_pq_val *row;   /* ENT_ROW: the whole row (copy) */
+    fl_pq_val nw;     /* newer-wins value (scalar copy), NULL kind when unset */
+    uint8_t kind;
+    bool lost;        /* a target row is as new or newer */
+    bool superseded;  /* a later entry of the batch has the same key and won */
+    bool matched;     /* a target row held the key */
+} merge_ent;
+
+struct fl_delta_merge {
+    fl_delta_txn *txn;
+    const fl_delta_snapshot *s;
+    const fl_delta_type *sch;
+    fl_arena a; /* entry copies, capped at max_bytes */
+    size_t max_rows, max_bytes;
+    fl_vec ents;   /* merge_ent */
+    fl_map idx;    /* encoded key -> (entry index + 1) of the batch's winner */
+    size_t nk;
+    size_t kidx[FL_DELTA_MAX_MERGE_KEYS];
+    long nw, sd;   /* newer-wins / soft-delete column index, -1 = none */
+    bool ties_to_source;
+    const fl_pq_write_opts *wo;
+    bool resolved, ran;
+    delta_key_guard *guard; /* in txn->a once resolve/run starts */
+    uint8_t *fstate;        /* per snapshot file: bit 0 read, bit 1 held a key */
+    fl_vec read_paths;      /* fl_str (snapshot-owned paths) */
+    fl_buf kb;              /* key scratch */
+};
+
+#define FS_READ 1u
+#define FS_HELD 2u
+
+static bool key_kind_ok(fl_delta_kind k)
+{
+    switch (k) {
+    case FL_DELTA_T_STRING:
+    case FL_DELTA_T_BINARY:
+    case FL_DELTA_T_LONG:
+    case FL_DELTA_T_INTEGER:
+    case FL_DELTA_T_SHORT:
+    case FL_DELTA_T_BYTE:
+    case FL_DELTA_T_DATE:
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+    case FL_DELTA_T_BOOLEAN: return true;
+    default: return false;
+    }
+}
+
+static bool nw_kind_ok(fl_delta_kind k)
+{
+    switch (k) {
+    case FL_DELTA_T_STRING:
+    case FL_DELTA_T_LONG:
+    case FL_DELTA_T_INTEGER:
+    case FL_DELTA_T_SHORT:
+    case FL_DELTA_T_BYTE:
+    case FL_DELTA_T_DATE:
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+    case FL_DELTA_T_FLOAT:
+    case FL_DELTA_T_DOUBLE: return true;
+    default: return false;
+    }
+}
+
+static bool is_null(const fl_pq_val *v) { return v->kind == FL_PQ_V_NULL || v->kind == FL_PQ_V_SKIPPED; }
+
+/* Order of two scalars of one column: null < any value; integers and floats by value,
+ * bytes lexicographically. */
+static int cmp_scalar(const fl_pq_val *x, const fl_pq_val *y)
+{
+    bool xn = is_null(x), yn = is_null(y);
+    if (xn || yn) return xn == yn ? 0 : (xn ? -1 : 1);
+    if (x->kind == FL_PQ_V_BYTES && y->kind == FL_PQ_V_BYTES) return fl_str_cmp(x->v.bytes, y->v.bytes);
+    bool xi = x->kind == FL_PQ_V_I32 || x->kind == FL_PQ_V_I64 || x->kind == FL_PQ_V_BOOL;
+    bool yi = y->kind == FL_PQ_V_I32 || y->kind == FL_PQ_V_I64 || y->kind == FL_PQ_V_BOOL;
+    if (xi && yi) {
+        int64_t a = x->kind == FL_PQ_V_I32 ? x->v.i32 : x->kind == FL_PQ_V_I64 ? x->v.i64 : x->v.b;
+        int64_t b = y->kind == FL_PQ_V_I32 ? y->v.i32 : y->kind == FL_PQ_V_I64 ? y->v.i64 : y->v.b;
+        return a < b ? -1 : a > b;
+    }
+    double a = x->kind == FL_PQ_V_F32 ? x->v.f32 : x->kind == FL_PQ_V_F64 ? x->v.f64 : x->kind == FL_PQ_V_I32 ? x->v.i32 : (double)x->v.i64;
+    double b = y->kind == FL_PQ_V_F32 ? y->v.f32 : y->kind == FL_PQ_V_F64 ? y->v.f64 : y->kind == FL_PQ_V_I32 ? y->v.i32 : (double)y->v.i64;
+    return a < b ? -1 : a > b;
+}
+
+/* Encode the key items of row into b; false when a key item is null (or not a scalar). */
+static bool enc_key(const fl_delta_merge *m, const fl_pq_val *row, fl_buf *b)
+{
+    fl_buf_clear(b);
+    for (size_t k = 0; k < m->nk; k++) {
+        const fl_pq_val *v = &row->v.items[m->kidx[k]];
+        uint8_t num[9];
+        switch (v->kind) {
+        case FL_PQ_V_I32:
+        case FL_PQ_V_I64:
+        case FL_PQ_V_BOOL: {
+            int64_t i = v->kind == FL_PQ_V_I32 ? v->v.i32 : v->kind == FL_PQ_V_I64 ? v->v.i64 : v->v.b;
+            num[0] = 'i';
+            for (int j = 0; j < 8; j++) num[1 + j] = (uint8_t)((uint64_t)i >> (56 - 8 * j));
+            fl_buf_append(b, num, sizeof num);
+            break;
+        }
+        case FL_PQ_V_BYTES: {
+            uint32_t len = (uint32_t)v->v.bytes.len;
+            num[0] = 's';
+            for (int j = 0; j < 4; j++) num[1 + j] = (uint8_t)(len >> (24 - 8 * j));
+            fl_buf_append(b, num, 5);
+            fl_buf_append(b, v->v.bytes.ptr, v->v.bytes.len);
+            break;
+        }
+        default: return false;
+        }
+    }
+    return b->rc == FL_OK;
+}
+
+static bool copy_val(fl_arena *a, const fl_pq_val *src, fl_pq_val *dst, unsigned depth)
+{
+    *dst = *src;
+    if (depth > FL_DELTA_MAX_SCHEMA_DEPTH) return false;
+    switch (src->kind) {
+    case FL_PQ_V_BYTES:
+        if (src->v.bytes.len) {
+            dst->v.bytes = fl_arena_str_dup(a, src->v.bytes);
+            if (!dst->v.bytes.ptr) return false;
+        }
+        return true;
+    case FL_PQ_V_STRUCT:
+    case FL_PQ_V_LIST:
+    case FL_PQ_V_MAP: {
+        size_t n = src->kind == FL_PQ_V_MAP ? 2 * (size_t)src->n : src->n;
+        if (!n) {
+            dst->v.items = NULL;
+            return true;
+        }
+        fl_pq_val *items = fl_arena_alloc(a, n * sizeof *items);
+        if (!items) return false;
+        for (size_t i = 0; i < n; i++)
+            if (!copy_val(a, &src->v.items[i], &items[i], depth + 1)) return false;
+        dst->v.items = items;
+        return true;
+    }
+    default: return true;
+    }
+}
+
+static fl_rc copy_fail(fl_delta_merge *m, fl_err *err)
+{
+    if (fl_arena_total(&m->a) + ((size_t)1 << 20) >= m->max_bytes)
+        return fl_err_set(err, FL_E_LIMIT,
+                          "merge: the batch's rows exceed max_bytes (%zu bytes); split the input into smaller merges",
+                          m->max_bytes);
+    return fl_err_set(err, FL_E_NOMEM, "merge: out of memory");
+}
+
+static long col_index(const fl_delta_type *sch, const char *name)
+{
+    const fl_delta_field *f = fl_delta_type_find(sch, fl_str_c(name));
+    return f ? (long)(f - sch->fields) : -1;
+}
+
+fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_delta_merge **out, fl_err *err)
+{
+    *out = NULL;
+    if (!o || !o->n_key_columns || o->n_key_columns > FL_DELTA_MAX_MERGE_KEYS || !o->key_columns)
+        return fl_err_set(err, FL_E_ARG, "merge: 1 to %u key columns are needed", FL_DELTA_MAX_MERGE_KEYS);
+    if (txn->new_schema) return fl_err_set(err, FL_E_STATE, "merge: the txn changes the schema; merge in its own txn");
+    const fl_delta_snapshot *s = txn->snap;
+    const fl_delta_type *sch = fl_delta_snapshot_get_schema(s);
+    fl_delta_merge *m = fl_calloc(1, sizeof *m);
+    if (!m) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    m->txn = txn;
+    m->s = s;
+    m->sch = sch;
+    m->max_rows = o->max_rows ? o->max_rows : FL_DELTA_MAX_MERGE_ROWS;
+    m->max_bytes = o->max_bytes ? o->max_bytes : FL_DELTA_MAX_MERGE_BYTES;
+    fl_arena_init(&m->a, 0, m->max_bytes);
+    fl_vec_init(&m->ents, sizeof(merge_ent));
+    fl_vec_init(&m->read_paths, sizeof(fl_str));
+    fl_map_init(&m->idx);
+    fl_buf_init(&m->kb, 0);
+    m->ties_to_source = o->ties_to_source;
+    m->wo = o->write_opts;
+    m->nw = m->sd = -1;
+    fl_rc rc = FL_OK;
+    for (size_t k = 0; k < o->n_key_columns; k++) {
+        const char *name = o->key_columns[k] ? o->key_columns[k] : "";
+        long ci = col_index(sch, name);
+        if (ci < 0) FL_FAIL(FL_E_ARG, "merge: key column '%s' is not a top-level column of the table", name);
+        if (!key_kind_ok(sch->fields[ci].type->kind))
+            FL_FAIL(FL_E_ARG, "merge: key column '%s' is a %s; keys must be string, binary, integer, date, timestamp or boolean columns",
+                    name, delta_kind_name(sch->fields[ci].type->kind));
+        for (size_t j = 0; j < k; j++)
+            if (m->kidx[j] == (size_t)ci) FL_FAIL(FL_E_ARG, "merge: key column '%s' named twice", name);
+        m->kidx[k] = (size_t)ci;
+    }
+    m->nk = o->n_key_columns;
+    if (o->newer_wins) {
+        m->nw = col_index(sch, o->newer_wins);
+        if (m->nw < 0) FL_FAIL(FL_E_ARG, "merge: newer-wins column '%s' is not a top-level column", o->newer_wins);
+        if (!nw_kind_ok(sch->fields[m->nw].type->kind))
+            FL_FAIL(FL_E_ARG, "merge: newer-wins column '%s' is a %s; use a number, date, timestamp or string column",
+                    o->newer_wins, delta_kind_name(sch->fields[m->nw].type->kind));
+    }
+    if (o->soft_delete_column) {
+        m->sd = col_index(sch, o->soft_delete_column);
+        fl_delta_kind k = m->sd >= 0 ? sch->fields[m->sd].type->kind : FL_DELTA_T_OTHER;
+        if (k != FL_DELTA_T_BOOLEAN && k != FL_DELTA_T_INTEGER && k != FL_DELTA_T_LONG && k != FL_DELTA_T_SHORT &&
+            k != FL_DELTA_T_BYTE)
+            FL_FAIL(FL_E_ARG, "merge: soft-delete column '%s' must be a top-level boolean or integer column",
+                    o->soft_delete_column);
+        for (size_t j = 0; j < m->nk; j++)
+            if (m->kidx[j] == (size_t)m->sd) FL_FAIL(FL_E_ARG, "merge: the soft-delete column cannot be a key column");
+    }
+    *out = m;
+    return FL_OK;
+done:
+    fl_delta_merge_free(m);
+    return rc;
+}
+
+void fl_delta_merge_free(fl_delta_merge *m)
+{
+    if (!m) return;
+    fl_arena_fini(&m->a);
+    fl_vec_reset(&m->ents);
+    fl_vec_reset(&m->read_paths);
+    fl_map_reset(&m->idx);
+    fl_buf_reset(&m->kb);
+    fl_free(m->fstate);
+    fl_free(m);
+}
+
+static fl_rc add_entry(fl_delta_merge *m, const fl_pq_val *row, uint8_t kind, fl_err *err)
+{
+    if (m->resolved || m->ran) return fl_err_set(err, FL_E_STATE, "merge: entries cannot be added after resolve/run");
+    if (!row || row->kind != FL_PQ_V_STRUCT || row->n != m->sch->n_fields)
+        return fl_err_set(err, FL_E_ARG, "merge: an entry must be a struct with one item per table column (%zu)",
+                          m->sch->n_fields);
+    if (m->ents.len >= m->max_rows)
+        return fl_err_set(err, FL_E_LIMIT,
+                          "merge: the batch is limited to %zu rows and keys (max_rows); split the input into smaller merges",
+                          m->max_rows);
+    if (kind == ENT_ROW && m->s->meta.n_partition_columns)
+        return fl_err_set(err, FL_E_UNSUPPORTED,
+                          "merge: inserting rows into a partitioned table is not supported; write the rows yourself "
+                          "and name their keys (fl_delta_merge_add_key)");
+    size_t self = m->ents.len;
+    merge_ent e = {.kind = kind};
+    bool has_key = enc_key(m, row, &m->kb);
+    if (m->kb.rc) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    if (!has_key && kind == ENT_DEL) return fl_err_set(err, FL_E_ARG, "merge: delete entry %zu has a null key", self);
+    if (has_key) {
+        e.key = fl_arena_str_dup(&m->a, fl_buf_str(&m->kb));
+        if (!e.key.ptr) return copy_fail(m, err);
+    }
+    if (kind == ENT_ROW) {
+        e.row = fl_arena_alloc(&m->a, sizeof *e.row);
+        if (!e.row || !copy_val(&m->a, row, e.row, 0)) return copy_fail(m, err);
+    }
+    if (kind != ENT_DEL && m->nw >= 0) {
+        const fl_pq_val *v = &row->v.items[m->nw];
+        if (v->kind == FL_PQ_V_STRUCT || v->kind == FL_PQ_V_LIST || v->kind == FL_PQ_V_MAP)
+            return fl_err_set(err, FL_E_ARG, "merge: entry %zu: the newer-wins value is not a scalar", self);
+        if (!copy_val(&m->a, v, &e.nw, 0)) return copy_fail(m, err);
+    }
+    if (has_key) {
+        bool found = false;
+        uintptr_t old = (uintptr_t)fl_map_get(&m->idx, e.key, &found);
+        bool take = true;
+        if (found) {
+            merge_ent *o = &FL_VEC_AT(&m->ents, merge_ent, old - 1);
+            if ((o->kind == ENT_DEL) != (kind == ENT_DEL))
+                return fl_err_set(err, FL_E_ARG,
+                                  "merge: entries %zu and %zu have the same key, one deletes and one upserts it; "
+                                  "decide which applies before merging",
+                                  (size_t)(old - 1), self);
+            if (kind != ENT_DEL && m->nw >= 0 && cmp_scalar(&e.nw, &o->nw) < 0) take = false;
+            if (take) o->superseded = true;
+            else e.superseded = true;
+        }
+        if (take && fl_map_put(&m->idx, e.key, (void *)(self + 1), NULL))
+            return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    }
+    if (fl_vec_push(&m->ents, &e)) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    return FL_OK;
+}
+
+fl_rc fl_delta_merge_add_row(fl_delta_merge *m, const fl_pq_val *row, fl_err *err) { return add_entry(m, row, ENT_ROW, err); }
+fl_rc fl_delta_merge_add_key(fl_delta_merge *m, const fl_pq_val *row, fl_err *err) { return add_entry(m, row, ENT_KEY, err); }
+fl_rc fl_delta_merge_add_delete(fl_delta_merge *m, const fl_pq_val *row, fl_err *err)
+{
+    return add_entry(m, row, ENT_DEL, err);
+}
+
+/* ------------------------------------------------------------------ guard (stats pruning) */
+
+static int str_cmp_p(const void *a, const void *b) { return fl_str_cmp(*(const fl_str *)a, *(const fl_str *)b); }
+static int i64_cmp_p(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The keys of the batch (winning entries with a key) per key column, sorted, in txn->a. */
+static fl_rc build_guard(fl_delta_merge *m, fl_err *err)
+{
+    fl_arena *ta = &m->txn->a;
+    delta_key_guard *g = fl_arena_calloc(ta, 1, sizeof *g);
+    if (!g) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    g->n_cols = m->nk;
+    size_t n = 0;
+    for (size_t i = 0; i < m->ents.len; i++) {
+        const merge_ent *e = &FL_VEC_AT(&m->ents, merge_ent, i);
+        if (e->key.ptr && !e->superseded) n++;
+    }
+    for (size_t k = 0; k < m->nk; k++) {
+        const fl_delta_field *f = &m->sch->fields[m->kidx[k]];
+        g->cols[k] = fl_arena_str_dup(ta, f->name);
+        if (!g->cols[k].ptr) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        fl_delta_kind kind = f->type->kind;
+        g->col_kind[k] = kind == FL_DELTA_T_STRING ? 1
+                       : (kind == FL_DELTA_T_LONG || kind == FL_DELTA_T_INTEGER || kind == FL_DELTA_T_SHORT ||
+                          kind == FL_DELTA_T_BYTE)
+                           ? 2
+                           : 0;
+        if (!g->col_kind[k] || !n) continue;
+        if (g->col_kind[k] == 1) g->svals[k] = fl_arena_alloc(ta, n * sizeof(fl_str));
+        else g->ivals[k] = fl_arena_alloc(ta, n * sizeof(int64_t));
+        if (!g->svals[k] && !g->ivals[k]) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+        size_t j = 0;
+        for (size_t i = 0; i < m->ents.len; i++) {
+            const merge_ent *e = &FL_VEC_AT(&m->ents, merge_ent, i);
+            if (!e->key.ptr || e->superseded) continue;
+            /* decode column k from the encoded key */
+            const uint8_t *p = (const uint8_t *)e->key.ptr;
+            for (size_t c = 0;; c++) {
+                if (p[0] == 'i') {
+                    if (c == k) {
+                        uint64_t u = 0;
+                        for (int b = 0; b < 8; b++) u = u << 8 | p[1 + b];
+                        g->ivals[k][j++] = (int64_t)u;
+                        break;
+                    }
+                    p += 9;
+                } else {
+                    uint32_t len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+                    if (c == k) {
+                        g->svals[k][j++] = fl_str_make((const char *)p + 5, len); /* points into m->a: copied below */
+                        break;
+                    }
+                    p += 5 + len;
+                }
+            }
+        }
+        if (g->col_kind[k] == 1) {
+            for (size_t i = 0; i < j; i++) {
+                fl_str c = fl_arena_str_dup(ta, g->svals[k][i]);
+                if (!c.ptr && g->svals[k][i].len) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+                g->svals[k][i] = c;
+            }
+            qsort(g->svals[k], j, sizeof(fl_str), str_cmp_p);
+        } else {
+            qsort(g->ivals[k], j, sizeof(int64_t), i64_cmp_p);
+        }
+        g->nvals[k] = j;
+    }
+    m->guard = g;
+    return FL_OK;
+}
+
+bool delta_guard_may_hold(const delta_key_guard *g, const fl_delta_file *f, fl_arena *scratch)
+{
+    fl_json_val *st = NULL;
+    if (!f->stats.len || fl_json_parse(f->stats.ptr, f->stats.len, NULL, scratch, &st, NULL, NULL) != FL_OK) return true;
+    int64_t nrec = -1;
+    if (!fl_json_as_i64(fl_json_get_c(st, "numRecords"), &nrec)) nrec = -1;
+    if (nrec == 0) return false;
+    for (size_t k = 0; k < g->n_cols; k++) {
+        int64_t nulls;
+        if (nrec > 0 && fl_json_as_i64(fl_json_get(fl_json_get_c(st, "nullCount"), g->cols[k]), &nulls) && nulls == nrec)
+            return false; /* only null keys in this file: nothing can match */
+        if (!g->col_kind[k]) continue;
+        const fl_json_val *mn = fl_json_get(fl_json_get_c(st, "minValues"), g->cols[k]);
+        const fl_json_val *mx = fl_json_get(fl_json_get_c(st, "maxValues"), g->cols[k]);
+        size_t n = g->nvals[k];
+        if (g->col_kind[k] == 1) {
+            if (!fl_json_is_str(mn) || !fl_json_is_str(mx)) continue;
+            fl_str lo = fl_json_str(mn), hi = fl_json_str(mx);
+            size_t l = 0, h = n;
+            while (l < h) {
+                size_t mid = l + (h - l) / 2;
+                if (fl_str_cmp(g->svals[k][mid], lo) < 0) l = mid + 1;
+                else h = mid;
+            }
+            /* a truncated min is a prefix (<= every value); a truncated max is still an upper bound */
+            if (!(l < n && fl_str_cmp(g->svals[k][l], hi) <= 0)) return false;
+        } else {
+            int64_t lo, hi;
+            if (!fl_json_as_i64(mn, &lo) || !fl_json_as_i64(mx, &hi)) continue;
+            size_t l = 0, h = n;
+            while (l < h) {
+                size_t mid = l + (h - l) / 2;
+                if (g->ivals[k][mid] < lo) l = mid + 1;
+                else h = mid;
+            }
+            if (!(l < n && g->ivals[k][l] <= hi)) return false;
+        }
+    }
+    return true;
+}
+
+bool delta_guard_read(const delta_key_guard *g, fl_str path)
+{
+    size_t l = 0, h = g->n_read;
+    while (l < h) {
+        size_t mid = l + (h - l) / 2;
+        int c = fl_str_cmp(g->read_paths[mid], path);
+        if (c == 0) return true;
+        if (c < 0) l = mid + 1;
+        else h = mid;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------ resolve and run */
+
+static fl_rc prepare(fl_delta_merge *m, fl_err *err)
+{
+    if (m->guard) return FL_OK;
+    size_t nf = fl_delta_snapshot_num_files(m->s);
+    m->fstate = fl_calloc(nf ? nf : 1, 1);
+    if (!m->fstate) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    return build_guard(m, err);
+}
+
+static fl_rc mark_read(fl_delta_merge *m, size_t fi, fl_err *err)
+{
+    if (m->fstate[fi] & FS_READ) return FL_OK;
+    m->fstate[fi] |= FS_READ;
+    fl_str p = fl_delta_snapshot_get_file(m->s, fi)->path;
+    if (fl_vec_push(&m->read_paths, &p)) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    return FL_OK;
+}
+
+/* The batch's winning entry for the key of a target row, or NULL. */
+static merge_ent *lookup(fl_delta_merge *m, const fl_pq_val *row)
+{
+    if (!enc_key(m, row, &m->kb)) return NULL;
+    uintptr_t i = (uintptr_t)fl_map_get(&m->idx, fl_buf_str(&m->kb), NULL);
+    return i ? &FL_VEC_AT(&m->ents, merge_ent, i - 1) : NULL;
+}
+
+fl_rc fl_delta_merge_resolve(fl_delta_merge *m, fl_err *err)
+{
+    if (m->resolved) return FL_OK;
+    fl_rc rc = prepare(m, err);
+    if (rc) return rc;
+    fl_arena ra;
+    fl_arena_init(&ra, 0, 0);
+    fl_delta_scan *sc = NULL;
+    size_t nf = fl_delta_snapshot_num_files(m->s);
+    for (size_t fi = 0; fi < nf && m->nw >= 0 && m->idx.len; fi++) {
+        fl_arena_reset(&ra);
+        if (!delta_guard_may_hold(m->guard, fl_delta_snapshot_get_file(m->s, fi), &ra)) continue;
+        FL_TRY(mark_read(m, fi, err));
+        FL_TRY(fl_delta_scan_open_files(m->txn->t, m->s, &fi, 1, &sc, err));
+        for (;;) {
+            fl_arena_reset(&ra);
+            fl_pq_val *row;
+            rc = fl_delta_scan_next(sc, &ra, &row, err);
+            if (rc == FL_E_EOF) break;
+            if (rc) goto done;
+            merge_ent *e = lookup(m, row);
+            if (!e) continue;
+            m->fstate[fi] |= FS_HELD;
+            if (e->kind == ENT_DEL || e->lost) continue;
+            int c = cmp_scalar(&e->nw, &row->v.items[m->nw]);
+            if (c < 0 || (c == 0 && !m->ties_to_source)) e->lost = true;
+        }
+        rc = FL_OK;
+        fl_delta_scan_close(sc);
+        sc = NULL;
+    }
+    m->resolved = true;
+done:
+    fl_delta_scan_close(sc);
+    fl_arena_fini(&ra);
+    if (rc) fl_err_prefix(err, "merge into %s: ", fl_store_get_url(m->txn->t->st));
+    return rc;
+}
+
+bool fl_delta_merge_lost(const fl_delta_merge *m, size_t i)
+{
+    if (i >= m->ents.len) return true;
+    const merge_ent *e = &FL_VEC_AT(&m->ents, merge_ent, i);
+    return e->lost || e->superseded;
+}
+
+static bool is_part_col(const fl_delta_snapshot *s, fl_str name)
+{
+    for (size_t k = 0; k < s->meta.n_partition_columns; k++)
+        if (fl_str_eq(s->meta.partition_columns[k], name)) return true;
+    return false;
+}
+
+static fl_rc write_row(fl_delta_merge *m, fl_pq_writer *w, const fl_pq_val *row, fl_err *err)
+{
+    const fl_delta_type *sch = m->sch;
+    for (size_t i = 0; i < sch->n_fields; i++) {
+        if (is_part_col(m->s, sch->fields[i].name)) continue;
+        if (!delta_put_val(w, sch->fields[i].type, &row->v.items[i], 0))
+            return fl_err_set(err, FL_E_ARG, "merge: a value of column " FL_STR_FMT " does not fit its type",
+                              FL_STR_ARG(sch->fields[i].name));
+    }
+    fl_rc rc = fl_pq_writer_end_row(w);
+    if (rc && err) *err = *fl_pq_writer_err(w);
+    return rc;
+}
+
+/* An entry that changes the target rows holding its key. */
+static bool active(const merge_ent *e) { return e && !e->lost && !e->superseded; }
+
+/* Rewrite snapshot file fi without (or with flagged) rows of active entries. */
+static fl_rc rewrite_file(fl_delta_merge *m, size_t fi, fl_arena *ra, fl_delta_merge_result *res, fl_err *err)
+{
+    const fl_delta_file *f = fl_delta_snapshot_get_file(m->s, fi);
+    fl_delta_scan *sc = NULL;
+    fl_pq_writer *w = NULL;
+    int64_t keep = 0;
+    fl_rc rc = fl_delta_scan_open_files(m->txn->t, m->s, &fi, 1, &sc, err);
+    if (rc) goto done;
+    FL_TRY(fl_delta_txn_file_open(m->txn, f->partition_values, f->n_partition_values, m->wo, &w, err));
+    for (;;) {
+        fl_arena_reset(ra);
+        fl_pq_val *row;
+        rc = fl_delta_scan_next(sc, ra, &row, err);
+        if (rc == FL_E_EOF) break;
+        if (rc) goto done;
+        merge_ent *e = lookup(m, row);
+        if (active(e)) {
+            e->matched = true;
+            if (e->kind == ENT_DEL) {
+                res->rows_deleted++;
+                if (m->sd >= 0) {
+                    fl_pq_val *v = &row->v.items[m->sd];
+                    switch (m->sch->fields[m->sd].type->kind) {
+                    case FL_DELTA_T_BOOLEAN: *v = (fl_pq_val){.kind = FL_PQ_V_BOOL, .v.b = true}; break;
+                    case FL_DELTA_T_LONG: *v = (fl_pq_val){.kind = FL_PQ_V_I64, .v.i64 = 1}; break;
+                    default: *v = (fl_pq_val){.kind = FL_PQ_V_I32, .v.i32 = 1}; break;
+                    }
+                    FL_TRY(write_row(m, w, row, err));
+                    keep++;
+                    continue;
+                }
+            }
+            res->target_rows_removed++;
+            continue;
+        }
+        FL_TRY(write_row(m, w, row, err));
+        keep++;
+    }
+    rc = FL_OK;
+    fl_delta_scan_close(sc);
+    sc = NULL;
+    if (keep) {
+        FL_TRY(fl_delta_txn_file_close(m->txn, err));
+        m->txn->records_added -= keep; /* rewritten rows are not new rows */
+        res->files_added++;
+    } else {
+        fl_delta_txn_file_abort(m->txn);
+    }
+    FL_TRY(fl_delta_txn_remove_file(m->txn, f->path, err));
+    res->files_removed++;
+done:
+    if (rc) fl_delta_txn_file_abort(m->txn);
+    fl_delta_scan_close(sc);
+    return rc;
+}
+
+fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *err)
+{
+    fl_delta_merge_result local;
+    if (!res) res = &local;
+    memset(res, 0, sizeof *res);
+    if (m->ran) return fl_err_set(err, FL_E_STATE, "merge: already run");
+    if (m->txn->pw) return fl_err_set(err, FL_E_STATE, "merge: close the txn's open data file first");
+    m->ran = true;
+    fl_rc rc = fl_delta_merge_resolve(m, err);
+    if (rc) return rc;
+    fl_arena ra;
+    fl_arena_init(&ra, 0, 0);
+    fl_delta_scan *sc = NULL;
+    fl_pq_writer *w = NULL;
+    bool scanned = m->nw >= 0; /* resolve read every candidate already */
+    size_t nf = fl_delta_snapshot_num_files(m->s);
+    for (size_t fi = 0; fi < nf; fi++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(m->s, fi);
+        fl_arena_reset(&ra);
+        if (!m->idx.len || !delta_guard_may_hold(m->guard, f, &ra)) {
+            res->files_skipped++;
+            continue;
+        }
+        if (scanned && !(m->fstate[fi] & FS_HELD)) continue;
+        FL_TRY(mark_read(m, fi, err));
+        /* does any row change? */
+        bool change = false;
+        FL_TRY(fl_delta_scan_open_files(m->txn->t, m->s, &fi, 1, &sc, err));
+        while (!change) {
+            fl_arena_reset(&ra);
+            fl_pq_val *row;
+            rc = fl_delta_scan_next(sc, &ra, &row, err);
+            if (rc == FL_E_EOF) break;
+            if (rc) goto done;
+            change = active(lookup(m, row));
+        }
+        rc = FL_OK;
+        fl_delta_scan_close(sc);
+        sc = NULL;
+        if (change) FL_TRY(rewrite_file(m, fi, &ra, res, err));
+    }
+    res->files_scanned = (int64_t)m->read_paths.len;
+    /* new rows */
+    for (size_t i = 0; i < m->ents.len; i++) {
+        merge_ent *e = &FL_VEC_AT(&m->ents, merge_ent, i);
+        if (!active(e)) {
+            if (e->kind != ENT_DEL) res->rows_skipped++;
+            continue;
+        }
+        if (e->kind == ENT_DEL) continue;
+        if (e->matched) res->rows_updated++;
+        else if (e->kind == ENT_ROW) res->rows_inserted++;
+        if (e->kind != ENT_ROW) continue;
+        if (!w) FL_TRY(fl_delta_txn_file_open(m->txn, NULL, 0, m->wo, &w, err));
+        FL_TRY(write_row(m, w, e->row, err));
+    }
+    if (w) {
+        w = NULL;
+        FL_TRY(fl_delta_txn_file_close(m->txn, err));
+        res->files_added++;
+    }
+    /* the read predicate goes with the txn */
+    fl_str *paths = fl_arena_alloc(&m->txn->a, (m->read_paths.len ? m->read_paths.len : 1) * sizeof *paths);
+    if (!paths) FL_FAIL(FL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->read_paths.len; i++) {
+        paths[i] = fl_arena_str_dup(&m->txn->a, FL_VEC_AT(&m->read_paths, fl_str, i));
+        if (!paths[i].ptr) FL_FAIL(FL_E_NOMEM, "out of memory");
+    }
+    qsort(paths, m->read_paths.len, sizeof *paths, str_cmp_p);
+    m->guard->read_paths = paths;
+    m->guard->n_read = m->read_paths.len;
+    m->txn->guard = m->guard;
+done:
+    if (rc) {
+        fl_delta_txn_file_abort(m->txn);
+        fl_err_prefix(err, "merge into %s: ", fl_store_get_url(m->txn->t->st));
+    }
+    fl_delta_scan_close(sc);
+    fl_arena_fini(&ra);
+    return rc;
+}

@@ -1,0 +1,557 @@
+/* test_delta_merge.c - MERGE by key (fl_delta_merge_*): upsert of matched and unmatched
+ * keys, newer-wins both ways and ties, deletes and soft deletes, files without matches
+ * left alone (the commit's remove set), multi-column keys, batch duplicates, limits,
+ * conflicts with concurrent appends/removes, txn idempotency. */
+#include "fhirlake/delta.h"
+#include "fhirlake/json.h"
+#include "fhirlake/os.h"
+#include "testhelp.h"
+
+#include <unistd.h>
+
+static char dir[256];
+
+static fl_store *fresh(const char *name)
+{
+    snprintf(dir, sizeof dir, "/tmp/fl_dm_%s_%d", name, (int)getpid());
+    fl_rm_rf(dir, NULL);
+    fl_store *st = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_store_open(dir, NULL, &st, &err), FL_OK);
+    return st;
+}
+
+/* id STRING, k2 LONG, ts LONG, v STRING, del BOOLEAN */
+static fl_delta_table *create(fl_store *st)
+{
+    fl_delta_table *t = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t, &err), FL_OK);
+    fl_delta_schema *s = NULL;
+    CHECK_EQ_INT(fl_delta_schema_new(&s, &err), FL_OK);
+    fl_delta_schema_add(s, NULL, "id", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(s, NULL, "k2", fl_delta_schema_prim(s, FL_DELTA_T_LONG), true);
+    fl_delta_schema_add(s, NULL, "ts", fl_delta_schema_prim(s, FL_DELTA_T_LONG), true);
+    fl_delta_schema_add(s, NULL, "v", fl_delta_schema_prim(s, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(s, NULL, "del", fl_delta_schema_prim(s, FL_DELTA_T_BOOLEAN), true);
+    fl_delta_create_opts co = {.schema = fl_delta_schema_root(s)};
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_OK);
+    fl_delta_schema_free(s);
+    return t;
+}
+
+/* One commit with one file: ids prefix-<first..first+n) (3 digits), k2 = k2, ts, v. */
+static void append(fl_delta_table *t, const char *prefix, int first, int n, int64_t k2, int64_t ts, const char *v)
+{
+    fl_err err;
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    fl_pq_writer *w = NULL;
+    CHECK_EQ_INT(fl_delta_txn_file_open(txn, NULL, 0, NULL, &w, &err), FL_OK);
+    for (int i = first; i < first + n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "%s-%03d", prefix, i);
+        fl_pq_writer_put_str(w, fl_str_c(id));
+        fl_pq_writer_put_i64(w, k2);
+        fl_pq_writer_put_i64(w, ts);
+        fl_pq_writer_put_str(w, fl_str_c(v));
+        fl_pq_writer_put_null(w);
+        CHECK_EQ_INT(fl_pq_writer_end_row(w), FL_OK);
+    }
+    CHECK_EQ_INT(fl_delta_txn_file_close(txn, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+    fl_delta_txn_free(txn);
+}
+
+/* A row in scan shape; del < 0 = null; v NULL = null. */
+static fl_pq_val *mkrow(fl_arena *a, const char *id, int64_t k2, int64_t ts, const char *v, int del)
+{
+    fl_pq_val *r = fl_arena_calloc(a, 1, sizeof *r);
+    fl_pq_val *it = fl_arena_calloc(a, 5, sizeof *it);
+    r->kind = FL_PQ_V_STRUCT;
+    r->n = 5;
+    r->v.items = it;
+    it[0] = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = fl_str_c(id)};
+    it[1] = (fl_pq_val){.kind = FL_PQ_V_I64, .v.i64 = k2};
+    it[2] = (fl_pq_val){.kind = FL_PQ_V_I64, .v.i64 = ts};
+    if (v) it[3] = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = fl_str_c(v)};
+    if (del >= 0) it[4] = (fl_pq_val){.kind = FL_PQ_V_BOOL, .v.b = del != 0};
+    return r;
+}
+
+static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Rows of the latest version as sorted "id|k2|ts|v|del" lines. */
+static char *rows_text(fl_delta_table *t, int64_t version)
+{
+    fl_delta_snapshot *s = NULL;
+    fl_err err;
+    if (fl_delta_snapshot_load(t, version, &s, &err)) return NULL;
+    fl_delta_scan *sc = NULL;
+    CHECK_EQ_INT(fl_delta_scan_open(t, s, &sc, &err), FL_OK);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    char **rows = NULL;
+    size_t n = 0;
+    fl_pq_val *row;
+    while (fl_delta_scan_next(sc, &a, &row, &err) == FL_OK) {
+        char line[256];
+        const fl_pq_val *it = row->v.items;
+        snprintf(line, sizeof line, "%.*s|%lld|%lld|%.*s|%s", (int)it[0].v.bytes.len, it[0].v.bytes.ptr,
+                 (long long)it[1].v.i64, (long long)it[2].v.i64, it[3].kind == FL_PQ_V_BYTES ? (int)it[3].v.bytes.len : 4,
+                 it[3].kind == FL_PQ_V_BYTES ? it[3].v.bytes.ptr : "null",
+                 it[4].kind == FL_PQ_V_BOOL ? (it[4].v.b ? "T" : "F") : "-");
+        rows = realloc(rows, (n + 1) * sizeof *rows);
+        rows[n++] = strdup(line);
+        fl_arena_reset(&a);
+    }
+    qsort(rows, n, sizeof *rows, str_cmp);
+    fl_buf all;
+    fl_buf_init(&all, 0);
+    for (size_t i = 0; i < n; i++) {
+        fl_buf_append_c(&all, rows[i]);
+        fl_buf_putc(&all, '\n');
+        free(rows[i]);
+    }
+    free(rows);
+    fl_arena_fini(&a);
+    fl_delta_scan_close(sc);
+    fl_delta_snapshot_free(s);
+    return fl_buf_detach(&all, NULL);
+}
+
+/* Does the table text hold this exact line? */
+static bool has_line(const char *text, const char *line)
+{
+    char want[256];
+    snprintf(want, sizeof want, "%s\n", line);
+    return text && strstr(text, want) != NULL && (text == strstr(text, want) || strstr(text, want)[-1] == '\n');
+}
+
+static int count_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; p && *p; p++) n += *p == '\n';
+    return n;
+}
+
+/* Paths of the live files at version v, sorted, joined by '\n'. */
+static char *live_paths(fl_delta_table *t, int64_t v)
+{
+    fl_delta_snapshot *s = NULL;
+    fl_err err;
+    if (fl_delta_snapshot_load(t, v, &s, &err)) return NULL;
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    for (size_t i = 0; i < fl_delta_snapshot_num_files(s); i++) {
+        fl_buf_append_str(&b, fl_delta_snapshot_get_file(s, i)->path);
+        fl_buf_putc(&b, '\n');
+    }
+    fl_delta_snapshot_free(s);
+    return fl_buf_detach(&b, NULL);
+}
+
+/* The `remove` paths of commit v (in log order) and whether each had dataChange=true. */
+static int commit_removes(fl_store *st, int64_t v, char paths[][160], int cap, bool *all_data_change)
+{
+    char key[48];
+    fl_delta_commit_key(v, key);
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_err err;
+    CHECK_EQ_INT(fl_store_get(st, fl_str_c(key), &b, NULL, &err), FL_OK);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    int n = 0;
+    *all_data_change = true;
+    for (char *line = b.ptr, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        fl_json_val *j = NULL;
+        if (fl_json_parse(line, nl ? (size_t)(nl - line) : strlen(line), NULL, &a, &j, NULL, &err)) continue;
+        const fl_json_val *r = fl_json_get_c(j, "remove");
+        if (!r || n >= cap) continue;
+        fl_str p = fl_json_str(fl_json_get_c(r, "path"));
+        snprintf(paths[n++], 160, "%.*s", (int)p.len, p.ptr);
+        const fl_json_val *dc = fl_json_get_c(r, "dataChange");
+        if (!dc || dc->type != FL_JSON_TRUE) *all_data_change = false;
+    }
+    fl_arena_fini(&a);
+    fl_buf_reset(&b);
+    return n;
+}
+
+static void test_upsert_delete(void)
+{
+    fl_store *st = fresh("upsert");
+    fl_delta_table *t = create(st);
+    append(t, "id", 0, 10, 1, 100, "old");  /* v1: file A */
+    append(t, "id", 10, 10, 1, 100, "old"); /* v2: file B */
+    append(t, "id", 20, 10, 1, 100, "old"); /* v3: file C */
+    char *before = live_paths(t, 3);
+    fl_err err;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    fl_delta_txn_set_operation(txn, "MERGE", NULL);
+    const char *keys[] = {"id"};
+    fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1};
+    fl_delta_merge *m = NULL;
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "id-003", 1, 200, "new", -1), &err), FL_OK); /* matched (A) */
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "zz-999", 1, 1, "ins", -1), &err), FL_OK);   /* unmatched */
+    CHECK_EQ_INT(fl_delta_merge_add_delete(m, mkrow(&a, "id-015", 0, 0, NULL, -1), &err), FL_OK); /* B */
+    CHECK_EQ_INT(fl_delta_merge_add_delete(m, mkrow(&a, "id-003", 0, 0, NULL, -1), &err), FL_E_ARG); /* both */
+    CHECK(strstr(err.msg, "same key") != NULL);
+    fl_delta_merge_result r;
+    CHECK_EQ_INT(fl_delta_merge_run(m, &r, &err), FL_OK);
+    CHECK_EQ_INT(r.rows_updated, 1);
+    CHECK_EQ_INT(r.rows_inserted, 1);
+    CHECK_EQ_INT(r.rows_deleted, 1);
+    CHECK_EQ_INT(r.target_rows_removed, 2);
+    CHECK_EQ_INT(r.files_removed, 2);
+    CHECK_EQ_INT(r.files_added, 3); /* two rewrites + the new rows */
+    CHECK_EQ_INT(r.files_scanned, 2);
+    CHECK_EQ_INT(r.files_skipped, 1); /* C (id-020..029) ruled out by stats, never read */
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "late", 1, 1, "x", -1), &err), FL_E_STATE);
+    fl_delta_merge_free(m);
+    fl_delta_commit_result cr;
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &cr, &err), FL_OK);
+    CHECK_EQ_INT(cr.version, 4);
+    CHECK_EQ_INT(cr.files_removed, 2);
+    fl_delta_txn_free(txn);
+    /* the remove set is exactly files A and B (the first two of v3's sorted live paths
+     * are A/B/C in some order: find C by elimination) */
+    char rm[8][160];
+    bool dc = false;
+    int nrm = commit_removes(st, 4, rm, 8, &dc);
+    CHECK_EQ_INT(nrm, 2);
+    CHECK(dc);
+    char *after = live_paths(t, 4);
+    int untouched = 0;
+    for (char *p = before, *nl; p && *p; p = nl + 1) {
+        nl = strchr(p, '\n');
+        char path[160];
+        snprintf(path, sizeof path, "%.*s", (int)(nl - p), p);
+        bool removed = (nrm > 0 && !strcmp(path, rm[0])) || (nrm > 1 && !strcmp(path, rm[1]));
+        char line[170];
+        snprintf(line, sizeof line, "%s\n", path);
+        if (!removed) {
+            untouched++;
+            CHECK(strstr(after, line) != NULL); /* still live, same file */
+        } else {
+            CHECK(strstr(after, line) == NULL);
+        }
+    }
+    CHECK_EQ_INT(untouched, 1);
+    char *text = rows_text(t, -1);
+    CHECK_EQ_INT(count_lines(text), 30);
+    CHECK(has_line(text, "id-003|1|200|new|-"));
+    CHECK(!has_line(text, "id-003|1|100|old|-"));
+    CHECK(has_line(text, "zz-999|1|1|ins|-"));
+    CHECK(!strstr(text, "id-015|"));
+    CHECK(has_line(text, "id-014|1|100|old|-"));
+    CHECK(has_line(text, "id-025|1|100|old|-"));
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_snapshot_num_records(s), 30);
+    fl_delta_snapshot_free(s);
+    /* time travel before the merge still reads the old rows */
+    char *old = rows_text(t, 3);
+    CHECK(has_line(old, "id-015|1|100|old|-") && has_line(old, "id-003|1|100|old|-"));
+    free(before);
+    free(after);
+    free(text);
+    free(old);
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_newer_wins(void)
+{
+    fl_store *st = fresh("newer");
+    fl_delta_table *t = create(st);
+    append(t, "id", 0, 10, 1, 100, "old");
+    fl_err err;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    const char *keys[] = {"id"};
+    for (int ties = 0; ties < 2; ties++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1, .newer_wins = "ts", .ties_to_source = ties};
+        fl_delta_merge *m = NULL;
+        CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+        const char *tag = ties ? "t2" : "t1";
+        int base = ties ? 5 : 0;
+        char id1[16], id2[16], id3[16], id4[16];
+        snprintf(id1, sizeof id1, "id-%03d", base + 1);
+        snprintf(id2, sizeof id2, "id-%03d", base + 2);
+        snprintf(id3, sizeof id3, "id-%03d", base + 3);
+        snprintf(id4, sizeof id4, "id-%03d", base + 4);
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, id1, 1, 50, tag, -1), &err), FL_OK);  /* older: loses */
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, id2, 1, 100, tag, -1), &err), FL_OK); /* equal */
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, id3, 1, 150, tag, -1), &err), FL_OK); /* newer: wins */
+        /* the same key twice in the batch: the greater ts wins whatever the order */
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, id4, 1, 300, "big", -1), &err), FL_OK);
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, id4, 1, 200, "small", -1), &err), FL_OK);
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, ties ? "new-2" : "new-1", 1, 1, tag, -1), &err), FL_OK);
+        CHECK_EQ_INT(fl_delta_merge_resolve(m, &err), FL_OK);
+        CHECK(fl_delta_merge_lost(m, 0));
+        CHECK_EQ_INT(fl_delta_merge_lost(m, 1), !ties);
+        CHECK(!fl_delta_merge_lost(m, 2));
+        CHECK(!fl_delta_merge_lost(m, 3));
+        CHECK(fl_delta_merge_lost(m, 4)); /* superseded */
+        CHECK(!fl_delta_merge_lost(m, 5));
+        fl_delta_merge_result r;
+        CHECK_EQ_INT(fl_delta_merge_run(m, &r, &err), FL_OK);
+        CHECK_EQ_INT(r.rows_inserted, 1);
+        CHECK_EQ_INT(r.rows_updated, ties ? 3 : 2);
+        CHECK_EQ_INT(r.rows_skipped, ties ? 2 : 3);
+        fl_delta_merge_free(m);
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+        fl_delta_txn_free(txn);
+        char *text = rows_text(t, -1);
+        char l1[64], l2[64], l3[64], l4[64];
+        snprintf(l1, sizeof l1, "%s|1|100|old|-", id1);
+        snprintf(l2, sizeof l2, ties ? "%s|1|100|t2|-" : "%s|1|100|old|-", id2);
+        snprintf(l3, sizeof l3, "%s|1|150|%s|-", id3, tag);
+        snprintf(l4, sizeof l4, "%s|1|300|big|-", id4);
+        CHECK(has_line(text, l1));
+        CHECK(has_line(text, l2));
+        CHECK(has_line(text, l3));
+        CHECK(has_line(text, l4));
+        CHECK_EQ_INT(count_lines(text), 11 + ties);
+        free(text);
+    }
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_multi_key_soft_delete(void)
+{
+    fl_store *st = fresh("multikey");
+    fl_delta_table *t = create(st);
+    append(t, "id", 0, 3, 1, 100, "one");
+    append(t, "id", 0, 3, 2, 100, "two");
+    fl_err err;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    const char *keys[] = {"id", "k2"};
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 2, .soft_delete_column = "del"};
+    fl_delta_merge *m = NULL;
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "id-001", 2, 5, "upd", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "id-001", 3, 5, "ins", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_delete(m, mkrow(&a, "id-002", 1, 0, NULL, -1), &err), FL_OK);
+    fl_delta_merge_result r;
+    CHECK_EQ_INT(fl_delta_merge_run(m, &r, &err), FL_OK);
+    CHECK_EQ_INT(r.rows_updated, 1);
+    CHECK_EQ_INT(r.rows_inserted, 1);
+    CHECK_EQ_INT(r.rows_deleted, 1);
+    CHECK_EQ_INT(r.target_rows_removed, 1); /* the soft-deleted row stays */
+    fl_delta_merge_free(m);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+    fl_delta_txn_free(txn);
+    char *text = rows_text(t, -1);
+    CHECK_EQ_INT(count_lines(text), 7);
+    CHECK(has_line(text, "id-001|1|100|one|-")); /* other k2: untouched */
+    CHECK(has_line(text, "id-001|2|5|upd|-"));
+    CHECK(!has_line(text, "id-001|2|100|two|-"));
+    CHECK(has_line(text, "id-001|3|5|ins|-"));
+    CHECK(has_line(text, "id-002|1|100|one|T")); /* flagged, kept */
+    CHECK(has_line(text, "id-002|2|100|two|-"));
+    free(text);
+    /* argument errors */
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    const char *bad[] = {"nope"};
+    fl_delta_merge_opts bo = {.key_columns = bad, .n_key_columns = 1};
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &bo, &m, &err), FL_E_ARG);
+    CHECK(strstr(err.msg, "nope") != NULL);
+    const char *boolkey[] = {"id"};
+    fl_delta_merge_opts no = {.key_columns = boolkey, .n_key_columns = 1, .newer_wins = "del"};
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &no, &m, &err), FL_E_ARG);
+    fl_delta_txn_free(txn);
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_limits(void)
+{
+    fl_store *st = fresh("limits");
+    fl_delta_table *t = create(st);
+    append(t, "id", 0, 3, 1, 100, "one");
+    fl_err err;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    const char *keys[] = {"id"};
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1, .max_rows = 2};
+    fl_delta_merge *m = NULL;
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "a", 1, 1, "x", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "b", 1, 1, "x", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "c", 1, 1, "x", -1), &err), FL_E_LIMIT);
+    CHECK(strstr(err.msg, "max_rows") != NULL && strstr(err.msg, "split") != NULL);
+    fl_delta_merge_free(m);
+    /* bytes: 64 KiB cap, rows with 8 KiB values */
+    char *big = malloc(8192);
+    memset(big, 'v', 8191);
+    big[8191] = 0;
+    fl_delta_merge_opts bo = {.key_columns = keys, .n_key_columns = 1, .max_bytes = 65536};
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &bo, &m, &err), FL_OK);
+    fl_rc rc = FL_OK;
+    int added = 0;
+    for (int i = 0; i < 100 && rc == FL_OK; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "k%d", i);
+        rc = fl_delta_merge_add_row(m, mkrow(&a, fl_arena_strndup(&a, id, strlen(id)), 1, 1, big, -1), &err);
+        if (rc == FL_OK) added++;
+    }
+    CHECK_EQ_INT(rc, FL_E_LIMIT);
+    CHECK(strstr(err.msg, "max_bytes") != NULL);
+    CHECK(added >= 4 && added < 8);
+    fl_delta_merge_free(m);
+    free(big);
+    fl_delta_txn_free(txn);
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+/* Prepare a merge of id-003 on handle t (run, not committed). */
+static fl_delta_txn *merge_pending(fl_delta_table *t, fl_arena *a)
+{
+    fl_err err;
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    const char *keys[] = {"id"};
+    fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1};
+    fl_delta_merge *m = NULL;
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(a, "id-003", 1, 7, "merged", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_run(m, NULL, &err), FL_OK);
+    fl_delta_merge_free(m); /* the txn keeps what it needs */
+    return txn;
+}
+
+static void test_conflicts(void)
+{
+    fl_store *st = fresh("conflict");
+    fl_delta_table *t = create(st);
+    append(t, "id", 0, 10, 1, 100, "old");
+    append(t, "id", 10, 10, 1, 100, "old");
+    fl_delta_table *t2 = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t2, &err), FL_OK);
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    /* 1. a concurrent append of other keys: rebased, committed on the second attempt */
+    fl_delta_txn *txn = merge_pending(t, &a);
+    append(t2, "zz", 0, 5, 1, 1, "other");
+    fl_delta_commit_result cr;
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &cr, &err), FL_OK);
+    CHECK_EQ_INT(cr.attempts, 2);
+    fl_delta_txn_free(txn);
+    char *text = rows_text(t, -1);
+    CHECK_EQ_INT(count_lines(text), 25);
+    CHECK(has_line(text, "id-003|1|7|merged|-"));
+    free(text);
+    /* 2. a concurrent append holding a merged key: conflict, nothing committed */
+    txn = merge_pending(t, &a);
+    append(t2, "id", 3, 1, 9, 9, "racer");
+    int64_t v_before = -1;
+    fl_delta_snapshot *s = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t2, -1, &s, &err), FL_OK);
+    v_before = fl_delta_snapshot_version(s);
+    fl_delta_snapshot_free(s);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &cr, &err), FL_E_DELTA_CONFLICT);
+    CHECK(strstr(err.msg, "may hold keys") != NULL);
+    fl_delta_txn_free(txn);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t2, -1, &s, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_snapshot_version(s), v_before);
+    fl_delta_snapshot_free(s);
+    /* 3. a concurrent delete of a file the merge read (but does not remove): conflict */
+    txn = merge_pending(t, &a); /* reads the file(s) that may hold id-003 */
+    CHECK_EQ_INT(fl_delta_snapshot_load(t2, -1, &s, &err), FL_OK);
+    fl_delta_txn *t2x = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t2, &t2x, &err), FL_OK);
+    /* remove the racer's file (id-003 only, k2 = 9): the merge read it */
+    const fl_delta_snapshot *s2 = fl_delta_txn_get_snapshot(t2x);
+    int removed = 0;
+    for (size_t i = 0; i < fl_delta_snapshot_num_files(s2); i++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(s2, i);
+        if (strstr(f->stats.ptr, "\"k2\":9") && fl_delta_txn_remove_file(t2x, f->path, &err) == FL_OK) removed++;
+    }
+    CHECK_EQ_INT(removed, 1);
+    CHECK_EQ_INT(fl_delta_txn_commit(t2x, NULL, &err), FL_OK);
+    fl_delta_txn_free(t2x);
+    fl_delta_snapshot_free(s);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, &cr, &err), FL_E_DELTA_CONFLICT);
+    CHECK(strstr(err.msg, "which this merge read") != NULL || strstr(err.msg, "also removes") != NULL);
+    fl_delta_txn_free(txn);
+    fl_delta_table_close(t2);
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+static void test_txn_duplicate(void)
+{
+    fl_store *st = fresh("dup");
+    fl_delta_table *t = create(st);
+    append(t, "id", 0, 5, 1, 100, "old");
+    fl_err err;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    const char *keys[] = {"id"};
+    for (int round = 0; round < 2; round++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        fl_rc rc = fl_delta_txn_set_app(txn, FL_STR("merge-app"), 7, &err);
+        if (round == 1) {
+            CHECK_EQ_INT(rc, FL_E_DELTA_DUPLICATE); /* already applied: skipped */
+            fl_delta_txn_free(txn);
+            break;
+        }
+        CHECK_EQ_INT(rc, FL_OK);
+        fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1};
+        fl_delta_merge *m = NULL;
+        CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+        CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "id-001", 1, 2, "m", -1), &err), FL_OK);
+        CHECK_EQ_INT(fl_delta_merge_run(m, NULL, &err), FL_OK);
+        fl_delta_merge_free(m);
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+        fl_delta_txn_free(txn);
+    }
+    char *text = rows_text(t, -1);
+    CHECK_EQ_INT(count_lines(text), 5);
+    CHECK(has_line(text, "id-001|1|2|m|-"));
+    free(text);
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
+int main(void)
+{
+    RUN(test_upsert_delete);
+    RUN(test_newer_wins);
+    RUN(test_multi_key_soft_delete);
+    RUN(test_limits);
+    RUN(test_conflicts);
+    RUN(test_txn_duplicate);
+    return testhelp_done();
+}
