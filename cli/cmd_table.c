@@ -12,6 +12,8 @@
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
  *       one JSON object per line, keys = column names; one data file per partition;
  *       dates "YYYY-MM-DD", timestamps RFC 3339, decimals as JSON numbers
+ *   fhirlake table merge TABLE --input ROWS.ndjson --key id[,k2] [--newer-wins COL]
+ *       [--delete-input KEYS.ndjson] [--txn APP:VER]   upsert/delete by key (copy-on-write)
  * TABLE is a path or URL (file://, s3://, ...). Thin layer over include/fhirlake/delta.h. */
 #include "cli.h"
 
@@ -33,6 +35,11 @@ static void usage(FILE *out)
                  "       fhirlake table history TABLE [--version N] [--limit N]\n"
                  "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
                  "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n"
+                 "       fhirlake table merge TABLE --input ROWS.ndjson --key COL[,COL...] [--newer-wins COL]\n"
+                 "                            [--delete-input KEYS.ndjson] [--txn APP:VERSION]\n"
+                 "           upsert rows by key (a row replaces the table's rows with its key; with --newer-wins\n"
+                 "           only when its COL value is greater, equal keeps the table's row) and delete the keys\n"
+                 "           listed in KEYS.ndjson; only files holding those keys are rewritten; one commit\n"
                  "       fhirlake table checkpoint TABLE\n"
                  "       fhirlake table optimize TABLE [--target-size BYTES]\n"
                  "       fhirlake table vacuum TABLE [--retention-hours N] [--force] [--dry-run]\n"
@@ -794,6 +801,221 @@ done:
     return status;
 }
 
+/* ------------------------------------------------------------------ merge */
+
+/* One JSON value of Delta type t as a scanned value (the shape fl_delta_merge_* takes). */
+static bool json_to_val(fl_arena *a, const fl_delta_type *t, const fl_json_val *v, fl_pq_val *out, unsigned depth)
+{
+    memset(out, 0, sizeof *out);
+    if (!v || fl_json_is_null(v)) return true; /* FL_PQ_V_NULL */
+    if (depth > 32) return false;
+    int64_t i;
+    double d;
+    switch (t->kind) {
+    case FL_DELTA_T_STRING:
+        if (fl_json_is_str(v) || fl_json_is_num(v)) out->v.bytes = fl_json_str(v);
+        else if (fl_json_is_bool(v)) out->v.bytes = v->type == FL_JSON_TRUE ? FL_STR("true") : FL_STR("false");
+        else return false;
+        out->kind = FL_PQ_V_BYTES;
+        return true;
+    case FL_DELTA_T_BINARY:
+    case FL_DELTA_T_DECIMAL: /* decimals as their text, like the scan */
+        if (!fl_json_is_str(v) && !(t->kind == FL_DELTA_T_DECIMAL && fl_json_is_num(v))) return false;
+        out->kind = FL_PQ_V_BYTES;
+        out->v.bytes = fl_json_str(v);
+        return true;
+    case FL_DELTA_T_LONG:
+        if (!fl_json_as_i64(v, &i)) return false;
+        out->kind = FL_PQ_V_I64;
+        out->v.i64 = i;
+        return true;
+    case FL_DELTA_T_INTEGER:
+    case FL_DELTA_T_SHORT:
+    case FL_DELTA_T_BYTE:
+        if (!fl_json_as_i64(v, &i) || i < INT32_MIN || i > INT32_MAX) return false;
+        out->kind = FL_PQ_V_I32;
+        out->v.i32 = (int32_t)i;
+        return true;
+    case FL_DELTA_T_FLOAT:
+    case FL_DELTA_T_DOUBLE:
+        if (!fl_json_as_f64(v, &d)) return false;
+        if (t->kind == FL_DELTA_T_FLOAT) out->kind = FL_PQ_V_F32, out->v.f32 = (float)d;
+        else out->kind = FL_PQ_V_F64, out->v.f64 = d;
+        return true;
+    case FL_DELTA_T_BOOLEAN:
+        if (!fl_json_is_bool(v)) return false;
+        out->kind = FL_PQ_V_BOOL;
+        out->v.b = v->type == FL_JSON_TRUE;
+        return true;
+    case FL_DELTA_T_DATE: {
+        int32_t days;
+        if (!fl_json_is_str(v) || fl_json_str(v).len != 10 || !parse_date(fl_json_str(v), &days)) return false;
+        out->kind = FL_PQ_V_I32;
+        out->v.i32 = days;
+        return true;
+    }
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ:
+        if (!fl_json_is_str(v) || !parse_ts(fl_json_str(v), &i)) return false;
+        out->kind = FL_PQ_V_I64;
+        out->v.i64 = i;
+        return true;
+    case FL_DELTA_T_ARRAY:
+    case FL_DELTA_T_MAP:
+    case FL_DELTA_T_STRUCT: {
+        bool arr = t->kind == FL_DELTA_T_ARRAY;
+        if (arr ? !fl_json_is_arr(v) : !fl_json_is_obj(v)) return false;
+        size_t n = t->kind == FL_DELTA_T_STRUCT ? t->n_fields : t->kind == FL_DELTA_T_MAP ? 2 * (size_t)v->len : v->len;
+        fl_pq_val *items = fl_arena_calloc(a, n ? n : 1, sizeof *items);
+        if (!items) return false;
+        for (size_t k = 0; k < n; k++) {
+            bool ok;
+            if (t->kind == FL_DELTA_T_STRUCT) {
+                ok = json_to_val(a, t->fields[k].type, fl_json_get(v, t->fields[k].name), &items[k], depth + 1);
+            } else if (arr) {
+                ok = json_to_val(a, t->element, &v->u.items[k], &items[k], depth + 1);
+            } else if (k % 2 == 0) {
+                items[k] = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = v->u.members[k / 2].key};
+                ok = true;
+            } else {
+                ok = json_to_val(a, t->value, &v->u.members[k / 2].val, &items[k], depth + 1);
+            }
+            if (!ok) return false;
+        }
+        out->kind = arr ? FL_PQ_V_LIST : t->kind == FL_DELTA_T_MAP ? FL_PQ_V_MAP : FL_PQ_V_STRUCT;
+        out->n = (uint32_t)(t->kind == FL_DELTA_T_MAP ? n / 2 : n);
+        out->v.items = items;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Feed every line of an NDJSON file to the merge (deletes: only key columns are read). */
+static int merge_feed(fl_delta_merge *m, const fl_delta_type *sch, const char *file, bool deletes)
+{
+    fl_err err;
+    fl_ndjson_reader *rd = NULL;
+    fl_rc rc = fl_ndjson_open(file, NULL, &rd, &err);
+    if (rc) {
+        cli_report(file, rc, &err);
+        return CLI_FAILED;
+    }
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    int status = CLI_FAILED;
+    fl_ndjson_line line;
+    while ((rc = fl_ndjson_next(rd, &line, &err)) == FL_OK) {
+        fl_arena_reset(&a); /* the merge copies what it keeps */
+        fl_json_val *v = NULL;
+        if ((rc = fl_json_parse(line.text.ptr, line.text.len, NULL, &a, &v, NULL, &err)) != FL_OK || !fl_json_is_obj(v)) {
+            cli_errorf("%s:%llu: %s", file, (unsigned long long)line.line_no, rc ? err.msg : "not a JSON object");
+            goto done;
+        }
+        fl_pq_val row = {.kind = FL_PQ_V_STRUCT, .n = (uint32_t)sch->n_fields};
+        row.v.items = fl_arena_calloc(&a, sch->n_fields ? sch->n_fields : 1, sizeof *row.v.items);
+        if (!row.v.items) {
+            cli_errorf("out of memory");
+            goto done;
+        }
+        for (size_t f = 0; f < sch->n_fields; f++) {
+            if (!json_to_val(&a, sch->fields[f].type, fl_json_get(v, sch->fields[f].name), &row.v.items[f], 0)) {
+                cli_errorf("%s:%llu: column %.*s: value does not fit the column type", file,
+                           (unsigned long long)line.line_no, (int)sch->fields[f].name.len, sch->fields[f].name.ptr);
+                goto done;
+            }
+        }
+        rc = deletes ? fl_delta_merge_add_delete(m, &row, &err) : fl_delta_merge_add_row(m, &row, &err);
+        if (rc) {
+            char ctx[600];
+            snprintf(ctx, sizeof ctx, "%s:%llu", file, (unsigned long long)line.line_no);
+            cli_report(ctx, rc, &err);
+            goto done;
+        }
+    }
+    if (rc != FL_E_EOF) {
+        cli_report(file, rc, &err);
+        goto done;
+    }
+    status = CLI_OK;
+done:
+    fl_ndjson_close(rd);
+    fl_arena_fini(&a);
+    return status;
+}
+
+static int merge(fl_delta_table *t, const char *input, const char *del_input, const char *keys, const char *newer_wins,
+                 const char *app_id, int64_t txn_version)
+{
+    fl_err err;
+    int status = CLI_FAILED;
+    fl_delta_txn *txn = NULL;
+    fl_delta_merge *m = NULL;
+    char *kcopy = strdup(keys);
+    const char *kcols[FL_DELTA_MAX_MERGE_KEYS + 1];
+    size_t nk = 0;
+    for (char *tok = kcopy, *next; tok && *tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = 0;
+        if (nk > FL_DELTA_MAX_MERGE_KEYS) break;
+        kcols[nk++] = tok;
+    }
+    fl_rc rc = fl_delta_txn_begin(t, &txn, &err);
+    if (rc) {
+        cli_report("merge", rc, &err);
+        goto done;
+    }
+    if (app_id) {
+        rc = fl_delta_txn_set_app(txn, fl_str_c(app_id), txn_version, &err);
+        if (rc == FL_E_DELTA_DUPLICATE) {
+            printf("skipped: %s\n", err.msg);
+            status = CLI_OK;
+            goto done;
+        }
+        if (rc) {
+            cli_report("merge", rc, &err);
+            goto done;
+        }
+    }
+    fl_delta_txn_set_operation(txn, "MERGE", NULL);
+    fl_delta_merge_opts mo = {.key_columns = kcols, .n_key_columns = nk, .newer_wins = newer_wins};
+    if ((rc = fl_delta_merge_new(txn, &mo, &m, &err)) != FL_OK) {
+        cli_report("merge", rc, &err);
+        goto done;
+    }
+    const fl_delta_type *sch = fl_delta_snapshot_get_schema(fl_delta_txn_get_snapshot(txn));
+    if (input && merge_feed(m, sch, input, false) != CLI_OK) goto done;
+    if (del_input && merge_feed(m, sch, del_input, true) != CLI_OK) goto done;
+    fl_delta_merge_result mr;
+    if ((rc = fl_delta_merge_run(m, &mr, &err)) != FL_OK) {
+        cli_report("merge", rc, &err);
+        goto done;
+    }
+    fl_delta_commit_result res;
+    rc = fl_delta_txn_commit(txn, &res, &err);
+    if (rc == FL_E_DELTA_DUPLICATE) {
+        printf("skipped: %s\n", err.msg);
+        status = CLI_OK;
+        goto done;
+    }
+    if (rc) {
+        cli_report("commit", rc, &err);
+        goto done;
+    }
+    printf("committed version %lld: %lld inserted, %lld updated, %lld deleted, %lld skipped (not newer); "
+           "%lld files rewritten, %lld files skipped by stats%s\n",
+           (long long)res.version, (long long)mr.rows_inserted, (long long)mr.rows_updated, (long long)mr.rows_deleted,
+           (long long)mr.rows_skipped, (long long)mr.files_removed, (long long)mr.files_skipped,
+           res.checkpointed ? " (checkpoint written)" : "");
+    status = CLI_OK;
+done:
+    fl_delta_merge_free(m);
+    fl_delta_txn_free(txn);
+    free(kcopy);
+    return status;
+}
+
 int cmd_table(int argc, char **argv)
 {
     if (argc < 2 || cli_is_opt(argv[1], "--help", "-h")) {
@@ -802,6 +1024,7 @@ int cmd_table(int argc, char **argv)
     }
     const char *sub = argv[1];
     const char *url = NULL, *schema = NULL, *pby = NULL, *input = NULL, *app_id = NULL;
+    const char *keys = NULL, *newer_wins = NULL, *del_input = NULL, *txn_spec = NULL;
     bool overwrite = false, read_dv = false, force = false, dry_run = false;
     int64_t retention_h = -1, target_size = -1;
     const char *props[64];
@@ -827,6 +1050,16 @@ int cmd_table(int argc, char **argv)
         } else if (cli_is_opt(argv[i], "--txn-version", NULL) || !strncmp(argv[i], "--txn-version=", 14)) {
             if (!(v = cli_opt_value(argc, argv, &i, "--txn-version"))) return CLI_USAGE;
             version = strtoll(v, NULL, 10);
+        } else if (cli_is_opt(argv[i], "--input", NULL) || !strncmp(argv[i], "--input=", 8)) {
+            if (!(input = cli_opt_value(argc, argv, &i, "--input"))) return CLI_USAGE;
+        } else if (cli_is_opt(argv[i], "--key", NULL) || !strncmp(argv[i], "--key=", 6)) {
+            if (!(keys = cli_opt_value(argc, argv, &i, "--key"))) return CLI_USAGE;
+        } else if (cli_is_opt(argv[i], "--newer-wins", NULL) || !strncmp(argv[i], "--newer-wins=", 13)) {
+            if (!(newer_wins = cli_opt_value(argc, argv, &i, "--newer-wins"))) return CLI_USAGE;
+        } else if (cli_is_opt(argv[i], "--delete-input", NULL) || !strncmp(argv[i], "--delete-input=", 15)) {
+            if (!(del_input = cli_opt_value(argc, argv, &i, "--delete-input"))) return CLI_USAGE;
+        } else if (cli_is_opt(argv[i], "--txn", NULL) || !strncmp(argv[i], "--txn=", 6)) {
+            if (!(txn_spec = cli_opt_value(argc, argv, &i, "--txn"))) return CLI_USAGE;
         } else if (cli_is_opt(argv[i], "--overwrite", NULL)) {
             overwrite = true;
         } else if (cli_is_opt(argv[i], "--limit", NULL) || !strncmp(argv[i], "--limit=", 8)) {
@@ -878,7 +1111,33 @@ int cmd_table(int argc, char **argv)
         return CLI_FAILED;
     }
     int status = CLI_OK;
-    if (!strcmp(sub, "append")) {
+    char txn_app[256];
+    if (txn_spec) { /* APP:VERSION (the version after the last ':') */
+        const char *colon = strrchr(txn_spec, ':');
+        char *end = NULL;
+        long long tv = colon ? strtoll(colon + 1, &end, 10) : -1;
+        if (!colon || colon == txn_spec || (size_t)(colon - txn_spec) >= sizeof txn_app || !end || *end || tv < 0 ||
+            !colon[1]) {
+            cli_errorf("table: --txn expects APP:VERSION (e.g. nightly-load:42), got '%s'", txn_spec);
+            fl_delta_table_close(t);
+            fl_store_close(st);
+            return CLI_USAGE;
+        }
+        snprintf(txn_app, sizeof txn_app, "%.*s", (int)(colon - txn_spec), txn_spec);
+        app_id = txn_app;
+        version = tv;
+    }
+    if (!strcmp(sub, "merge")) {
+        if (!keys || (!input && !del_input)) {
+            cli_errorf("table merge: --key and at least one of --input / --delete-input are required");
+            status = CLI_USAGE;
+        } else if (app_id && version < 0) {
+            cli_errorf("table merge: --app-id needs --txn-version N (or use --txn APP:VERSION)");
+            status = CLI_USAGE;
+        } else {
+            status = merge(t, input, del_input, keys, newer_wins, app_id, version);
+        }
+    } else if (!strcmp(sub, "append")) {
         if (!input) {
             cli_errorf("table append: an NDJSON file is required");
             status = CLI_USAGE;

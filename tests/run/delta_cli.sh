@@ -68,5 +68,34 @@ expect "not a table" 1 "$bin" table show "$work/nothing-here"
 has "not a table message" "$work/err" "not a Delta table"
 expect "unknown subcommand" 2 "$bin" table frobnicate "$t"
 expect "missing table argument" 2 "$bin" table show
+# merge: upsert by key with newer-wins, deletes, txn skip, files without the keys untouched
+m=$work/m
+mschema='{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},{"name":"name","type":"string","nullable":true,"metadata":{}},{"name":"ts","type":"long","nullable":true,"metadata":{}}]}'
+expect "create merge table" 0 "$bin" table create "$m" --schema "$mschema"
+for b in 1 2; do
+  : >"$work/m$b.ndjson"
+  for i in 1 2 3; do echo "{\"id\":$((b * 10 + i)),\"name\":\"n$b-$i\",\"ts\":100}" >>"$work/m$b.ndjson"; done
+  expect "append merge batch $b" 0 "$bin" table append "$m" "$work/m$b.ndjson"
+done
+printf '%s\n' '{"id":11,"name":"newer","ts":200}' '{"id":12,"name":"older","ts":50}' '{"id":13,"name":"equal","ts":100}' \
+  '{"id":99,"name":"fresh","ts":1}' >"$work/up.ndjson"
+echo '{"id":23}' >"$work/del.ndjson"
+expect "merge" 0 "$bin" table merge "$m" --input "$work/up.ndjson" --key id --newer-wins ts --delete-input "$work/del.ndjson" --txn loader:1
+has "merge counts" "$work/out" "1 inserted, 1 updated, 1 deleted, 2 skipped"
+expect "merge replay skipped" 0 "$bin" table merge "$m" --input "$work/up.ndjson" --key id --txn loader:1
+has "merge replay reported" "$work/out" "skipped"
+expect "show after merge" 0 "$bin" table show "$m"
+[ "$(wc -l <"$work/out")" = 6 ] && ok "merge leaves 6 rows" || bad "merge leaves $(wc -l <"$work/out") rows"
+has "newer row replaced" "$work/out" '"id":11,"name":"newer","ts":200'
+has "older row kept" "$work/out" '"id":12,"name":"n1-2","ts":100'
+has "equal keeps the table's row" "$work/out" '"id":13,"name":"n1-3","ts":100'
+has "unmatched key inserted" "$work/out" '"id":99,"name":"fresh"'
+grep -q '"id":23' "$work/out" && bad "deleted key still there" || ok "deleted key gone"
+expect "history after merge" 0 "$bin" table history "$m" --limit 1
+has "merge commit" "$work/out" '"operation":"MERGE"'
+expect "merge without --key" 2 "$bin" table merge "$m" --input "$work/up.ndjson"
+expect "merge with a bad key column" 1 "$bin" table merge "$m" --input "$work/up.ndjson" --key nope
+has "bad key named" "$work/err" "nope"
+expect "merge with a bad --txn" 2 "$bin" table merge "$m" --input "$work/up.ndjson" --key id --txn nocolon
 echo "$fails failures"
 [ "$fails" = 0 ]
