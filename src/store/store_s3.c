@@ -1331,6 +1331,15 @@ static const char *prop(const fl_store_opts *o, const char *const *names)
     return v && v[0] ? v : NULL;
 }
 
+/* An option, else a non-empty environment variable (for callers such as the CLI that pass no
+ * options: the timeouts can then still be tuned per process). */
+static const char *prop_env(const fl_store_opts *o, const char *const *names, const char *env)
+{
+    const char *v = prop(o, names);
+    if (!v && (v = getenv(env)) != NULL && !v[0]) v = NULL;
+    return v;
+}
+
 static const char *const P_REGION[] = {"s3.region", "region", "awsRegion", "aws_region", NULL};
 static const char *const P_ENDPOINT[] = {"s3.endpoint",  "s3Endpoint",  "endpoint",
                                          "aws_endpoint", "awsEndpoint", NULL};
@@ -1426,7 +1435,7 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
     }
     if ((v = prop(o, P_UNSIGNED)) && !parse_bool(v, &s->unsigned_payload))
         return fl_err_set(err, FL_E_CONFIG, "s3.unsignedPayload \"%s\": need true or false", v);
-    if ((v = prop(o, P_CONNECT))) {
+    if ((v = prop_env(o, P_CONNECT, "FL_S3_CONNECT_TIMEOUT_MS"))) {
         if (!parse_num(v, 1, 600000, &num))
             return fl_err_set(err, FL_E_CONFIG, "s3.connectTimeoutMs \"%s\": need 1..600000", v);
         s->connect_timeout_ms = (long)num;
@@ -1453,7 +1462,7 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
         if (!ok) return fl_err_set(err, FL_E_CONFIG, "s3.cannedAcl \"%s\": not a canned ACL", v);
         snprintf(s->acl, sizeof s->acl, "%s", v);
     }
-    if ((v = prop(o, P_LOWSPEED))) {
+    if ((v = prop_env(o, P_LOWSPEED, "FL_S3_LOW_SPEED_TIME_S"))) {
         if (!parse_num(v, 1, 3600, &num))
             return fl_err_set(err, FL_E_CONFIG, "s3.lowSpeedTimeS \"%s\": need 1..3600", v);
         s->low_speed_time_s = (long)num;

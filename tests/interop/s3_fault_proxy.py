@@ -5,11 +5,13 @@ Test-only double (never used by the product). Forwards every request unchanged (
 header too, so SigV4 signatures stay valid) to the upstream S3 server, except that a
 seeded random share of requests get one of:
 
-  503      answer 503 SlowDown without forwarding
+  slowdown answer 503 SlowDown without forwarding
+  503      answer 503 ServiceUnavailable without forwarding
   500      answer 500 InternalError without forwarding
   drop     close the connection without an answer, before forwarding
   lost     forward, then close without relaying the answer (the write landed: ambiguous)
-  stall    wait STALL seconds without answering, then close (client low-speed timeout)
+  stall    send nothing for up to STALL seconds, then close; logged as "stall-timeout" when
+           the client gave up first (its own timeout fired), else "stall"
   short    forward, relay headers and half of the body, then close (truncated download)
 
     s3_fault_proxy.py --upstream http://127.0.0.1:9000 --port-file F [--rate 0.25] [--seed 1]
@@ -21,6 +23,7 @@ import argparse
 import http.client
 import http.server
 import random
+import select
 import signal
 import socketserver
 import sys
@@ -28,7 +31,7 @@ import threading
 import time
 import urllib.parse
 
-FAULTS = ["503", "500", "drop", "lost", "stall", "short"]
+FAULTS = ["slowdown", "503", "500", "drop", "lost", "stall", "short"]
 
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -51,6 +54,22 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _client_gives_up(self, secs):
+        """Wait up to secs without answering; True when the client closed the connection first."""
+        end = time.monotonic() + secs
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.connection], [], [], left)
+            if r:
+                try:
+                    if not self.connection.recv(1, 0x2):  # MSG_PEEK: EOF = the client closed
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(0.05, max(left, 0)))  # data (a pipelined request): keep stalling
+
     def _forward(self, body):
         srv = self.server
         conn = http.client.HTTPConnection(srv.up.hostname, srv.up.port, timeout=60)
@@ -66,19 +85,23 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             fault = srv.rng.choice(FAULTS) if srv.rng.random() < srv.rate else None
+        if fault == "stall":
+            fault = "stall-timeout" if self._client_gives_up(srv.stall) else "stall"
+        with srv.lock:
             srv.counts[fault or "ok"] = srv.counts.get(fault or "ok", 0) + 1
             if srv.logf:
                 srv.logf.write("%s %s %s\n" % (fault or "ok", self.command, self.path))
                 srv.logf.flush()
-        if fault == "503":
+        if fault == "slowdown":
             return self._xml_error(503, "SlowDown")
+        if fault == "503":
+            return self._xml_error(503, "ServiceUnavailable")
         if fault == "500":
             return self._xml_error(500, "InternalError")
         if fault == "drop":
             self.close_connection = True
             return
-        if fault == "stall":
-            time.sleep(srv.stall)
+        if fault in ("stall", "stall-timeout"):
             self.close_connection = True
             return
         resp, data = self._forward(body)

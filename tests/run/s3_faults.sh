@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# s3_faults.sh - the S3 driver through a fault-injecting proxy (tests/interop/s3_fault_proxy.py)
-# in front of a real S3 server (tools/s3server.sh): 25% of requests get 503 SlowDown, 500,
-# a dropped or lost connection, a stall past the client's low-speed timeout, or a truncated
-# body. Puts, gets, ranges, lists, put-if-absent commits, a 12 MiB multipart upload and a
-# batch delete must all complete with intact data. Skips (77) without a server.
+# s3_faults.sh FHIRLAKE_BINARY - S3 through a fault-injecting proxy (tests/interop/s3_fault_proxy.py)
+# in front of a real S3 server (tools/s3server.sh): 25% of requests get 503 SlowDown, 503
+# ServiceUnavailable, 500, a dropped or lost connection, a stall past the client's low-speed
+# timeout, or a truncated body.
+#  1. the driver (unit_store_test_s3_driver): puts, gets, ranges, lists, put-if-absent
+#     commits, a 12 MiB multipart upload and a batch delete complete with intact data;
+#  2. the CLI (tests/interop/s3_fault_delta.py): `fhirlake export` and a series of `table
+#     append`s (one with a multi-part data file) complete correctly while a watcher reading
+#     straight from the server never sees a partial commit.
+# Skips (77) without a server.
 set -uo pipefail
+fl=${1:-}
 src=${FL_SOURCE_DIR:?}
 bld=${FL_BUILD_DIR:?}
 bin=$bld/unit_store_test_s3_driver
@@ -28,7 +34,17 @@ python3 "$src/tests/interop/s3_fault_proxy.py" --upstream "$S3_ENDPOINT" --port-
 echo $! >"$ppid_file"
 for _ in $(seq 1 50); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
 [ -s "$work/proxy.port" ] || { echo "s3_faults: proxy did not start"; exit 1; }
-export S3_ENDPOINT=http://127.0.0.1:$(cat "$work/proxy.port") S3_FAULTS=1
+export S3_DIRECT=$S3_ENDPOINT S3_ENDPOINT=http://127.0.0.1:$(cat "$work/proxy.port") S3_FAULTS=1
+summary() { # from-line label
+  tail -n +"$1" "$work/faults.log" >"$work/part.log"
+  echo "s3_faults: $2: injected $(grep -vc '^ok ' "$work/part.log") faults in $(wc -l <"$work/part.log") requests ($S3_SERVER behind the proxy):"
+  cut -d' ' -f1 "$work/part.log" | sort | uniq -c | tr '\n' ' '; echo
+}
 if ! "$bin"; then echo "s3_faults: FAILED; last faults:"; tail -20 "$work/faults.log"; exit 1; fi
-echo "s3_faults: injected $(grep -vc '^ok ' "$work/faults.log") faults in $(wc -l <"$work/faults.log") requests ($S3_SERVER behind the proxy):"
-cut -d' ' -f1 "$work/faults.log" | sort | uniq -c | tr '\n' ' '; echo
+summary 1 "driver"
+[ -n "$fl" ] && [ -x "$fl" ] || { echo "s3_faults: no fhirlake binary given; CLI part not run"; exit 1; }
+from=$(( $(wc -l <"$work/faults.log") + 1 ))
+if ! python3 "$src/tests/interop/s3_fault_delta.py" "$fl" "$src" "$work"; then
+  echo "s3_faults: CLI part FAILED; last faults:"; tail -20 "$work/faults.log"; exit 1
+fi
+summary "$from" "fhirlake export/append"
