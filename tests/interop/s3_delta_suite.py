@@ -7,8 +7,8 @@ checked against an independent model and against delta-rs reading the same bucke
 Environment from tools/s3server.sh (S3_ENDPOINT, S3_BUCKET, AWS_*). Steps, all through the
 fhirlake CLI on s3://BUCKET/suite-PID/suite:
   create (schema of the test view, delta.checkpointInterval=10); 26 appends (checkpoints at
-  10 and 20 must appear in the bucket); MERGE (upsert by id: changed and new patients);
-  schema evolution (a view with one more column appends; old rows read null there);
+  10 and 20 must appear in the bucket); MERGE with `table merge --key id` (changed, new and
+  deleted rows) and with `export --mode merge` (FHIR Patients upserted by id); schema evolution (a view with one more column appends; old rows read null there);
   OPTIMIZE (one file afterwards); time travel by version and by timestamp (fhirlake
   `table show --version/--timestamp` and delta-rs `load_as_version`); VACUUM --dry-run
   (lists, deletes nothing) then VACUUM (exactly the listed objects disappear); explicit
@@ -188,45 +188,61 @@ def main():
     lc = json.loads(S3C.get_object(Bucket=BUCKET, Key=KEY + "_delta_log/_last_checkpoint")["Body"].read())
     check(lc.get("version") == 20, "_last_checkpoint names version 20 (%s)" % lc.get("version"))
 
-    # MERGE: upsert by id (5 changed patients, 3 new ones)
+    # MERGE 1 (version 27): `table merge` upserts by id (5 changed, 3 new rows) and deletes 2 keys
     changed = [row(i, gender="other", family="Changed%d" % i) for i in (10, 11, 52, 133, 263)]
     new = [row(900 + i) for i in range(3)]
-    merge_in = write("merge.ndjson", [patient(r, "2030-01-01T00:00:00Z") for r in changed + new])
-    # TODO(s3): use `fhirlake table merge URL --input ROWS --key id` once the Delta CLI has it
-    fl("export", "--view", v1, "--input", merge_in, "--to", ROOT, "--mode", "merge", "--quiet")
+    gone = ["p0040", "p0171"]
+    fl("table", "merge", URL, "--input", write("merge.ndjson", [{c: r[c] for c in COLS1} for r in changed + new]),
+       "--key", "id", "--delete-input", write("del.ndjson", [{"id": i} for i in gone]))
+    for r in changed + new:
+        model[r["id"]] = dict(r)
+    for i in gone:
+        del model[i]
+    s = info()
+    check(s["version"] == 27 and s["numRecords"] == len(model),
+          "table merge: version %s, %s records (model %d)" % (s["version"], s["numRecords"], len(model)))
+    snaps[27] = {k: dict(v) for k, v in model.items()}
+    same("after table merge", model, COLS1)
+
+    # MERGE 2 (version 28): `export --mode merge` of FHIR Patients (upsert by resource id)
+    changed = [row(i, gender="unknown", family="Exported%d" % i) for i in (12, 900, 263)]
+    new = [row(920 + i) for i in range(2)]
+    fl("export", "--view", v1, "--input", write("merge2.ndjson", [patient(r, "2030-01-01T00:00:00Z")
+                                                                  for r in changed + new]),
+       "--to", ROOT, "--mode", "merge", "--quiet")
     for r in changed + new:
         model[r["id"]] = dict(r)
     s = info()
-    check(s["version"] == 27 and s["numRecords"] == len(model),
-          "merge: version %s, %s records (model %d)" % (s["version"], s["numRecords"], len(model)))
-    snaps[27] = {k: dict(v) for k, v in model.items()}
-    same("after merge", model, COLS1)
+    check(s["version"] == 28 and s["numRecords"] == len(model),
+          "export --mode merge: version %s, %s records (model %d)" % (s["version"], s["numRecords"], len(model)))
+    snaps[28] = {k: dict(v) for k, v in model.items()}
+    same("after export merge", model, COLS1)
 
-    # schema evolution: a view with one more column (city) appends; old rows have city null
+    # schema evolution (version 29): a view with one more column (city) appends; old rows: null
     evo = [row(950 + i, city="City%d" % i) for i in range(3)]
     fl("export", "--view", v2, "--input", write("evo.ndjson", [patient(r, "2024-02-01T00:00:00Z") for r in evo]),
        "--to", ROOT, "--quiet")
     for r in evo:
         model[r["id"]] = dict(r)
     rs_fields = [f.name for f in rs_table().schema().fields]
-    check(rs_fields == COLS2 and info()["version"] == 28,
-          "schema evolution: version 28, delta-rs sees columns %s" % rs_fields)
-    snaps[28] = {k: dict(v) for k, v in model.items()}
+    check(rs_fields == COLS2 and info()["version"] == 29,
+          "schema evolution: version 29, delta-rs sees columns %s" % rs_fields)
+    snaps[29] = {k: dict(v) for k, v in model.items()}
     same("after schema evolution", model, COLS2)
 
-    # OPTIMIZE
+    # OPTIMIZE (version 30)
     files_before = int(json.loads(fl("table", "stats", URL).stdout)["numFiles"])
     fl("table", "optimize", URL)
     st = json.loads(fl("table", "stats", URL).stdout)
-    check(int(st["numFiles"]) == 1 and files_before > 1 and info()["version"] == 29,
-          "optimize: %d files -> %s, version 29" % (files_before, st["numFiles"]))
-    snaps[29] = {k: dict(v) for k, v in model.items()}
+    check(int(st["numFiles"]) == 1 and files_before > 1 and info()["version"] == 30,
+          "optimize: %d files -> %s, version 30" % (files_before, st["numFiles"]))
+    snaps[30] = {k: dict(v) for k, v in model.items()}
     same("after optimize", model, COLS2)
 
     # time travel by version (fhirlake and delta-rs, against the model's snapshot)
-    for v in (0, 1, 10, 12, 20, 26, 27):
+    for v in (0, 1, 10, 12, 20, 26, 27, 28):
         same("time travel to version %d" % v, snaps[v], COLS1, v)
-    same("time travel to version 28", snaps[28], COLS2, 28)
+    same("time travel to version 29", snaps[29], COLS2, 29)
     # by timestamp: between the commits of versions 12 and 13 -> version 12
     t12 = info("--timestamp", str(int(ts_mid.timestamp() * 1000)))["version"]
     check(t12 == 12, "fhirlake --timestamp between v12 and v13 resolves to version %s" % t12)
