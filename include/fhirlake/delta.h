@@ -254,6 +254,8 @@ typedef struct fl_delta_commit_result {
     uint32_t attempts;    /* put-if-absent tries (1 = no conflict) */
     int64_t files_added, files_removed, records_added;
     bool checkpointed;    /* a checkpoint was written after the commit */
+    int64_t log_files_deleted; /* expired log files deleted after that checkpoint (metadata
+                                  cleanup, unless delta.enableExpiredLogCleanup=false) */
 } fl_delta_commit_result;
 
 /* Create the table (version 0: protocol 1/2 unless the schema needs a feature, metaData,
@@ -466,11 +468,14 @@ typedef struct fl_delta_vacuum_result {
 FL_API fl_rc fl_delta_table_vacuum(fl_delta_table *t, const fl_delta_vacuum_opts *o, fl_delta_vacuum_result *res,
                                    fl_err *err);
 
-/* Metadata cleanup: delete commit, checkpoint and .crc files of versions older than the
- * newest checkpoint whose files are older than the log retention (retention_ms < 0 = the
- * table's delta.logRetentionDuration, default 30 days). That checkpoint and everything
- * after it stay, so every version inside the retention remains loadable. *deleted
- * (optional) receives the number of files removed. */
+/* Metadata cleanup (PROTOCOL.md): the cutoff commit is the newest commit whose time (file
+ * mtimes made monotonic) is not after now - retention (retention_ms < 0 = the table's
+ * delta.logRetentionDuration, default "interval 30 days"; FL_E_ARG when that is not an
+ * interval); the newest checkpoint at or before it is kept with its JSON and everything
+ * after; commit, checkpoint, .crc and log-compaction files of older versions are deleted.
+ * Every version inside the retention stays loadable. Commits run this by themselves after
+ * each checkpoint unless delta.enableExpiredLogCleanup=false. *deleted (optional)
+ * receives the number of files removed. */
 FL_API fl_rc fl_delta_table_cleanup_log(fl_delta_table *t, int64_t retention_ms, int64_t *deleted, fl_err *err);
 
 /* ------------------------------------------------------------------ history */

@@ -490,27 +490,6 @@ static fl_rc nulls_after(fl_pq_writer *w, int col)
     return fl_pq_writer_end_row(w);
 }
 
-/* Retention of tombstones: "interval N unit" (delta.deletedFileRetentionDuration). */
-static int64_t interval_ms(fl_str s, int64_t def)
-{
-    if (!fl_str_starts_with(s, FL_STR("interval "))) return def;
-    size_t i = 9;
-    int64_t n = 0;
-    size_t st = i;
-    while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9' && i - st < 12) n = n * 10 + (s.ptr[i++] - '0');
-    if (i == st) return def;
-    while (i < s.len && s.ptr[i] == ' ') i++;
-    fl_str u = fl_str_make(s.ptr + i, s.len - i);
-    int64_t mul = fl_str_starts_with(u, FL_STR("week"))     ? 7 * 86400000LL
-                : fl_str_starts_with(u, FL_STR("day"))      ? 86400000LL
-                : fl_str_starts_with(u, FL_STR("hour"))     ? 3600000LL
-                : fl_str_starts_with(u, FL_STR("minute"))   ? 60000LL
-                : fl_str_starts_with(u, FL_STR("second"))   ? 1000LL
-                : fl_str_starts_with(u, FL_STR("millisecond")) ? 1LL
-                                                            : -1;
-    return mul < 0 ? def : n * mul;
-}
-
 static fl_rc cp_sink(void *ctx, const void *data, size_t len, fl_err *err)
 {
     return fl_store_writer_write(ctx, data, len, err);
@@ -604,8 +583,7 @@ fl_rc delta_checkpoint_write(fl_delta_table *t, const fl_delta_snapshot *s, fl_e
         adds++;
     }
     int64_t now = fl_clock_now_us() / 1000;
-    int64_t keep = interval_ms(fl_delta_snapshot_get_config(s, "delta.deletedFileRetentionDuration", FL_STR_NULL),
-                               7 * 86400000LL);
+    int64_t keep = delta_config_interval_ms(s, "delta.deletedFileRetentionDuration", 7 * 86400000LL);
     for (size_t i = 0; !rc && i < s->tombs.len; i++) {
         const delta_tomb *tb = &FL_VEC_AT(&s->tombs, delta_tomb, i);
         if (tb->deletion_ts >= 0 && tb->deletion_ts < now - keep) continue; /* expired */

@@ -546,8 +546,10 @@ static fl_rc apply_own(fl_delta_txn *txn, int64_t v, const fl_buf *commit, fl_er
     return delta_snapshot_finish(txn->t, s, err);
 }
 
-/* Classic checkpoint every delta.checkpointInterval versions. A failure is logged, never
- * reported: the commit itself is durable and readers fall back to the JSON log. */
+/* Classic checkpoint every delta.checkpointInterval versions, then metadata cleanup of
+ * log files older than delta.logRetentionDuration (delta_cleanup_log). A failure is
+ * logged, never reported: the commit itself is durable and readers fall back to the
+ * JSON log. */
 static void maybe_checkpoint(fl_delta_txn *txn, fl_delta_commit_result *res)
 {
     fl_delta_table *t = txn->t;
@@ -561,8 +563,20 @@ static void maybe_checkpoint(fl_delta_txn *txn, fl_delta_commit_result *res)
         if (fl_str_eq_c(s->proto.writer_features[i], "v2Checkpoint")) return; /* classic not allowed */
     fl_err e;
     fl_err_clear(&e);
-    if (delta_checkpoint_write(t, s, &e) == FL_OK) res->checkpointed = true;
-    else fl_log(t->o.log, FL_LOG_WARN, "delta: %s", e.msg);
+    if (delta_checkpoint_write(t, s, &e) != FL_OK) {
+        fl_log(t->o.log, FL_LOG_WARN, "delta: %s", e.msg);
+        return;
+    }
+    res->checkpointed = true;
+    /* metadata cleanup after a checkpoint unless delta.enableExpiredLogCleanup=false */
+    fl_str on = fl_delta_snapshot_get_config(s, "delta.enableExpiredLogCleanup", FL_STR("true"));
+    if (fl_str_eq_c(on, "false") || fl_str_eq_c(on, "FALSE") || fl_str_eq_c(on, "False")) return;
+    fl_err_clear(&e);
+    if (delta_cleanup_log(t, s, -1, &res->log_files_deleted, &e) != FL_OK)
+        fl_log(t->o.log, FL_LOG_WARN, "delta: %s", e.msg);
+    else if (res->log_files_deleted)
+        fl_log(t->o.log, FL_LOG_INFO, "delta %s: log cleanup deleted %lld expired files", fl_store_get_url(t->st),
+               (long long)res->log_files_deleted);
 }
 
 fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err *err)

@@ -183,6 +183,17 @@ fl_rc delta_checkpoint_write(fl_delta_table *t, const fl_delta_snapshot *s, fl_e
 /* The version in _delta_log/_last_checkpoint, or -1 when absent or unreadable. */
 int64_t delta_last_checkpoint_version(fl_delta_table *t);
 
+/* Spark/Delta interval text ("interval 30 days", "interval 1 day 12 hours", "2 weeks";
+ * units microsecond..week, singular or plural, case-insensitive; months/years refused)
+ * -> milliseconds. false when malformed (delta_vacuum.c). */
+bool delta_interval_ms(fl_str s, int64_t *out);
+/* Table property `key` as an interval in ms; def when unset or malformed. */
+int64_t delta_config_interval_ms(const fl_delta_snapshot *s, const char *key, int64_t def);
+/* Metadata cleanup of t's log judged against snapshot s (its latest version); retention_ms
+ * < 0 = delta.logRetentionDuration (FL_E_ARG when malformed). */
+fl_rc delta_cleanup_log(fl_delta_table *t, const fl_delta_snapshot *s, int64_t retention_ms, int64_t *deleted,
+                        fl_err *err);
+
 /* Decimal text -> unscaled value at `scale` as big-endian two's complement of exactly
  * `len` bytes (<= 32); false when malformed or out of range (delta_optimize.c). */
 bool delta_decimal_parse(fl_str text, int32_t scale, uint8_t *out, size_t len);

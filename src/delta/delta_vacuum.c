@@ -136,24 +136,91 @@ static fl_rc keep_dv(vac_ctx *c, fl_str dv, fl_err *err)
     return FL_OK;
 }
 
-/* "interval N unit" -> ms (also used by checkpoints; kept local to stay self-contained). */
+/* ------------------------------------------------------------------ intervals */
+
+static bool word_eq(fl_str w, const char *unit)
+{
+    size_t n = strlen(unit);
+    if (w.len != n && !(w.len == n + 1 && (w.ptr[n] == 's' || w.ptr[n] == 'S'))) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((w.ptr[i] | 0x20) != unit[i]) return false;
+    return true;
+}
+
+bool delta_interval_ms(fl_str s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t us;
+    } units[] = {{"microsecond", 1},           {"millisecond", 1000},          {"second", 1000000},
+                 {"minute", 60000000},         {"hour", 3600000000LL},         {"day", 86400000000LL},
+                 {"week", 604800000000LL}};
+    size_t i = 0;
+    int64_t total_us = 0;
+    int pairs = 0;
+    bool first = true;
+    for (;;) {
+        while (i < s.len && (s.ptr[i] == ' ' || s.ptr[i] == '\t')) i++;
+        if (i >= s.len) break;
+        size_t st = i;
+        while (i < s.len && s.ptr[i] != ' ' && s.ptr[i] != '\t') i++;
+        fl_str w = fl_str_make(s.ptr + st, i - st);
+        if (first && w.len == 8 && word_eq(w, "interval")) {
+            first = false;
+            continue;
+        }
+        first = false;
+        /* a number: digits, optional fraction */
+        int64_t whole = 0, frac = 0, fdiv = 1;
+        size_t k = 0;
+        bool dot = false, digits = false;
+        for (; k < w.len; k++) {
+            char c = w.ptr[k];
+            if (c == '.' && !dot) {
+                dot = true;
+                continue;
+            }
+            if (c < '0' || c > '9') return false;
+            digits = true;
+            if (!dot) {
+                if (whole > 10000000000LL) return false;
+                whole = whole * 10 + (c - '0');
+            } else if (fdiv < 1000000) {
+                frac = frac * 10 + (c - '0');
+                fdiv *= 10;
+            }
+        }
+        if (!digits) return false;
+        while (i < s.len && (s.ptr[i] == ' ' || s.ptr[i] == '\t')) i++;
+        st = i;
+        while (i < s.len && s.ptr[i] != ' ' && s.ptr[i] != '\t') i++;
+        fl_str u = fl_str_make(s.ptr + st, i - st);
+        int64_t mul = -1;
+        for (size_t j = 0; j < sizeof units / sizeof units[0] && mul < 0; j++)
+            if (word_eq(u, units[j].unit)) mul = units[j].us;
+        if (mul < 0) return false; /* unknown unit; months and years are refused, as Delta does */
+        if (whole > INT64_MAX / 2 / mul) return false;
+        total_us += whole * mul + frac * (mul / fdiv);
+        if (total_us < 0 || total_us > INT64_MAX / 4) return false;
+        pairs++;
+    }
+    if (!pairs) return false;
+    *out = total_us / 1000;
+    return true;
+}
+
+int64_t delta_config_interval_ms(const fl_delta_snapshot *s, const char *key, int64_t def)
+{
+    fl_str v = fl_delta_snapshot_get_config(s, key, FL_STR_NULL);
+    int64_t ms;
+    if (!v.len || !delta_interval_ms(v, &ms)) return def;
+    return ms;
+}
+
+/* delta.deletedFileRetentionDuration (default 1 week). */
 static int64_t retention_of(const fl_delta_snapshot *s)
 {
-    fl_str v = fl_delta_snapshot_get_config(s, "delta.deletedFileRetentionDuration", FL_STR("interval 1 week"));
-    int64_t n = 0;
-    size_t i = 0;
-    if (fl_str_starts_with(v, FL_STR("interval "))) i = 9;
-    size_t st = i;
-    while (i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9' && i - st < 12) n = n * 10 + (v.ptr[i++] - '0');
-    while (i < v.len && v.ptr[i] == ' ') i++;
-    fl_str u = fl_str_make(v.ptr + i, v.len - i);
-    int64_t mul = fl_str_starts_with(u, FL_STR("week"))     ? 604800000LL
-                : fl_str_starts_with(u, FL_STR("day"))      ? 86400000LL
-                : fl_str_starts_with(u, FL_STR("hour"))     ? 3600000LL
-                : fl_str_starts_with(u, FL_STR("minute"))   ? 60000LL
-                : fl_str_starts_with(u, FL_STR("second"))   ? 1000LL
-                                                            : -1;
-    return (i == st || mul < 0) ? 604800000LL : n * mul;
+    return delta_config_interval_ms(s, "delta.deletedFileRetentionDuration", 7 * 86400000LL);
 }
 
 fl_rc fl_delta_table_vacuum(fl_delta_table *t, const fl_delta_vacuum_opts *o, fl_delta_vacuum_result *res, fl_err *err)
@@ -240,63 +307,73 @@ static fl_rc clean_cb(void *ctx, const fl_store_entry *e, fl_err *err)
         v = v * 10 + (name.ptr[i] - '0');
     }
     fl_str rest = fl_str_make(name.ptr + 20, name.len - 20);
-    if (!fl_str_eq_c(rest, ".json") && !fl_str_eq_c(rest, ".crc") && !fl_str_starts_with(rest, FL_STR(".checkpoint.")))
+    bool compacted = rest.len > 21 && fl_str_starts_with(fl_str_make(rest.ptr + 21, rest.len - 21), FL_STR(".compacted.json"));
+    if (!fl_str_eq_c(rest, ".json") && !fl_str_eq_c(rest, ".crc") && !fl_str_starts_with(rest, FL_STR(".checkpoint.")) &&
+        !compacted)
         return FL_OK;
-    if (v >= c->keep_from) return FL_E_EOF; /* sorted: nothing older follows */
+    if (v > c->keep_from) return FL_E_EOF; /* sorted: nothing older follows */
+    if (v == c->keep_from && !compacted) return FL_OK; /* the kept checkpoint, its JSON and .crc */
     fl_str k = fl_arena_str_dup(&c->a, e->key);
     if (!k.ptr) return fl_err_set(err, FL_E_NOMEM, "out of memory");
     c->batch[c->n++] = k;
     return c->n == VACUUM_BATCH ? clean_flush(c, err) : FL_OK;
 }
 
-static int64_t log_retention_of(const fl_delta_snapshot *s)
-{
-    fl_str v = fl_delta_snapshot_get_config(s, "delta.logRetentionDuration", FL_STR("interval 30 days"));
-    int64_t n = 0;
-    size_t i = fl_str_starts_with(v, FL_STR("interval ")) ? 9 : 0, st = i;
-    while (i < v.len && v.ptr[i] >= '0' && v.ptr[i] <= '9' && i - st < 12) n = n * 10 + (v.ptr[i++] - '0');
-    while (i < v.len && v.ptr[i] == ' ') i++;
-    fl_str u = fl_str_make(v.ptr + i, v.len - i);
-    int64_t mul = fl_str_starts_with(u, FL_STR("week"))     ? 604800000LL
-                : fl_str_starts_with(u, FL_STR("day"))      ? 86400000LL
-                : fl_str_starts_with(u, FL_STR("hour"))     ? 3600000LL
-                : fl_str_starts_with(u, FL_STR("minute"))   ? 60000LL
-                : fl_str_starts_with(u, FL_STR("second"))   ? 1000LL
-                                                            : -1;
-    return (i == st || mul < 0) ? 30 * 86400000LL : n * mul;
-}
-
-fl_rc fl_delta_table_cleanup_log(fl_delta_table *t, int64_t retention_ms, int64_t *deleted, fl_err *err)
+fl_rc delta_cleanup_log(fl_delta_table *t, const fl_delta_snapshot *s, int64_t retention_ms, int64_t *deleted,
+                        fl_err *err)
 {
     if (deleted) *deleted = 0;
-    fl_delta_snapshot *s = NULL;
     fl_arena a;
     fl_arena_init(&a, 0, 0);
     clean_ctx c = {.st = t->st};
     fl_arena_init(&c.a, 0, 0);
-    fl_rc rc = delta_snapshot_load_ex(t, -1, true, &s, err);
-    if (rc) goto done;
-    int64_t ret = retention_ms >= 0 ? retention_ms : log_retention_of(s);
+    fl_rc rc = FL_OK;
+    int64_t ret = retention_ms;
+    if (ret < 0) {
+        fl_str v = fl_delta_snapshot_get_config(s, "delta.logRetentionDuration", FL_STR("interval 30 days"));
+        if (!delta_interval_ms(v, &ret))
+            FL_FAIL(FL_E_ARG,
+                    "log cleanup %s: delta.logRetentionDuration '" FL_STR_FMT
+                    "' is not an interval (e.g. 'interval 30 days'); nothing deleted",
+                    fl_store_get_url(t->st), FL_STR_ARG(v));
+    }
     int64_t cutoff = fl_clock_now_us() / 1000 - ret;
     delta_listing l;
     FL_TRY(delta_list_log(t, 0, &a, &l, err));
-    /* newest checkpoint whose commit file is older than the cutoff (its own JSON must exist
-     * so its version stays addressable, and the versions after it must be contiguous) */
+    /* PROTOCOL.md "Metadata Cleanup": the cutoff commit is the newest commit not newer than
+     * the cutoff (commit times = file mtimes made monotonic, as readers see them); keep the
+     * newest checkpoint at or before it, its JSON and everything after. */
+    int64_t cutoff_commit = -1, prev = INT64_MIN;
+    for (size_t k = 0; k < l.n_commits; k++) {
+        int64_t ts = l.commits[k].mtime_ms > prev ? l.commits[k].mtime_ms : prev + 1;
+        prev = ts;
+        if (ts <= cutoff && l.commits[k].version <= s->version) cutoff_commit = l.commits[k].version;
+    }
     int64_t keep_from = -1;
     for (size_t i = 0; i < l.n_cps; i++) {
         int64_t v = l.cps[i].version;
-        for (size_t k = 0; k < l.n_commits; k++)
-            if (l.commits[k].version == v && l.commits[k].mtime_ms < cutoff && v <= s->version) keep_from = v;
+        bool has_json = false;
+        for (size_t k = 0; k < l.n_commits && !has_json; k++) has_json = l.commits[k].version == v;
+        if (v <= cutoff_commit && has_json) keep_from = v;
     }
-    if (keep_from <= 0) goto done; /* nothing expired */
+    if (keep_from <= 0) goto done; /* no checkpoint old enough: nothing to clean */
     c.keep_from = keep_from;
     rc = fl_store_list(t->st, FL_STR(DELTA_LOG_DIR), FL_STR_NULL, FL_STORE_LIST_NO_RECURSE, clean_cb, &c, err);
     if (rc) goto done;
     rc = clean_flush(&c, err);
 done:
     if (deleted) *deleted = c.deleted;
-    fl_delta_snapshot_free(s);
     fl_arena_fini(&a);
     fl_arena_fini(&c.a);
+    return rc;
+}
+
+fl_rc fl_delta_table_cleanup_log(fl_delta_table *t, int64_t retention_ms, int64_t *deleted, fl_err *err)
+{
+    if (deleted) *deleted = 0;
+    fl_delta_snapshot *s = NULL;
+    fl_rc rc = delta_snapshot_load_ex(t, -1, true, &s, err);
+    if (rc == FL_OK) rc = delta_cleanup_log(t, s, retention_ms, deleted, err);
+    fl_delta_snapshot_free(s);
     return rc;
 }

@@ -2,6 +2,7 @@
  * appends with data files from the Parquet writer and their stats, txn idempotency,
  * optimistic-commit conflicts between two transactions, overwrite, schema evolution
  * rules, refusal of writer features, time travel by version and timestamp. */
+#include "delta/delta_int.h"
 #include "fhirlake/delta.h"
 #include "fhirlake/json.h"
 #include "fhirlake/os.h"
@@ -852,6 +853,114 @@ static void test_log_cleanup(void)
     fl_rm_rf(dir, NULL);
 }
 
+/* Set the mtime of _delta_log files of versions [from, to] (commit JSON and checkpoint). */
+static void age_log(int from, int to, time_t when)
+{
+    for (int v = from; v <= to; v++) {
+        char path[512];
+        struct timeval tv[2] = {{when, 0}, {when, 0}};
+        snprintf(path, sizeof path, "%s/_delta_log/%020d.json", dir, v);
+        utimes(path, tv);
+        snprintf(path, sizeof path, "%s/_delta_log/%020d.checkpoint.parquet", dir, v);
+        utimes(path, tv);
+    }
+}
+
+static void test_interval_parse(void)
+{
+    int64_t ms = -1;
+    CHECK(delta_interval_ms(FL_STR("interval 30 days"), &ms) && ms == 30 * 86400000LL);
+    CHECK(delta_interval_ms(FL_STR("interval 1 week"), &ms) && ms == 604800000LL);
+    CHECK(delta_interval_ms(FL_STR("INTERVAL 1 Second"), &ms) && ms == 1000);
+    CHECK(delta_interval_ms(FL_STR("interval 1 day 12 hours"), &ms) && ms == 36 * 3600000LL);
+    CHECK(delta_interval_ms(FL_STR("2 weeks"), &ms) && ms == 14 * 86400000LL);
+    CHECK(delta_interval_ms(FL_STR("interval 1.5 hours"), &ms) && ms == 5400000LL);
+    CHECK(delta_interval_ms(FL_STR("interval 250 milliseconds"), &ms) && ms == 250);
+    CHECK(delta_interval_ms(FL_STR("interval 0 seconds"), &ms) && ms == 0);
+    CHECK(!delta_interval_ms(FL_STR("interval 1 month"), &ms)); /* Delta refuses months/years */
+    CHECK(!delta_interval_ms(FL_STR("interval 3 fortnights"), &ms));
+    CHECK(!delta_interval_ms(FL_STR("interval"), &ms));
+    CHECK(!delta_interval_ms(FL_STR("interval -1 day"), &ms));
+    CHECK(!delta_interval_ms(FL_STR("interval days"), &ms));
+    CHECK(!delta_interval_ms(FL_STR("interval 99999999999999 weeks"), &ms));
+}
+
+/* Metadata cleanup runs by itself after a checkpoint: commit and checkpoint files older than
+ * delta.logRetentionDuration go, up to (not including) the newest checkpoint at or before the
+ * cutoff commit; the table and every version from that checkpoint on still load. */
+static void test_auto_log_cleanup(void)
+{
+    for (int enabled = 1; enabled >= 0; enabled--) {
+        fl_store *st = fresh(enabled ? "autoclean" : "noclean");
+        fl_delta_kv conf[] = {{FL_STR("delta.logRetentionDuration"), FL_STR("interval 1 second"), true},
+                              {FL_STR("delta.enableExpiredLogCleanup"), FL_STR("false"), true}};
+        fl_delta_table *t = create(st, false, conf, enabled ? 1 : 2);
+        fl_err err;
+        char sb[64];
+        int64_t deleted_at[21] = {0};
+        for (int i = 1; i <= 20; i++) {
+            if (i == 10) age_log(0, 9, time(NULL) - 60);   /* 0..9 expired before checkpoint 10 */
+            if (i == 20) age_log(10, 19, time(NULL) - 60); /* 10..19 expired before checkpoint 20 */
+            fl_delta_txn *txn = NULL;
+            CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+            char p[32];
+            snprintf(p, sizeof p, "c%d.parquet", i);
+            fl_delta_file f = fake_file(p, 1, sb, sizeof sb);
+            CHECK_EQ_INT(fl_delta_txn_add_file(txn, &f, &err), FL_OK);
+            fl_delta_commit_result res;
+            CHECK_EQ_INT(fl_delta_txn_commit(txn, &res, &err), FL_OK);
+            CHECK_EQ_INT(res.checkpointed, i % 10 == 0);
+            deleted_at[i] = res.log_files_deleted;
+            fl_delta_txn_free(txn);
+        }
+        /* at v10 no checkpoint was old enough (the first one is being written) */
+        CHECK_EQ_INT(deleted_at[10], 0);
+        /* at v20 the cutoff commit is 19, the checkpoint to keep is 10: commits 0..9 go */
+        CHECK_EQ_INT(deleted_at[20], enabled ? 10 : 0);
+        fl_store_meta m;
+        CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000009.json"), &m, &err),
+                     enabled ? FL_E_NOT_FOUND : FL_OK);
+        CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000000.json"), &m, &err),
+                     enabled ? FL_E_NOT_FOUND : FL_OK);
+        CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000010.json"), &m, &err), FL_OK);
+        CHECK_EQ_INT(fl_store_head(st, FL_STR("_delta_log/00000000000000000010.checkpoint.parquet"), &m, &err), FL_OK);
+        /* a fresh handle reads the latest version and time travels from the kept checkpoint on */
+        fl_delta_table *t2 = NULL;
+        CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t2, &err), FL_OK);
+        fl_delta_snapshot *s = NULL;
+        CHECK_EQ_INT(fl_delta_snapshot_load(t2, -1, &s, &err), FL_OK);
+        CHECK(s && fl_delta_snapshot_version(s) == 20 && fl_delta_snapshot_num_files(s) == 20);
+        fl_delta_snapshot_free(s);
+        s = NULL;
+        CHECK_EQ_INT(fl_delta_snapshot_load(t2, 10, &s, &err), FL_OK);
+        CHECK(s && fl_delta_snapshot_num_files(s) == 10);
+        fl_delta_snapshot_free(s);
+        s = NULL;
+        CHECK_EQ_INT(fl_delta_snapshot_load(t2, 15, &s, &err), FL_OK);
+        CHECK(s && fl_delta_snapshot_num_files(s) == 15);
+        fl_delta_snapshot_free(s);
+        s = NULL;
+        CHECK_EQ_INT(fl_delta_snapshot_load(t2, 5, &s, &err), enabled ? FL_E_NOT_FOUND : FL_OK);
+        fl_delta_snapshot_free(s);
+        fl_delta_table_close(t2);
+        fl_delta_table_close(t);
+        fl_store_close(st);
+        fl_rm_rf(dir, NULL);
+    }
+    /* malformed delta.logRetentionDuration: the explicit cleanup says so, nothing deleted */
+    fl_store *st = fresh("badret");
+    fl_delta_kv conf[] = {{FL_STR("delta.logRetentionDuration"), FL_STR("interval 2 months"), true}};
+    fl_delta_table *t = create(st, false, conf, 1);
+    fl_err err;
+    int64_t deleted = -1;
+    CHECK_EQ_INT(fl_delta_table_cleanup_log(t, -1, &deleted, &err), FL_E_ARG);
+    CHECK(strstr(err.msg, "not an interval") != NULL);
+    CHECK_EQ_INT(deleted, 0);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
 /* inCommitTimestamp of commit v read straight from the log text. */
 static int64_t ict_of(fl_store *st, int v)
 {
@@ -1031,5 +1140,7 @@ int main(void)
     RUN(test_optimize);
     RUN(test_upsert);
     RUN(test_log_cleanup);
+    RUN(test_interval_parse);
+    RUN(test_auto_log_cleanup);
     return testhelp_done();
 }
