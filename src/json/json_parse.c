@@ -21,8 +21,10 @@
 typedef fl_json_member jp_slot;
 
 typedef struct jp_frame {
-    size_t base;  /* first child slot; the container's own slot is base - 1 */
-    uint8_t type; /* FL_JSON_ARRAY or FL_JSON_OBJECT */
+    size_t base;   /* first child slot; the container's own slot is base - 1 */
+    uint64_t seen; /* the enclosing object's key signatures, kept while this one is open */
+    uint8_t type;  /* FL_JSON_ARRAY or FL_JSON_OBJECT */
+    bool dup;      /* the enclosing object's "two keys share a signature" flag */
 } jp_frame;
 
 typedef struct jp {
@@ -36,6 +38,7 @@ typedef struct jp {
     jp_frame *frames;
     uint32_t depth, cap_frames;
     bool slots_heap, frames_heap;
+    bool str_checks; /* strings need the 4 GiB check or a copy (see jp_string) */
 } jp;
 
 /* ------------------------------------------------------------------ errors */
@@ -136,12 +139,6 @@ static fl_rc jp_grow_slots(jp *j)
     return FL_OK;
 }
 
-static inline jp_slot *jp_push_slot(jp *j)
-{
-    if (FL_UNLIKELY(j->nslots == j->cap_slots) && jp_grow_slots(j)) return NULL;
-    return &j->slots[j->nslots++];
-}
-
 /* Depth check and frame-stack growth, off the hot path. */
 static fl_rc jp_grow_frames(jp *j, const char *at)
 {
@@ -156,18 +153,6 @@ static fl_rc jp_grow_frames(jp *j, const char *at)
     j->frames = f;
     j->cap_frames = cap;
     j->frames_heap = true;
-    return FL_OK;
-}
-
-static inline fl_rc jp_push_frame(jp *j, uint8_t type, const char *at)
-{
-    if (FL_UNLIKELY(j->depth >= j->max_depth || j->depth == j->cap_frames)) {
-        fl_rc rc = jp_grow_frames(j, at);
-        if (rc) return rc;
-    }
-    j->frames[j->depth].base = j->nslots;
-    j->frames[j->depth].type = type;
-    j->depth++;
     return FL_OK;
 }
 
@@ -314,14 +299,15 @@ static inline __attribute__((always_inline)) fl_rc jp_string(jp *j, const char *
         return jp_fail(j, FL_E_JSON_SYNTAX, p, "control character U+%04X in string must be escaped", c);
     }
     size_t n = (size_t)(p - start);
-    if (FL_UNLIKELY(n > JSON_MAX_LEN)) return jp_fail(j, FL_E_LIMIT, start - 1, "string longer than 4 GiB");
-    if (j->flags & FL_JSON_COPY_STRINGS) {
-        char *dst = fl_arena_alloc_aligned(j->a, n ? n : 1, 1);
-        if (!dst) return jp_fail(j, FL_E_NOMEM, start, "out of memory");
-        memcpy(dst, start, n);
-        out->ptr = dst;
-    } else {
-        out->ptr = start;
+    out->ptr = start;
+    if (FL_UNLIKELY(j->str_checks)) { /* input over 4 GiB or FL_JSON_COPY_STRINGS: one test here */
+        if (n > JSON_MAX_LEN) return jp_fail(j, FL_E_LIMIT, start - 1, "string longer than 4 GiB");
+        if (j->flags & FL_JSON_COPY_STRINGS) {
+            char *dst = fl_arena_alloc_aligned(j->a, n ? n : 1, 1);
+            if (!dst) return jp_fail(j, FL_E_NOMEM, start, "out of memory");
+            memcpy(dst, start, n);
+            out->ptr = dst;
+        }
     }
     out->len = n;
     *pp = p + 1;
@@ -427,6 +413,15 @@ static inline bool jp_key_eq(const fl_str *a, const fl_str *b)
     return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
 }
 
+/* Signature bit of an object key (from its length, first and last byte): equal keys have
+ * equal bits, so keys with pairwise different bits are pairwise different. */
+static inline uint64_t jp_key_bit(fl_str k)
+{
+    unsigned h = k.len ? (unsigned)(k.len * 7u + (unsigned char)k.ptr[0] * 3u + (unsigned char)k.ptr[k.len - 1]) & 63u
+                       : 0u;
+    return 1ull << h;
+}
+
 static uint64_t jp_hash(fl_str s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -500,11 +495,7 @@ static fl_rc jp_dupkeys(jp *j, jp_slot *m, const size_t *ko, size_t n, size_t *n
          * (the normal case) cost O(n) instead of O(n^2). */
         uint64_t seen = 0;
         for (size_t i = 0; i < n; i++) {
-            const fl_str *key = &m[i].key;
-            unsigned h = key->len ? (unsigned)(key->len * 7u + (unsigned char)key->ptr[0] * 3u +
-                                               (unsigned char)key->ptr[key->len - 1]) & 63u
-                                  : 0u;
-            uint64_t bit = 1ull << h;
+            uint64_t bit = jp_key_bit(m[i].key);
             if (FL_LIKELY(!(seen & bit))) {
                 seen |= bit;
                 continue;
@@ -542,44 +533,6 @@ done:
     return rc;
 }
 
-/* Close the innermost container: copy its children into the arena as one array. */
-static fl_rc jp_close(jp *j, const char *at)
-{
-    jp_frame *f = &j->frames[j->depth - 1];
-    jp_slot *kids = &j->slots[f->base];
-    size_t n = j->nslots - f->base;
-    if (FL_UNLIKELY(n > JSON_MAX_LEN)) return jp_fail(j, FL_E_LIMIT, at, "container with more than 2^32 entries");
-    fl_json_val v;
-    if (f->type == FL_JSON_OBJECT) {
-        fl_rc rc = jp_dupkeys(j, kids, &j->koff[f->base], n, &n);
-        if (rc) return rc;
-        fl_json_member *mem = NULL;
-        if (n) {
-            mem = fl_arena_alloc(j->a, n * sizeof *mem);
-            if (!mem) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
-            memcpy(mem, kids, n * sizeof *mem);
-        }
-        v.type = FL_JSON_OBJECT;
-        v.u.members = mem;
-    } else {
-        fl_json_val *items = NULL;
-        if (n) {
-            items = fl_arena_alloc(j->a, n * sizeof *items);
-            if (!items) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
-            for (size_t i = 0; i < n; i++) items[i] = kids[i].val;
-        }
-        v.type = FL_JSON_ARRAY;
-        v.u.items = items;
-    }
-    v.flags = 0;
-    v.reserved_ = 0;
-    v.len = (uint32_t)n;
-    j->slots[f->base - 1].val = v;
-    j->nslots = f->base;
-    j->depth--;
-    return FL_OK;
-}
-
 static inline const char *jp_ws(const char *p, const char *end)
 {
     while (p < end) {
@@ -592,22 +545,48 @@ static inline const char *jp_ws(const char *p, const char *end)
 
 /* ------------------------------------------------------------------ driver */
 
-/* Parse one value starting at p into slot 0; *stop receives the byte after it. */
+/* Parse one value starting at p into slot 0; *stop receives the byte after it.
+ * The hot state lives in locals: `slot` (the slot the next value fills), `fr` (the
+ * innermost open container) and, for the innermost object, the signature set `seen` of
+ * its keys so far and `maybe_dup` (two keys share a signature). An object whose keys all
+ * have distinct signatures cannot hold a duplicate, so closing it skips the key check.
+ * A container's frame keeps its parent's `seen`/`maybe_dup` while it is open. */
 static fl_rc jp_run(jp *j, const char *p, const char **stop)
 {
     const char *end = j->end;
+    const bool resolve_dups = (j->flags & FL_JSON_ALLOW_DUPKEYS) != 0;
     fl_rc rc;
     char tmp[16];
-    bool after_comma = false;
+    bool after_comma = false, maybe_dup = false;
+    uint64_t seen = 0;
     jp_slot *slot;
-    if (!jp_push_slot(j)) return jp_fail(j, FL_E_NOMEM, p, "out of memory");
+    jp_frame *fr = NULL;
+#define JP_PUSH_SLOT()                                                                                 \
+    do {                                                                                               \
+        if (FL_UNLIKELY(j->nslots == j->cap_slots) && jp_grow_slots(j))                                \
+            return jp_fail(j, FL_E_NOMEM, p, "out of memory");                                         \
+        slot = &j->slots[j->nslots++];                                                                 \
+    } while (0)
+#define JP_PUSH_FRAME(t)                                                                               \
+    do {                                                                                               \
+        if (FL_UNLIKELY(j->depth >= j->max_depth || j->depth == j->cap_frames) &&                      \
+            (rc = jp_grow_frames(j, p)) != FL_OK)                                                      \
+            return rc;                                                                                 \
+        fr = &j->frames[j->depth++];                                                                   \
+        fr->base = j->nslots;                                                                          \
+        fr->type = (t);                                                                                \
+        fr->seen = seen;                                                                               \
+        fr->dup = maybe_dup;                                                                           \
+        seen = 0;                                                                                      \
+        maybe_dup = false;                                                                             \
+    } while (0)
 
-value: /* fill j->slots[nslots - 1].val */
+    JP_PUSH_SLOT();
+
+value: /* fill slot->val */
     p = jp_ws(p, end);
     if (FL_UNLIKELY(p >= end)) return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found end of input");
-    slot = &j->slots[j->nslots - 1];
-    switch (*p) {
-    case '"': {
+    if (FL_LIKELY(*p == '"')) { /* the commonest value: a test instead of the jump table */
         fl_str s;
         p++;
         if ((rc = jp_string(j, &p, &s)) != FL_OK) return rc;
@@ -618,25 +597,24 @@ value: /* fill j->slots[nslots - 1].val */
         slot->val.u.str = s.ptr;
         goto after;
     }
+    switch (*p) {
     case '{':
-        if ((rc = jp_push_frame(j, FL_JSON_OBJECT, p)) != FL_OK) return rc;
+        JP_PUSH_FRAME(FL_JSON_OBJECT);
         p = jp_ws(p + 1, end);
         if (p < end && *p == '}') {
-            if ((rc = jp_close(j, p)) != FL_OK) return rc;
             p++;
-            goto after;
+            goto close;
         }
         after_comma = false;
         goto key;
     case '[':
-        if ((rc = jp_push_frame(j, FL_JSON_ARRAY, p)) != FL_OK) return rc;
+        JP_PUSH_FRAME(FL_JSON_ARRAY);
         p = jp_ws(p + 1, end);
         if (p < end && *p == ']') {
-            if ((rc = jp_close(j, p)) != FL_OK) return rc;
             p++;
-            goto after;
+            goto close;
         }
-        if (!jp_push_slot(j)) return jp_fail(j, FL_E_NOMEM, p, "out of memory");
+        JP_PUSH_SLOT();
         goto value;
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
@@ -656,11 +634,15 @@ key: /* p is at the first non-blank byte where a member's key must start */
         return jp_fail(j, FL_E_JSON_SYNTAX, p, after_comma ? "expected a string key after ',', found %s"
                                                            : "expected a string key or '}', found %s",
                        jp_what(j, p, tmp));
-    slot = jp_push_slot(j);
-    if (!slot) return jp_fail(j, FL_E_NOMEM, p, "out of memory");
+    JP_PUSH_SLOT();
     j->koff[j->nslots - 1] = (size_t)(p - j->buf);
     p++;
     if ((rc = jp_string(j, &p, &slot->key)) != FL_OK) return rc;
+    {
+        uint64_t bit = jp_key_bit(slot->key);
+        maybe_dup |= (seen & bit) != 0;
+        seen |= bit;
+    }
     if (FL_LIKELY(p < end && *p == ':')) {
         p++;
     } else {
@@ -672,21 +654,20 @@ key: /* p is at the first non-blank byte where a member's key must start */
     goto value;
 
 after: /* a value is complete */
-    if (FL_UNLIKELY(j->depth == 0)) {
+    if (FL_UNLIKELY(!fr)) {
         *stop = p;
         return FL_OK;
     }
     p = jp_ws(p, end);
-    if (j->frames[j->depth - 1].type == FL_JSON_ARRAY) {
+    if (fr->type == FL_JSON_ARRAY) {
         if (FL_LIKELY(p < end && *p == ',')) {
             p++;
-            if (!jp_push_slot(j)) return jp_fail(j, FL_E_NOMEM, p, "out of memory");
+            JP_PUSH_SLOT();
             goto value;
         }
         if (p < end && *p == ']') {
-            if ((rc = jp_close(j, p)) != FL_OK) return rc;
             p++;
-            goto after;
+            goto close;
         }
         return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected ',' or ']' after array element, found %s",
                        jp_what(j, p, tmp));
@@ -697,12 +678,56 @@ after: /* a value is complete */
         goto key;
     }
     if (p < end && *p == '}') {
-        if ((rc = jp_close(j, p)) != FL_OK) return rc;
         p++;
-        goto after;
+        goto close;
     }
     return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected ',' or '}' after object member, found %s",
                    jp_what(j, p, tmp));
+
+close: /* p is just after the bracket closing fr: copy its children into the arena as one array */
+    {
+        const char *at = p - 1;
+        size_t base = fr->base;
+        jp_slot *kids = &j->slots[base];
+        size_t n = j->nslots - base;
+        if (FL_UNLIKELY(n > JSON_MAX_LEN)) return jp_fail(j, FL_E_LIMIT, at, "container with more than 2^32 entries");
+        fl_json_val v;
+        if (fr->type == FL_JSON_OBJECT) {
+            if (FL_UNLIKELY(maybe_dup || resolve_dups) &&
+                (rc = jp_dupkeys(j, kids, &j->koff[base], n, &n)) != FL_OK)
+                return rc;
+            fl_json_member *mem = NULL;
+            if (n) {
+                mem = fl_arena_alloc(j->a, n * sizeof *mem);
+                if (!mem) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
+                memcpy(mem, kids, n * sizeof *mem);
+            }
+            v.type = FL_JSON_OBJECT;
+            v.u.members = mem;
+        } else {
+            fl_json_val *items = NULL;
+            if (n) {
+                items = fl_arena_alloc(j->a, n * sizeof *items);
+                if (!items) return jp_fail(j, FL_E_NOMEM, at, "out of memory");
+                for (size_t i = 0; i < n; i++) items[i] = kids[i].val;
+            }
+            v.type = FL_JSON_ARRAY;
+            v.u.items = items;
+        }
+        v.flags = 0;
+        v.reserved_ = 0;
+        v.len = (uint32_t)n;
+        slot = &j->slots[base - 1];
+        slot->val = v;
+        seen = fr->seen;
+        maybe_dup = fr->dup;
+        j->nslots = base;
+        j->depth--;
+        fr = j->depth ? &j->frames[j->depth - 1] : NULL;
+        goto after;
+    }
+#undef JP_PUSH_SLOT
+#undef JP_PUSH_FRAME
 }
 
 fl_rc fl_json_parse(const char *buf, size_t len, const fl_json_opts *opts, fl_arena *a,
@@ -730,6 +755,7 @@ fl_rc fl_json_parse(const char *buf, size_t len, const fl_json_opts *opts, fl_ar
     j.depth = 0;
     j.cap_frames = JP_LOCAL_FRAMES;
     j.slots_heap = j.frames_heap = false;
+    j.str_checks = len > JSON_MAX_LEN || (j.flags & FL_JSON_COPY_STRINGS);
     fl_rc rc = FL_OK;
     if (opts && opts->max_size && len > opts->max_size) {
         rc = fl_err_set(err, FL_E_LIMIT, "JSON text of %zu bytes is over the limit of %zu bytes", len,

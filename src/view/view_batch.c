@@ -128,7 +128,7 @@ static inline void put(fl_view_vec *v, view_store st, size_t idx, const view_val
         if (val->s.len == 0) {
             v->data.s[idx] = (fl_str){"", 0};
         } else {
-            memcpy(*pool, val->s.ptr, val->s.len);
+            view_copy(*pool, val->s.ptr, val->s.len);
             v->data.s[idx] = (fl_str){*pool, val->s.len};
             *pool += val->s.len;
         }

@@ -186,13 +186,8 @@ static void column_item(fl_fp_item *it, const fl_json_val *x, const char *fhir_t
 
 /* fl_json_get with a position hint: FHIR resources of one kind mostly keep their members
  * in the same order, so the position found last time is tried first. */
-/* Equal bytes; keys are short, so an inline loop beats a call to memcmp. */
-static inline bool key_eq(const char *a, const char *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i]) return false;
-    return true;
-}
+/* Equal bytes; keys are short, so inline word compares beat a call to memcmp. */
+static inline bool key_eq(const char *a, const char *b, size_t n) { return view_bytes_eq(a, b, n); }
 
 static inline const fl_json_val *member_get(const fl_json_val *obj, fl_str key, uint32_t *hint)
 {
@@ -424,6 +419,28 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
     const view_colinfo *info = &plan->info[cr->out];
     fl_fp_coll c;
     fl_rc rc = FL_OK;
+    const view_fast *f = cr->fast;
+    if (f && f->nsegs == 1 && f->tail == VIEW_FAST_ALL && !f->filt_key[0].ptr && !col->collection &&
+        input->kind == FL_FP_NODE && fl_json_is_obj(input->v.node)) {
+        /* One member holding a JSON string into a string or date column ("gender", "city",
+         * "birthDate"): the value straight into the cell, as the item + view_convert path
+         * below would store it (anything else, or a date that does not parse, goes there). */
+        const fl_json_val *v = member_get(input->v.node, f->segs[0], &ctx->hints[f->hint_base]);
+        if (v && v->type == FL_JSON_STRING) {
+            fl_str sv = {v->u.str, v->len};
+            int32_t d;
+            if (col->type == FL_VIEW_STRING) {
+                cell->set = 1;
+                cell->v.one.s = sv;
+                return FL_OK;
+            }
+            if (col->type == FL_VIEW_DATE && fl_view_parse_date(sv, &d)) {
+                cell->set = 1;
+                cell->v.one.i = d;
+                return FL_OK;
+            }
+        }
+    }
     if (!cr->fast || !fast_eval(ctx, cr->fast, input, true, &c))
         rc = eval_prog(ctx, cr->prog, input, row_index, &c, err);
     if (rc) {

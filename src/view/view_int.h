@@ -64,6 +64,64 @@ struct view_sel {
     const char *where; /* place in the view ("select[0].unionAll[1]") for messages */
 };
 
+/* Copy n bytes from s to d (not overlapping). Short copies, the usual case for view values
+ * and keys, are done inline with overlapping word moves instead of a call to memcpy; no
+ * byte outside [s, s+n) is read and none outside [d, d+n) written. */
+static inline void view_copy(char *d, const char *s, size_t n)
+{
+    if (n > 16) {
+        memcpy(d, s, n);
+    } else if (n >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else if (n) {
+        char a = s[0], b = s[n >> 1], c = s[n - 1];
+        d[0] = a;
+        d[n >> 1] = b;
+        d[n - 1] = c;
+    }
+}
+
+/* Equal bytes, for short keys: inline word compares (same reads as view_copy). */
+static inline bool view_bytes_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t x, y;
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return false;
+        }
+        if (i < n) {
+            uint64_t x, y;
+            memcpy(&x, a + n - 8, 8);
+            memcpy(&y, b + n - 8, 8);
+            return x == y;
+        }
+        return true;
+    }
+    if (n >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n) return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+    return true;
+}
+
 /* Value storage class of an fl_view_type. */
 typedef enum view_store { VIEW_ST_STR, VIEW_ST_U8, VIEW_ST_I32, VIEW_ST_I64, VIEW_ST_F64 } view_store;
 

@@ -29,7 +29,7 @@ static inline void put_raw(fl_buf *out, const char *p, size_t n)
     if (FL_UNLIKELY(out->len + n + 1 > out->cap || out->rc)) {
         if (fl_buf_reserve(out, n)) return;
     }
-    memcpy(out->ptr + out->len, p, n);
+    view_copy(out->ptr + out->len, p, n);
     out->len += n;
     out->ptr[out->len] = 0;
 }
@@ -45,30 +45,45 @@ static inline bool word_needs_escape(uint64_t w)
     return (lt20 | isq | isbs) != 0;
 }
 
+/* True if any of the n bytes at p needs escaping in a JSON string (words only: the short
+ * tails are read as overlapping words or padded with a plain byte, not byte by byte). */
+static inline bool needs_escape(const char *p, size_t n)
+{
+    uint64_t w;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            if (word_needs_escape(w)) return true;
+        }
+        if (i == n) return false;
+        memcpy(&w, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        w = (uint64_t)a | (uint64_t)b << 32;
+    } else if (n) {
+        w = 0x6161616161000000ull /* 'a' padding */ | (uint64_t)(unsigned char)p[0] | (uint64_t)(unsigned char)p[n >> 1] << 8 |
+             (uint64_t)(unsigned char)p[n - 1] << 16;
+    } else {
+        return false;
+    }
+    return word_needs_escape(w);
+}
+
 static void put_json_str(fl_buf *out, fl_str s)
 {
-    size_t i = 0;
-    for (; i + 8 <= s.len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s.ptr + i, 8);
-        if (word_needs_escape(w)) {
-            fl_json_write_str(out, s);
-            return;
-        }
-    }
-    for (; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
-        if (c < 0x20 || c == '"' || c == '\\') {
-            fl_json_write_str(out, s);
-            return;
-        }
+    if (needs_escape(s.ptr, s.len)) {
+        fl_json_write_str(out, s);
+        return;
     }
     if (FL_UNLIKELY(out->len + s.len + 3 > out->cap || out->rc)) {
         if (fl_buf_reserve(out, s.len + 2)) return;
     }
     char *p = out->ptr + out->len;
     p[0] = '"';
-    memcpy(p + 1, s.ptr, s.len);
+    view_copy(p + 1, s.ptr, s.len);
     p[s.len + 1] = '"';
     out->len += s.len + 2;
     out->ptr[out->len] = 0;
@@ -150,8 +165,11 @@ static void json_row(const fl_view_writer *w, const fl_view_batch *b, size_t row
     if (!(w->flags & FL_VIEW_W_OMIT_NULLS)) { /* every column: separator and key in one copy */
         for (size_t c = 0; c < b->plan->ncols; c++) {
             const fl_str *key = c ? &b->plan->info[c].json_key_sep : &b->plan->info[c].json_key;
+            const fl_view_vec *v = &b->vecs[c];
             put_raw(out, key->ptr, key->len);
-            json_cell(out, &b->vecs[c], row);
+            if (!v->valid[row]) put_raw(out, "null", 4);
+            else if (v->col->type == FL_VIEW_STRING && !v->col->collection) put_json_str(out, v->data.s[row]);
+            else json_cell(out, v, row);
         }
         put_raw(out, "}", 1);
         return;

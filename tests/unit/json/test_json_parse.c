@@ -290,6 +290,53 @@ static void test_dupkeys(void)
     fl_arena_reset(&A);
 }
 
+/* The duplicate-key pre-check keeps a key-signature set per open object: a nested
+ * container must neither leak its keys into its parent nor lose the parent's. */
+static void test_dupkeys_nested(void)
+{
+    fl_json_val *v;
+    fl_err err;
+    /* inner keys do not count for the outer object */
+    CHECK(parse("{\"a\":{\"b\":1,\"c\":[{\"b\":2}]},\"b\":3,\"c\":{}}", &v, &err) == FL_OK);
+    CHECK_EQ_INT(v->len, 3);
+    /* the outer set survives children (objects and arrays) in between */
+    expect_err("{\"a\":1,\"x\":{\"y\":{\"z\":[1,{\"q\":2}]}},\"a\":2}", FL_E_JSON_DUPKEY, 1, 36,
+               "duplicate object key \"a\" (first at line 1, column 2)");
+    expect_err("[{\"k\":[{}],\"k\":1}]", FL_E_JSON_DUPKEY, 1, 12, "duplicate object key \"k\"");
+    /* an inner duplicate is found with the outer object still open */
+    expect_err("{\"o\":{\"d\":1,\"d\":2},\"p\":3}", FL_E_JSON_DUPKEY, 1, 13, "duplicate object key \"d\"");
+    /* keys with equal signature (length, first and last byte) but different bytes */
+    CHECK(parse("{\"abc\":1,\"axc\":2,\"ayc\":3}", &v, &err) == FL_OK);
+    CHECK(parse("{\"\":1,\"a\":2}", &v, &err) == FL_OK);
+    expect_err("{\"\":1,\"a\":2,\"\":3}", FL_E_JSON_DUPKEY, 1, 13, "duplicate object key \"\"");
+    /* random objects of 1..40 keys from a small alphabet against a pairwise reference */
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    int wrong = 0;
+    for (int t = 0; t < 3000; t++) {
+        fl_buf_clear(&b);
+        char keys[40][4];
+        int n = 1 + (int)((x >> 7) % 40), dup = 0;
+        fl_buf_putc(&b, '{');
+        for (int i = 0; i < n; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int len = 1 + (int)(x % 3);
+            for (int k = 0; k < len; k++) keys[i][k] = (char)('a' + (x >> (8 + 4 * k)) % 6);
+            keys[i][len] = 0;
+            for (int k = 0; k < i; k++) dup |= !strcmp(keys[k], keys[i]);
+            fl_buf_printf(&b, "%s\"%s\":%s", i ? "," : "", keys[i], (x >> 40) % 4 ? "1" : "{\"a\":[1]}");
+        }
+        fl_buf_putc(&b, '}');
+        fl_rc rc = parse(b.ptr, &v, &err);
+        if ((rc == FL_E_JSON_DUPKEY) != (dup != 0) || (rc != FL_OK && rc != FL_E_JSON_DUPKEY)) wrong++;
+        fl_arena_reset(&A);
+    }
+    CHECK_EQ_INT(wrong, 0);
+    fl_buf_reset(&b);
+    fl_arena_reset(&A);
+}
+
 static const fl_json_val *num(const char *s)
 {
     fl_json_val *v = NULL;
@@ -459,6 +506,7 @@ int main(void)
     RUN(test_limits);
     RUN(test_trailing);
     RUN(test_dupkeys);
+    RUN(test_dupkeys_nested);
     RUN(test_numbers);
     RUN(test_equal);
     RUN(test_alloc_failures);
