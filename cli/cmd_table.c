@@ -10,6 +10,7 @@
  *   fhirlake table optimize TABLE [--target-size BYTES]        bin-packing compaction
  *   fhirlake table cleanup-log TABLE [--retention-hours N]     delete expired log files
  *   fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]
+ *       [--add-column NAME:TYPE ...]  adds nullable columns first (schema evolution)
  *       one JSON object per line, keys = column names; one data file per partition;
  *       dates "YYYY-MM-DD", timestamps RFC 3339, decimals as JSON numbers
  *   fhirlake table merge TABLE --input ROWS.ndjson --key id[,k2] [--newer-wins COL]
@@ -34,7 +35,8 @@ static void usage(FILE *out)
                  "       fhirlake table files TABLE [--version N | --timestamp MS]\n"
                  "       fhirlake table history TABLE [--version N] [--limit N]\n"
                  "       fhirlake table create TABLE --schema JSON [--partition-by a,b] [--property k=v ...]\n"
-                 "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N] [--overwrite]\n"
+                 "       fhirlake table append TABLE FILE.ndjson [--app-id ID --txn-version N | --txn APP:N] [--overwrite]\n"
+                 "                            [--add-column NAME:TYPE ...]   (schema evolution: new nullable columns)\n"
                  "       fhirlake table merge TABLE --input ROWS.ndjson --key COL[,COL...] [--newer-wins COL]\n"
                  "                            [--delete-input KEYS.ndjson] [--txn APP:VERSION]\n"
                  "           upsert rows by key (a row replaces the table's rows with its key; with --newer-wins\n"
@@ -672,8 +674,50 @@ static int row_cmp(const void *a, const void *b)
     return c ? c : (x->line_no < y->line_no ? -1 : 1);
 }
 
-static int append(fl_delta_table *t, const char *file, const char *app_id, int64_t txn_version, bool overwrite)
+/* The schema of s plus new nullable top-level columns "NAME:TYPE" (TYPE a Spark type name
+ * such as string, long, decimal(10,2), or a type JSON object). The caller owns *out. */
+static fl_rc schema_plus(const fl_delta_type *cur, const char *const *adds, int nadds, fl_delta_schema **out, fl_err *err)
 {
+    fl_buf b;
+    fl_buf_init(&b, 0);
+    fl_delta_type_to_json(cur, &b);
+    if (b.rc || b.len < 2 || strcmp(b.ptr + b.len - 2, "]}") != 0) {
+        fl_buf_reset(&b);
+        return fl_err_set(err, FL_E_INTERNAL, "cannot extend the schema JSON");
+    }
+    b.len -= 2;
+    bool empty = b.len > 0 && b.ptr[b.len - 1] == '[';
+    for (int i = 0; i < nadds; i++) {
+        const char *colon = strchr(adds[i], ':');
+        if (!colon || colon == adds[i] || !colon[1]) {
+            fl_buf_reset(&b);
+            return fl_err_set(err, FL_E_ARG, "--add-column %s: expected NAME:TYPE (e.g. note:string)", adds[i]);
+        }
+        if (!empty || i > 0) fl_buf_putc(&b, ',');
+        fl_jw w;
+        fl_jw_init(&w, &b);
+        fl_jw_obj_begin(&w);
+        fl_jw_key_c(&w, "name");
+        fl_jw_str(&w, fl_str_make(adds[i], (size_t)(colon - adds[i])));
+        fl_jw_key_c(&w, "type");
+        if (colon[1] == '{') fl_jw_raw(&w, fl_str_c(colon + 1));
+        else fl_jw_str_c(&w, colon + 1);
+        fl_jw_key_c(&w, "nullable");
+        fl_jw_bool(&w, true);
+        fl_jw_key_c(&w, "metadata");
+        fl_jw_raw(&w, FL_STR("{}"));
+        fl_jw_obj_end(&w);
+    }
+    fl_buf_append_c(&b, "]}");
+    fl_rc rc = b.rc ? b.rc : fl_delta_schema_parse(fl_buf_str(&b), out, err);
+    fl_buf_reset(&b);
+    return rc;
+}
+
+static int append(fl_delta_table *t, const char *file, const char *app_id, int64_t txn_version, bool overwrite,
+                  const char *const *add_cols, int n_add_cols)
+{
+    fl_delta_schema *evolved = NULL;
     fl_err err;
     int status = CLI_FAILED;
     fl_delta_txn *txn = NULL;
@@ -706,6 +750,14 @@ static int append(fl_delta_table *t, const char *file, const char *app_id, int64
     const fl_delta_snapshot *snap = fl_delta_txn_get_snapshot(txn);
     const fl_delta_type *sch = fl_delta_snapshot_get_schema(snap);
     const fl_delta_metadata *md = fl_delta_snapshot_get_metadata(snap);
+    if (n_add_cols > 0) { /* schema evolution: new nullable columns, then rows in the new shape */
+        if ((rc = schema_plus(sch, add_cols, n_add_cols, &evolved, &err)) != FL_OK ||
+            (rc = fl_delta_txn_set_schema(txn, fl_delta_schema_root(evolved), &err)) != FL_OK) {
+            cli_report("--add-column", rc, &err);
+            goto done;
+        }
+        sch = fl_delta_schema_root(evolved);
+    }
     if ((rc = fl_ndjson_open(file, NULL, &rd, &err)) != FL_OK) {
         cli_report(file, rc, &err);
         goto done;
@@ -796,6 +848,7 @@ static int append(fl_delta_table *t, const char *file, const char *app_id, int64
 done:
     fl_ndjson_close(rd);
     fl_delta_txn_free(txn);
+    fl_delta_schema_free(evolved);
     free(rows);
     fl_arena_fini(&a);
     return status;
@@ -1027,8 +1080,8 @@ int cmd_table(int argc, char **argv)
     const char *keys = NULL, *newer_wins = NULL, *del_input = NULL, *txn_spec = NULL;
     bool overwrite = false, read_dv = false, force = false, dry_run = false;
     int64_t retention_h = -1, target_size = -1;
-    const char *props[64];
-    int nprops = 0;
+    const char *props[64], *add_cols[64];
+    int nprops = 0, n_add_cols = 0;
     int64_t version = -1, ts = -1, limit = -1;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -1060,6 +1113,9 @@ int cmd_table(int argc, char **argv)
             if (!(del_input = cli_opt_value(argc, argv, &i, "--delete-input"))) return CLI_USAGE;
         } else if (cli_is_opt(argv[i], "--txn", NULL) || !strncmp(argv[i], "--txn=", 6)) {
             if (!(txn_spec = cli_opt_value(argc, argv, &i, "--txn"))) return CLI_USAGE;
+        } else if (cli_is_opt(argv[i], "--add-column", NULL) || !strncmp(argv[i], "--add-column=", 13)) {
+            if (!(v = cli_opt_value(argc, argv, &i, "--add-column"))) return CLI_USAGE;
+            if (n_add_cols < 64) add_cols[n_add_cols++] = v;
         } else if (cli_is_opt(argv[i], "--overwrite", NULL)) {
             overwrite = true;
         } else if (cli_is_opt(argv[i], "--limit", NULL) || !strncmp(argv[i], "--limit=", 8)) {
@@ -1145,7 +1201,7 @@ int cmd_table(int argc, char **argv)
             cli_errorf("table append: --app-id needs --txn-version N");
             status = CLI_USAGE;
         } else {
-            status = append(t, input, app_id, version, overwrite);
+            status = append(t, input, app_id, version, overwrite, add_cols, n_add_cols);
         }
     } else if (!strcmp(sub, "optimize")) {
         fl_delta_optimize_opts oo = {.target_file_size = target_size > 0 ? (uint64_t)target_size : 0};

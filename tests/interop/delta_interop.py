@@ -10,6 +10,11 @@ Usage: delta_interop.py FHIRLAKE_BINARY SOURCE_DIR WORK_DIR
    a checkpoint is written) reads back identically in delta-rs (rows, version, txn).
 3. A table written by delta-rs (appends, then a delta-rs checkpoint) reads identically
    in fhirlake; then fhirlake appends to it and delta-rs sees the new rows.
+4. Lifecycle (delta_lifecycle.py): one table written through the CLI with 30 commits
+   (checkpoints 10/20/30), `table merge` twice, OPTIMIZE, schema evolution and VACUUM
+   (retention 0): delta-rs reads rows identical to `fhirlake table show` and to the
+   expected rows, the same version and txn ids, and time travel to the pre-merge version
+   (before VACUUM, while its files exist) equals `show --version`.
 Prints one line per case and a summary; exit 1 on any mismatch.
 """
 import json
@@ -21,6 +26,9 @@ import urllib.parse
 
 import deltalake
 import pyarrow as pa
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import delta_lifecycle  # noqa: E402
 
 FL, SRC, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 DATA = os.path.join(SRC, "tests", "data", "delta")
@@ -374,7 +382,53 @@ def check_deltars_written():
           f"delta-rs ({n} rows)")
 
 
+def drs_rows(path, version=None):
+    dt = deltalake.DeltaTable(path) if version is None else deltalake.DeltaTable(path, version=version)
+    return dt, [{k: norm_value(v) for k, v in r.items()} for r in dt.to_pyarrow_table().to_pylist()]
+
+
+def diff3(what, theirs, show, expected):
+    a, b, c = canon_rows(theirs), canon_rows(show), canon_rows(expected)
+    if a == b == c:
+        return None
+    return (f"{what}: delta-rs {len(a)} rows, show {len(b)}, expected {len(c)}; only delta-rs "
+            f"{sorted(set(a) - set(c))[:2]}; only expected {sorted(set(c) - set(a))[:2]}; "
+            f"show==expected {b == c}")
+
+
+def check_lifecycle():
+    lc = delta_lifecycle.Lifecycle(FL, WORK)
+    tt = []
+
+    def before_vacuum(path, version, expected):
+        dt, rows = drs_rows(path, version)
+        bad = diff3(f"time travel v{version}", rows, lc.show(version), expected.values())
+        if bad:
+            raise AssertionError(bad)
+        tt.append(f"v{version} {len(rows)} rows")
+
+    try:
+        exp = lc.build(before_vacuum)
+        dt, rows = drs_rows(lc.path)
+        bad = diff3("v30 after vacuum", rows, lc.show(), exp.values())
+        if bad:
+            raise AssertionError(bad)
+        if dt.version() != 30:
+            raise AssertionError(f"delta-rs sees version {dt.version()}, expected 30")
+        if dt.transaction_version("lifecycle-merge") != 2 or dt.transaction_version("lifecycle") != 26:
+            raise AssertionError(f"txn versions {dt.transaction_version('lifecycle-merge')}, "
+                                 f"{dt.transaction_version('lifecycle')}")
+        if "note" not in [f.name for f in dt.schema().fields]:
+            raise AssertionError("evolved column missing in delta-rs schema")
+    except Exception as e:  # noqa: BLE001
+        fail(f"lifecycle: {str(e)[:1500]}")
+        return
+    print(f"ok   lifecycle (30 commits, merge x2, optimize, evolution, vacuum 0): delta-rs rows == table show == "
+          f"expected ({len(rows)}); time travel {', '.join(tt)} before vacuum; {lc.log[-1]}")
+
+
 os.makedirs(WORK, exist_ok=True)
+check_lifecycle()
 check_golden()
 check_fhirlake_written()
 check_deltars_written()

@@ -93,6 +93,12 @@ has "unmatched key inserted" "$work/out" '"id":99,"name":"fresh"'
 grep -q '"id":23' "$work/out" && bad "deleted key still there" || ok "deleted key gone"
 expect "history after merge" 0 "$bin" table history "$m" --limit 1
 has "merge commit" "$work/out" '"operation":"MERGE"'
+echo '{"id":77,"name":"evolved","ts":1,"note":"n77"}' >"$work/evo.ndjson"
+expect "append with --add-column" 0 "$bin" table append "$m" "$work/evo.ndjson" --add-column note:string --txn loader:2
+expect "show evolved" 0 "$bin" table show "$m"
+has "new column filled" "$work/out" '"id":77,"name":"evolved","ts":1,"note":"n77"'
+has "old rows read the new column as null" "$work/out" '"id":11,"name":"newer","ts":200,"note":null'
+expect "--add-column of an existing column refused" 1 "$bin" table append "$m" "$work/evo.ndjson" --add-column name:string
 expect "merge without --key" 2 "$bin" table merge "$m" --input "$work/up.ndjson"
 expect "merge with a bad key column" 1 "$bin" table merge "$m" --input "$work/up.ndjson" --key nope
 has "bad key named" "$work/err" "nope"
