@@ -561,6 +561,16 @@ static fl_rc jp_run(jp *j, const char *p, const char **stop)
     uint64_t seen = 0;
     jp_slot *slot;
     jp_frame *fr = NULL;
+    unsigned c; /* the byte at p, or 0 at the end of the input (messages check p itself) */
+/* Skip blanks and load c: one test when there are none (compact JSON). */
+#define JP_PEEK_WS()                                                                                   \
+    do {                                                                                               \
+        c = FL_LIKELY(p < end) ? (unsigned char)*p : 0u;                                               \
+        if (FL_UNLIKELY(c <= ' ' && c != 0)) {                                                         \
+            p = jp_ws(p, end);                                                                         \
+            c = p < end ? (unsigned char)*p : 0u;                                                      \
+        }                                                                                              \
+    } while (0)
 #define JP_PUSH_SLOT()                                                                                 \
     do {                                                                                               \
         if (FL_UNLIKELY(j->nslots == j->cap_slots) && jp_grow_slots(j))                                \
@@ -584,9 +594,8 @@ static fl_rc jp_run(jp *j, const char *p, const char **stop)
     JP_PUSH_SLOT();
 
 value: /* fill slot->val */
-    p = jp_ws(p, end);
-    if (FL_UNLIKELY(p >= end)) return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found end of input");
-    if (FL_LIKELY(*p == '"')) { /* the commonest value: a test instead of the jump table */
+    JP_PEEK_WS();
+    if (FL_LIKELY(c == '"')) { /* the commonest value: a test instead of the jump table */
         fl_str s;
         p++;
         if ((rc = jp_string(j, &p, &s)) != FL_OK) return rc;
@@ -597,11 +606,12 @@ value: /* fill slot->val */
         slot->val.u.str = s.ptr;
         goto after;
     }
-    switch (*p) {
+    switch (c) {
     case '{':
         JP_PUSH_FRAME(FL_JSON_OBJECT);
-        p = jp_ws(p + 1, end);
-        if (p < end && *p == '}') {
+        p++;
+        JP_PEEK_WS();
+        if (c == '}') {
             p++;
             goto close;
         }
@@ -609,8 +619,9 @@ value: /* fill slot->val */
         goto key;
     case '[':
         JP_PUSH_FRAME(FL_JSON_ARRAY);
-        p = jp_ws(p + 1, end);
-        if (p < end && *p == ']') {
+        p++;
+        JP_PEEK_WS();
+        if (c == ']') {
             p++;
             goto close;
         }
@@ -624,13 +635,14 @@ value: /* fill slot->val */
         if ((rc = jp_literal(j, &p, &slot->val)) != FL_OK) return rc;
         goto after;
     default:
+        if (p >= end) return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found end of input");
         if (end - p >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3))
             return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found a UTF-8 byte order mark (BOM)");
         return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected a JSON value, found %s", jp_what(j, p, tmp));
     }
 
-key: /* p is at the first non-blank byte where a member's key must start */
-    if (FL_UNLIKELY(p >= end || *p != '"'))
+key: /* p is at the first non-blank byte where a member's key must start, c = its byte */
+    if (FL_UNLIKELY(c != '"'))
         return jp_fail(j, FL_E_JSON_SYNTAX, p, after_comma ? "expected a string key after ',', found %s"
                                                            : "expected a string key or '}', found %s",
                        jp_what(j, p, tmp));
@@ -658,26 +670,27 @@ after: /* a value is complete */
         *stop = p;
         return FL_OK;
     }
-    p = jp_ws(p, end);
+    JP_PEEK_WS();
     if (fr->type == FL_JSON_ARRAY) {
-        if (FL_LIKELY(p < end && *p == ',')) {
+        if (FL_LIKELY(c == ',')) {
             p++;
             JP_PUSH_SLOT();
             goto value;
         }
-        if (p < end && *p == ']') {
+        if (c == ']') {
             p++;
             goto close;
         }
         return jp_fail(j, FL_E_JSON_SYNTAX, p, "expected ',' or ']' after array element, found %s",
                        jp_what(j, p, tmp));
     }
-    if (FL_LIKELY(p < end && *p == ',')) {
-        p = jp_ws(p + 1, end);
+    if (FL_LIKELY(c == ',')) {
+        p++;
+        JP_PEEK_WS();
         after_comma = true;
         goto key;
     }
-    if (p < end && *p == '}') {
+    if (c == '}') {
         p++;
         goto close;
     }
@@ -726,6 +739,7 @@ close: /* p is just after the bracket closing fr: copy its children into the are
         fr = j->depth ? &j->frames[j->depth - 1] : NULL;
         goto after;
     }
+#undef JP_PEEK_WS
 #undef JP_PUSH_SLOT
 #undef JP_PUSH_FRAME
 }
