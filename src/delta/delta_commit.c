@@ -621,7 +621,15 @@ fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err
             fl_err_prefix(err, "commit %s version %lld: ", url, (long long)v);
             goto done;
         }
-        /* lost the race: read the winners, check conflicts, move the snapshot forward */
+        /* lost the race: back off first, then read the winners, check conflicts and move the
+         * snapshot forward, so the next put is made from a fresh snapshot (sleeping after the
+         * update let the other writers commit during the sleep: a slow writer kept losing) */
+        if (attempt < t->o.max_commit_attempts) {
+            uint32_t ms = fl_store_backoff_ms(&pol, attempt);
+            fl_log(t->o.log, FL_LOG_DEBUG, "delta %s: version %lld taken, retry %u in %u ms", url, (long long)v, attempt,
+                   ms);
+            fl_sleep_ms(ms);
+        }
         conflict_ctx cc = {.txn = txn};
         rc = delta_snapshot_update_fn(t, txn->snap, conflict_cb, &cc, err);
         if (rc) {
@@ -643,9 +651,6 @@ fl_rc fl_delta_txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, fl_err
             if (err) err->flags |= FL_ERR_RETRIABLE;
             goto done;
         }
-        uint32_t ms = fl_store_backoff_ms(&pol, attempt);
-        fl_log(t->o.log, FL_LOG_DEBUG, "delta %s: version %lld taken, retry %u in %u ms", url, (long long)v, attempt, ms);
-        fl_sleep_ms(ms);
     }
 done:
     fl_buf_reset(&commit);
