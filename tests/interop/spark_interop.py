@@ -15,6 +15,10 @@ fhirlake -> Spark
                  table's schema gains a nullable column; Spark reads the same rows (old rows null).
   fl-merge       `fhirlake export --mode merge` twice (upsert by id): Spark reads the same rows,
                  one per id, the newer version of changed patients; DESCRIBE HISTORY works.
+  fl-lifecycle   one table through the CLI (delta_lifecycle.py): 30 commits with checkpoints
+                 10/20/30, `table merge` x2 (newer-wins, deletes, txn), OPTIMIZE, `append
+                 --add-column`, VACUUM retention 0: Spark's rows == `table show` == expected
+                 rows; versionAsOf the pre-merge version (before VACUUM) == `show --version`.
 Spark -> fhirlake
   sp-plain, sp-partitioned, sp-checkpoint (Spark's own checkpoint), sp-dv (deletion vectors +
   DELETE; `--read-dv`), sp-colmap (column mapping name + RENAME COLUMN): `fhirlake table cat`
@@ -39,6 +43,8 @@ import sys
 import time
 
 FL, SRC, WORK, IVY = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import delta_lifecycle  # noqa: E402
 BULK = os.path.join(SRC, "tests", "data", "fhir", "bulk-100")
 VIEWS = os.path.join(SRC, "tests", "data", "views")
 VIEW_NAMES = ["patients", "observations", "conditions", "encounters", "medication_requests"]
@@ -433,6 +439,25 @@ def fl_spark_ops():
     return f"MERGE INTO, ADD COLUMNS (+ fhirlake append), OPTIMIZE ({nfiles} -> {after} files), VACUUM: {n} rows identical; history {ours}; {', '.join(laps)}"
 
 
+def fl_lifecycle():
+    lc = delta_lifecycle.Lifecycle(FL, WORK)
+    tt = []
+
+    def before_vacuum(path, version, expected):
+        theirs = sp_rows(path, version)
+        same_rows(f"versionAsOf {version} vs show --version", theirs, lc.show(version))
+        tt.append(f"v{version} {same_rows(f'versionAsOf {version} vs expected', theirs, list(expected.values()), bn='expected')} rows")
+
+    exp = lc.build(before_vacuum)
+    theirs = sp_rows(lc.path)
+    same_rows("v30 after vacuum vs show", theirs, lc.show())
+    n = same_rows("v30 after vacuum vs expected", theirs, list(exp.values()), bn="expected")
+    ops = [h["operation"] for h in sorted(sql(f"DESCRIBE HISTORY delta.`{lc.path}`"), key=lambda h: h["version"])]
+    assert len(ops) == 31 and ops.count("MERGE") == 2 and "OPTIMIZE" in ops, f"DESCRIBE HISTORY {ops}"
+    assert "note" in spark.read.format("delta").load(lc.path).columns
+    return f"{n} rows == table show == expected; versionAsOf {', '.join(tt)} before vacuum; history {len(ops)} versions; {lc.log[-1]}"
+
+
 # ---------------------------------------------------------------- Spark -> fhirlake
 
 SP_SCHEMA = T.StructType([
@@ -629,6 +654,7 @@ def export_bulk():
 case("fl-appends", fl_appends)
 case("fl-evolution", fl_evolution)
 case("fl-merge", fl_merge)
+case("fl-lifecycle", fl_lifecycle)
 case("fl-spark-ops", fl_spark_ops)
 case("sp-plain", sp_plain)
 case("sp-partitioned", sp_partitioned)
