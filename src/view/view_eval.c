@@ -305,7 +305,7 @@ static bool fast_eval(fl_view_ctx *ctx, const view_fast *f, const fl_fp_item *in
     if (f->resource_key) {
         /* getResourceKey(): the id of the input node when it is a string, else empty */
         if (!for_column) return false;
-        const fl_json_val *id = fl_json_get_c(first, "id");
+        const fl_json_val *id = member_get(first, FL_STR("id"), &ctx->id_hint);
         if (id && id->type == FL_JSON_STRING) return fast_finish(ctx, f, &id, 1, for_column, out);
         return fast_finish(ctx, f, NULL, 0, for_column, out);
     }
