@@ -2,7 +2,8 @@
  * and writing classic single-file checkpoints plus _last_checkpoint (module delta).
  * Reading turns each checkpoint row's non-null action struct into the same JSON text a
  * commit line would hold and feeds it through delta_action_parse, so one reconciliation
- * path serves commits and checkpoints. Each checkpoint file is read whole (limit
+ * path serves commits and checkpoints. Parquet checkpoint files are read through ranged
+ * reads (the reader's read-at mode: one column chunk in memory at a time, files up to
  * FL_DELTA_MAX_CHECKPOINT_BYTES); rows are assembled one at a time into a reset arena.
  * Writing emits protocol, metaData, txns, domains, live adds (with JSON stats) and
  * unexpired tombstones in the Parquet layout of PROTOCOL.md "Checkpoint Schema". */
@@ -19,6 +20,20 @@ typedef struct cp_src {
     fl_str key;
     fl_buf tmp;
 } cp_src;
+
+/* Read-at callback of the Parquet reader: bytes [off, off+len) of the checkpoint object. */
+static fl_rc cp_read_at(void *ctx, uint64_t off, void *dst, size_t len, fl_err *err)
+{
+    cp_src *src = ctx;
+    fl_buf_clear(&src->tmp);
+    fl_rc rc = fl_store_get_range(src->st, src->key, off, len, &src->tmp, err);
+    if (rc) return rc;
+    if (src->tmp.len != len)
+        return fl_err_set(err, FL_E_CORRUPT, "short read of " FL_STR_FMT " at %llu: %zu of %zu bytes",
+                          FL_STR_ARG(src->key), (unsigned long long)off, src->tmp.len, len);
+    if (len) memcpy(dst, src->tmp.ptr, len);
+    return FL_OK;
+}
 
 
 /* Element node of a LIST group (3-level or legacy 2-level). */
@@ -168,10 +183,14 @@ static fl_rc read_parquet(fl_delta_table *t, fl_delta_snapshot *s, fl_str key, f
     fl_arena_init(&scratch, 0, 0);
     fl_buf line;
     fl_buf_init(&line, t->o.max_commit_bytes);
-    /* Whole-object read: the Parquet reader's read-at mode reuses one chunk buffer, and
-     * assembled rows may point into earlier chunks (see DELTA.md, "known issues"). */
-    FL_TRY(fl_store_get(t->st, key, &src.tmp, NULL, err));
-    FL_TRY(fl_pq_reader_open_mem(src.tmp.ptr, src.tmp.len, NULL, &r, err));
+    /* Ranged reads: rows never point into the reader's reused chunk buffer (parquet.h,
+     * "Lifetimes"), so only the column chunk being decoded is in memory. */
+    fl_store_meta meta;
+    FL_TRY(fl_store_head(t->st, key, &meta, err));
+    if (meta.size > FL_DELTA_MAX_CHECKPOINT_BYTES)
+        FL_FAIL(FL_E_LIMIT, "checkpoint file of %llu bytes is over the %zu byte limit",
+                (unsigned long long)meta.size, FL_DELTA_MAX_CHECKPOINT_BYTES);
+    FL_TRY(fl_pq_reader_open(cp_read_at, &src, meta.size, NULL, &r, err));
     const fl_pq_schema *ps = fl_pq_reader_get_schema(r);
     const fl_pq_node *root = fl_pq_schema_node(ps, 0);
     /* select the action columns present; skip add.stats_parsed / partitionValues_parsed */

@@ -46,6 +46,14 @@ expect "subcommand help" 0 "$bin" table show --help
 has "help shows usage" "$work/out" "usage: fhirlake table"
 expect "time travel by version" 0 "$bin" table cat "$t" --version 1
 [ "$(wc -l <"$work/out")" = 4 ] && ok "version 1 has 4 rows" || bad "version 1 has $(wc -l <"$work/out") rows"
+ts1=$("$bin" table history "$t" | sed -n 's/^{"version":1,"timestamp":\([0-9]*\),.*/\1/p')
+if [ -n "$ts1" ]; then
+  expect "time travel by timestamp" 0 "$bin" table show "$t" --timestamp "$ts1"
+  [ "$(wc -l <"$work/out")" = 4 ] && ok "timestamp of version 1 shows its 4 rows" || bad "--timestamp $ts1 shows $(wc -l <"$work/out") rows"
+  expect "timestamp before the first commit" 1 "$bin" table show "$t" --timestamp 1000
+else
+  bad "no timestamp for version 1 in history"
+fi
 expect "history" 0 "$bin" table history "$t"
 [ "$(wc -l <"$work/out")" = 4 ] && ok "history lists 4 commits" || bad "history lists $(wc -l <"$work/out")"
 has "history has CREATE TABLE" "$work/out" '"operation":"CREATE TABLE"'

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # spark_interop.sh - fhirlake Delta tables vs Apache Spark 4 + delta-spark, both directions
 # (tests/interop/spark_interop.py): fhirlake-written tables (26+ commits with checkpoints,
-# schema evolution, merge export) read by Spark with identical rows, DESCRIBE HISTORY, Spark
+# schema evolution, merge export, and the CLI lifecycle table of delta_lifecycle.py: table
+# merge, optimize, --add-column, vacuum 0, pre-merge time travel) read by Spark with
+# identical rows, DESCRIBE HISTORY, Spark
 # appends read back by fhirlake; Spark-written tables (plain, partitioned, Spark checkpoint,
 # deletion vectors, column mapping) read by fhirlake and appended to (or refused by feature
 # name); the bulk export read by Spark. One local Spark session (local[2], 1 GiB driver).
