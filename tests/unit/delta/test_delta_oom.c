@@ -1,7 +1,8 @@
 /* test_delta_oom.c - allocation-failure torture for the Delta write and read paths.
  * A counting allocator (fl_set_allocator) fails the Nth allocation, for every N from 1
  * until the scenario runs through without hitting the failure: create a table, append a
- * data file with a txn id, commit, load the snapshot, write and read a checkpoint. Each
+ * data file with a txn id, commit, load the snapshot, write and read a checkpoint, MERGE
+ * (a delete and a key replacement rewriting the file) and commit again. Each
  * run must end in FL_OK or a clean error code (never a crash); ASan's leak check at exit
  * covers leaks on every error path. */
 #include "fhirlake/delta.h"
@@ -48,6 +49,7 @@ static fl_rc scenario(void)
     fl_delta_schema *s = NULL;
     fl_delta_txn *txn = NULL;
     fl_delta_snapshot *snap = NULL, *snap2 = NULL;
+    fl_delta_merge *m = NULL;
     fl_rc rc = FL_OK;
     fl_rm_rf(dir, NULL);
     FL_TRY(fl_store_open(dir, NULL, &st, &err));
@@ -75,8 +77,30 @@ static fl_rc scenario(void)
     FL_TRY(fl_delta_snapshot_load(t, -1, &snap, &err));
     FL_TRY(fl_delta_snapshot_write_checkpoint(t, snap, &err));
     FL_TRY(fl_delta_snapshot_load(t, -1, &snap2, &err));
-    if (fl_delta_snapshot_num_records(snap2) != 20) rc = FL_E_INTERNAL;
+    if (fl_delta_snapshot_num_records(snap2) != 20) {
+        rc = FL_E_INTERNAL;
+        goto done;
+    }
+    /* MERGE: delete id 3 and replace id 5 (key only) in the partitioned file */
+    fl_delta_txn_free(txn);
+    txn = NULL;
+    FL_TRY(fl_delta_txn_begin(t, &txn, &err));
+    const char *keys[] = {"id"};
+    fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1};
+    FL_TRY(fl_delta_merge_new(txn, &mo, &m, &err));
+    fl_pq_val items[3] = {{.kind = FL_PQ_V_I64, .v.i64 = 3}, {.kind = FL_PQ_V_NULL}, {.kind = FL_PQ_V_NULL}};
+    fl_pq_val row = {.kind = FL_PQ_V_STRUCT, .n = 3, .v.items = items};
+    FL_TRY(fl_delta_merge_add_delete(m, &row, &err));
+    items[0].v.i64 = 5;
+    FL_TRY(fl_delta_merge_add_key(m, &row, &err));
+    FL_TRY(fl_delta_merge_run(m, NULL, &err));
+    FL_TRY(fl_delta_txn_commit(txn, NULL, &err));
+    fl_delta_snapshot_free(snap2);
+    snap2 = NULL;
+    FL_TRY(fl_delta_snapshot_load(t, -1, &snap2, &err));
+    if (fl_delta_snapshot_num_records(snap2) != 18) rc = FL_E_INTERNAL;
 done:
+    fl_delta_merge_free(m);
     fl_delta_snapshot_free(snap2);
     fl_delta_snapshot_free(snap);
     fl_delta_txn_free(txn);
