@@ -313,6 +313,17 @@ static inline fl_rc fpf_pairs_ok(struct fp_ctx *c, const fp_node *n, size_t a, s
 
 
 static inline fl_rc fpf_nomem(fp_ctx *c) { return fl_err_set(c->err, FL_E_NOMEM, "fhirpath: evaluation arena exhausted"); }
+/* The date/time d as the one result item of kind k (its text formatted in the arena). */
+static inline fl_rc fpf_out_dt(fp_ctx *c, const fp_dt *d, fl_fp_kind k, fl_fp_coll *out)
+{
+    fl_fp_item it;
+    memset(&it, 0, sizeof it);
+    it.kind = (uint8_t)k;
+    it.prec = d->prec;
+    it.v.s = fp_dt_text(c->a, d, k);
+    if (!it.v.s.ptr) return fpf_nomem(c);
+    return fhirpath_out_item(c, &it, out);
+}
 
 static inline fl_rc fpf_arg(fp_ctx *c, const fp_node *n, unsigned i, const fp_scope *s, fl_fp_coll *out)
 {

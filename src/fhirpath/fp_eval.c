@@ -58,17 +58,8 @@ static fl_rc cb_reserve(fp_ctx *c, fp_cb *b, size_t extra)
 fl_rc fhirpath_cb_push(fp_ctx *c, fp_cb *b, const fl_fp_item *it)
 {
     if (b->len == b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 4;
-        if (ncap > FL_FP_MAX_COLL_ITEMS) {
-            if (b->len >= FL_FP_MAX_COLL_ITEMS)
-                return fl_err_set(c->err, FL_E_LIMIT, "fhirpath: collection over %u items", FL_FP_MAX_COLL_ITEMS);
-            ncap = FL_FP_MAX_COLL_ITEMS;
-        }
-        fl_fp_item *n = fl_arena_alloc(c->a, ncap * sizeof *n);
-        if (!n) return nomem(c);
-        if (b->len) memcpy(n, b->items, b->len * sizeof *n);
-        b->items = n;
-        b->cap = ncap;
+        fl_rc rc = cb_reserve(c, b, 1);
+        if (rc) return rc;
     }
     b->items[b->len++] = *it;
     return FL_OK;
@@ -450,13 +441,7 @@ static fl_rc arith(fp_ctx *c, const fp_node *n, fl_fp_coll l, fl_fp_coll r, fl_f
         (void)cal;
         if (!fp_dt_add(&d, v, unit, n->op == FPN_SUB))
             return fhirpath_fail(c, n, FL_E_FP_EVAL, "cannot add '" FL_STR_FMT "' to a date/time (unit not supported, or the result is outside years 1-9999)", FL_STR_ARG(unit));
-        fl_fp_item it;
-        memset(&it, 0, sizeof it);
-        it.kind = (uint8_t)k;
-        it.prec = d.prec;
-        it.v.s = fp_dt_text(c->a, &d, k);
-        if (!it.v.s.ptr) return nomem(c);
-        return fhirpath_out_item(c, &it, out);
+        return fpf_out_dt(c, &d, k, out);
     }
     /* quantities */
     fp_dec qa, qb;

@@ -50,13 +50,27 @@ static bool find_sub(fl_str hay, fl_str needle, size_t *at)
     return true;
 }
 
+/* The input string and string argument 0 (and 1 when b is not NULL), in that order; *have is
+ * false (with FL_OK: the result is empty) as soon as one of them is empty. */
+static fl_rc str_args(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, fl_str *sv, fl_str *a,
+                      fl_str *b, bool *have)
+{
+    bool h;
+    *have = false;
+    fl_rc rc = fpf_str_input(c, n, in, &h, sv);
+    if (rc || !h) return rc;
+    if ((rc = fpf_str_arg(c, n, 0, s, &h, a)) || !h) return rc;
+    if (b && ((rc = fpf_str_arg(c, n, 1, s, &h, b)) || !h)) return rc;
+    *have = true;
+    return FL_OK;
+}
+
 FN(indexOf)
 {
-    bool h1, h2;
+    bool have;
     fl_str sv, sub;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &sub)) || !h2) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &sub, NULL, &have);
+    if (rc || !have) return rc;
     size_t at;
     if (!find_sub(sv, sub, &at)) return fpf_out_int(c, -1, out);
     return fpf_out_int(c, (int64_t)u8_len(fl_str_make(sv.ptr, at)), out);
@@ -84,11 +98,10 @@ FN(substring)
 
 static fl_rc str_pred(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, int mode, fl_fp_coll *out)
 {
-    bool h1, h2;
+    bool have;
     fl_str sv, sub;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &sub)) || !h2) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &sub, NULL, &have);
+    if (rc || !have) return rc;
     size_t at;
     bool v = mode == 0 ? fl_str_starts_with(sv, sub) : mode == 1 ? fl_str_ends_with(sv, sub) : find_sub(sv, sub, &at);
     return fhirpath_out_bool(c, v, out);
@@ -164,11 +177,10 @@ FN(trim)
 
 FN(split)
 {
-    bool h1, h2;
+    bool have;
     fl_str sv, sep;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &sep)) || !h2) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &sep, NULL, &have);
+    if (rc || !have) return rc;
     fp_cb b = {0};
     size_t start = 0;
     if (sep.len == 0) {
@@ -224,12 +236,10 @@ FN(join)
 
 FN(replace)
 {
-    bool h1, h2, h3;
+    bool have;
     fl_str sv, pat, rep;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &pat)) || !h2) return rc;
-    if ((rc = fpf_str_arg(c, n, 1, s, &h3, &rep)) || !h3) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &pat, &rep, &have);
+    if (rc || !have) return rc;
     fl_buf b;
     fl_buf_init(&b, FP_MAX_STRING_BYTES);
     if (pat.len == 0) {
@@ -309,11 +319,10 @@ static pcre2_match_context *regex_limits(pcre2_general_context *gc)
 
 static fl_rc do_matches(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool full, fl_fp_coll *out)
 {
-    bool h1, h2;
+    bool have;
     fl_str sv, pat;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &pat)) || !h2) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &pat, NULL, &have);
+    if (rc || !have) return rc;
     pcre2_general_context *gc;
     pcre2_code *code;
     if ((rc = regex_compile(c, n, pat, full, &gc, &code))) return rc;
@@ -336,12 +345,10 @@ FN(matchesFull) { return do_matches(c, n, s, in, true, out); }
 
 FN(replaceMatches)
 {
-    bool h1, h2, h3;
+    bool have;
     fl_str sv, pat, rep;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &pat)) || !h2) return rc;
-    if ((rc = fpf_str_arg(c, n, 1, s, &h3, &rep)) || !h3) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &pat, &rep, &have);
+    if (rc || !have) return rc;
     if (pat.len == 0) return fpf_out_str(c, sv, out);
     pcre2_general_context *gc;
     pcre2_code *code;
@@ -378,11 +385,10 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 static fl_rc codec(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool enc, fl_fp_coll *out)
 {
-    bool h1, h2;
+    bool have;
     fl_str sv, fmt;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &fmt)) || !h2) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &fmt, NULL, &have);
+    if (rc || !have) return rc;
     bool url = fl_str_eq_c(fmt, "urlbase64");
     char *o = fl_arena_alloc(c->a, sv.len * 2 + 8);
     if (!o) return fpf_nomem(c);
@@ -454,11 +460,10 @@ FN(decode) { return codec(c, n, s, in, false, out); }
 
 static fl_rc escape_impl(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool esc, fl_fp_coll *out)
 {
-    bool h1, h2;
+    bool have;
     fl_str sv, fmt;
-    fl_rc rc = fpf_str_input(c, n, in, &h1, &sv);
-    if (rc || !h1) return rc;
-    if ((rc = fpf_str_arg(c, n, 0, s, &h2, &fmt)) || !h2) return rc;
+    fl_rc rc = str_args(c, n, s, in, &sv, &fmt, NULL, &have);
+    if (rc || !have) return rc;
     bool html = fl_str_eq_c(fmt, "html");
     if (!html && !fl_str_eq_c(fmt, "json")) return fhirpath_fail(c, n, FL_E_FP_EVAL, "unknown escape format");
     fl_buf b;
@@ -701,13 +706,7 @@ static fl_rc boundary(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll
         d.tz_min = high ? -12 * 60 : 14 * 60;
     }
     d.prec = tp;
-    fl_fp_item r;
-    memset(&r, 0, sizeof r);
-    r.kind = (uint8_t)k;
-    r.prec = tp;
-    r.v.s = fp_dt_text(c->a, &d, k);
-    if (!r.v.s.ptr) return fpf_nomem(c);
-    return fhirpath_out_item(c, &r, out);
+    return fpf_out_dt(c, &d, k, out);
 }
 
 FN(lowBoundary) { return boundary(c, n, s, in, false, out); }

@@ -67,26 +67,51 @@ FN(anyTrue) { (void)s; return bool_agg(c, n, in, true, true, out); }
 FN(allFalse) { (void)s; return bool_agg(c, n, in, false, false, out); }
 FN(anyFalse) { (void)s; return bool_agg(c, n, in, false, true, out); }
 
+/* The collection argument of a set function, once the pair-count limit allows comparing the
+ * items: `in` with it (subsetOf/supersetOf), or everything with everything (`both`). */
+static fl_rc set_arg(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool both,
+                     fl_fp_coll *other)
+{
+    fl_rc rc = fpf_arg(c, n, 0, s, other);
+    if (rc) return rc;
+    size_t na = both ? in.len + other->len : in.len, nb = both ? na : other->len;
+    return fpf_pairs_ok(c, n, na, nb);
+}
+
+/* true when every item of a is in b */
+static fl_rc all_in(fp_ctx *c, fl_fp_coll a, fl_fp_coll b, fl_fp_coll *out)
+{
+    for (size_t i = 0; i < a.len; i++)
+        if (!fpf_coll_has(b, &a.items[i])) return fhirpath_out_bool(c, false, out);
+    return fhirpath_out_bool(c, true, out);
+}
+
+/* Append to b the items of src that are (want_in) or are not (!want_in) in *other (every
+ * item when other is NULL), skipping those already in b when `distinct`. */
+static fl_rc push_filtered(fp_ctx *c, fp_cb *b, fl_fp_coll src, const fl_fp_coll *other, bool want_in,
+                           bool distinct)
+{
+    for (size_t i = 0; i < src.len; i++) {
+        if (other && fpf_coll_has(*other, &src.items[i]) != want_in) continue;
+        if (distinct && fpf_coll_has(fhirpath_cb_coll(b), &src.items[i])) continue;
+        fl_rc rc = fhirpath_cb_push(c, b, &src.items[i]);
+        if (rc) return rc;
+    }
+    return FL_OK;
+}
+
 FN(subsetOf)
 {
     fl_fp_coll other;
-    fl_rc rc = fpf_arg(c, n, 0, s, &other);
-    if (rc) return rc;
-    if ((rc = fpf_pairs_ok(c, n, in.len, other.len))) return rc;
-    for (size_t i = 0; i < in.len; i++)
-        if (!fpf_coll_has(other, &in.items[i])) return fhirpath_out_bool(c, false, out);
-    return fhirpath_out_bool(c, true, out);
+    fl_rc rc = set_arg(c, n, s, in, false, &other);
+    return rc ? rc : all_in(c, in, other, out);
 }
 
 FN(supersetOf)
 {
     fl_fp_coll other;
-    fl_rc rc = fpf_arg(c, n, 0, s, &other);
-    if (rc) return rc;
-    if ((rc = fpf_pairs_ok(c, n, in.len, other.len))) return rc;
-    for (size_t i = 0; i < other.len; i++)
-        if (!fpf_coll_has(in, &other.items[i])) return fhirpath_out_bool(c, false, out);
-    return fhirpath_out_bool(c, true, out);
+    fl_rc rc = set_arg(c, n, s, in, false, &other);
+    return rc ? rc : all_in(c, other, in, out);
 }
 
 FN(count)
@@ -99,14 +124,9 @@ FN(count)
 FN(distinct)
 {
     (void)s;
-    fl_rc prc = fpf_pairs_ok(c, n, in.len, in.len);
-    if (prc) return prc;
+    fl_rc rc = fpf_pairs_ok(c, n, in.len, in.len);
     fp_cb b = {0};
-    for (size_t i = 0; i < in.len; i++) {
-        if (fpf_coll_has(fhirpath_cb_coll(&b), &in.items[i])) continue;
-        fl_rc rc = fhirpath_cb_push(c, &b, &in.items[i]);
-        if (rc) return rc;
-    }
+    if (rc || (rc = push_filtered(c, &b, in, NULL, false, true))) return rc;
     *out = fhirpath_cb_coll(&b);
     return FL_OK;
 }
@@ -318,74 +338,49 @@ FN(tail)
     return FL_OK;
 }
 
-FN(skip)
+/* skip(k) / take(k): k <= 0 skips nothing and takes nothing; k past the end skips all. */
+static fl_rc skip_take(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, bool take, fl_fp_coll *out)
 {
     bool have;
     int64_t k;
     fl_rc rc = fpf_int_arg(c, n, 0, s, &have, &k);
     if (rc || !have) return rc;
-    if (k <= 0) *out = in;
-    else if ((uint64_t)k < in.len) *out = (fl_fp_coll){in.items + k, in.len - (size_t)k};
+    size_t m = k <= 0 ? 0 : (uint64_t)k < in.len ? (size_t)k : in.len;
+    if (take) {
+        if (k > 0) *out = (fl_fp_coll){in.items, m};
+    } else if (k <= 0) {
+        *out = in;
+    } else if (m < in.len) {
+        *out = (fl_fp_coll){in.items + m, in.len - m};
+    }
     return FL_OK;
 }
 
-FN(take)
-{
-    bool have;
-    int64_t k;
-    fl_rc rc = fpf_int_arg(c, n, 0, s, &have, &k);
-    if (rc || !have) return rc;
-    if (k > 0) *out = (fl_fp_coll){in.items, (uint64_t)k < in.len ? (size_t)k : in.len};
-    return FL_OK;
-}
+FN(skip) { return skip_take(c, n, s, in, false, out); }
+FN(take) { return skip_take(c, n, s, in, true, out); }
 
-FN(intersect)
+/* intersect(), exclude() and union() of `in` with the argument collection. */
+typedef enum set_kind { SET_INTERSECT, SET_EXCLUDE, SET_UNION } set_kind;
+
+static fl_rc set_op(fp_ctx *c, const fp_node *n, const fp_scope *s, fl_fp_coll in, set_kind k, fl_fp_coll *out)
 {
     fl_fp_coll other;
-    fl_rc rc = fpf_arg(c, n, 0, s, &other);
+    fl_rc rc = set_arg(c, n, s, in, true, &other);
     if (rc) return rc;
-    if ((rc = fpf_pairs_ok(c, n, in.len + other.len, in.len + other.len))) return rc;
     fp_cb b = {0};
-    for (size_t i = 0; i < in.len; i++) {
-        if (!fpf_coll_has(other, &in.items[i]) || fpf_coll_has(fhirpath_cb_coll(&b), &in.items[i])) continue;
-        if ((rc = fhirpath_cb_push(c, &b, &in.items[i]))) return rc;
-    }
+    if (k == SET_UNION)
+        rc = push_filtered(c, &b, in, NULL, false, true);
+    else /* intersect keeps the items found in other, once; exclude the others, all */
+        rc = push_filtered(c, &b, in, &other, k == SET_INTERSECT, k == SET_INTERSECT);
+    if (!rc && k == SET_UNION) rc = push_filtered(c, &b, other, NULL, false, true);
+    if (rc) return rc;
     *out = fhirpath_cb_coll(&b);
     return FL_OK;
 }
 
-FN(exclude)
-{
-    fl_fp_coll other;
-    fl_rc rc = fpf_arg(c, n, 0, s, &other);
-    if (rc) return rc;
-    if ((rc = fpf_pairs_ok(c, n, in.len + other.len, in.len + other.len))) return rc;
-    fp_cb b = {0};
-    for (size_t i = 0; i < in.len; i++) {
-        if (fpf_coll_has(other, &in.items[i])) continue;
-        if ((rc = fhirpath_cb_push(c, &b, &in.items[i]))) return rc;
-    }
-    *out = fhirpath_cb_coll(&b);
-    return FL_OK;
-}
-
-FN(union)
-{
-    fl_fp_coll other;
-    fl_rc rc = fpf_arg(c, n, 0, s, &other);
-    if (rc) return rc;
-    if ((rc = fpf_pairs_ok(c, n, in.len + other.len, in.len + other.len))) return rc;
-    fp_cb b = {0};
-    for (int side = 0; side < 2; side++) {
-        fl_fp_coll src = side ? other : in;
-        for (size_t i = 0; i < src.len; i++) {
-            if (fpf_coll_has(fhirpath_cb_coll(&b), &src.items[i])) continue;
-            if ((rc = fhirpath_cb_push(c, &b, &src.items[i]))) return rc;
-        }
-    }
-    *out = fhirpath_cb_coll(&b);
-    return FL_OK;
-}
+FN(intersect) { return set_op(c, n, s, in, SET_INTERSECT, out); }
+FN(exclude) { return set_op(c, n, s, in, SET_EXCLUDE, out); }
+FN(union) { return set_op(c, n, s, in, SET_UNION, out); }
 
 FN(combine)
 {
@@ -689,13 +684,7 @@ static fl_rc clock_fn(fp_ctx *c, const fp_node *n, fl_fp_kind k, fl_fp_coll *out
     if (now_dt(c, &d)) return fhirpath_fail(c, n, FL_E_FP_EVAL, "clock out of range");
     if (k == FL_FP_DATE) d.prec = FL_FP_PREC_DAY;
     if (k == FL_FP_TIME) d.is_time = true;
-    fl_fp_item it;
-    memset(&it, 0, sizeof it);
-    it.kind = (uint8_t)k;
-    it.prec = d.prec;
-    it.v.s = fp_dt_text(c->a, &d, k);
-    if (!it.v.s.ptr) return fpf_nomem(c);
-    return fhirpath_out_item(c, &it, out);
+    return fpf_out_dt(c, &d, k, out);
 }
 
 FN(now) { (void)s; (void)in; return clock_fn(c, n, FL_FP_DATETIME, out); }
