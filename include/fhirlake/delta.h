@@ -389,7 +389,8 @@ typedef struct fl_delta_merge_result {
 } fl_delta_merge_result;
 
 /* Start a merge over txn's snapshot (txn borrowed; must outlive the merge; no open data
- * file, no schema change in the txn). FL_E_ARG for unknown/unsuitable columns. The
+ * file, no schema change in the txn, at most one merge run per txn; FL_E_DELTA_PROTOCOL
+ * for append-only tables). FL_E_ARG for unknown/unsuitable columns. The
  * caller owns *out (fl_delta_merge_free). */
 FL_API fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_delta_merge **out, fl_err *err);
 /* Add entries (row copied). The i-th add call (0-based, all kinds) is entry i.

@@ -382,6 +382,26 @@ static void test_multi_key_soft_delete(void)
     fl_delta_table_close(t);
     fl_store_close(st);
     fl_rm_rf(dir, NULL);
+    /* append-only tables refuse a merge before anything is written */
+    st = fresh("appendonly");
+    CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t, &err), FL_OK);
+    fl_delta_schema *sc = NULL;
+    CHECK_EQ_INT(fl_delta_schema_new(&sc, &err), FL_OK);
+    fl_delta_schema_add(sc, NULL, "id", fl_delta_schema_prim(sc, FL_DELTA_T_STRING), true);
+    fl_delta_kv ao = {FL_STR("delta.appendOnly"), FL_STR("true"), true};
+    fl_delta_create_opts co = {.schema = fl_delta_schema_root(sc), .configuration = &ao, .n_configuration = 1};
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_OK);
+    fl_delta_schema_free(sc);
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    const char *idk[] = {"id"};
+    fl_delta_merge_opts ko = {.key_columns = idk, .n_key_columns = 1};
+    m = NULL;
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &ko, &m, &err), FL_E_DELTA_PROTOCOL);
+    CHECK(m == NULL && strstr(err.msg, "append-only") != NULL);
+    fl_delta_txn_free(txn);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
 }
 
 static void test_limits(void)
