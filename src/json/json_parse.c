@@ -391,7 +391,14 @@ static inline fl_rc jp_literal(jp *j, const char **pp, fl_json_val *v)
     case 'f': word = "false", n = 5, type = FL_JSON_FALSE; break;
     default: word = "null", n = 4, type = FL_JSON_NULL; break;
     }
-    if (avail < n || memcmp(p, word, n) != 0) {
+    /* p[0] is the word's first letter (the caller dispatched on it): compare the last four
+     * bytes as one word instead of calling memcmp */
+    uint32_t got = 0, want = 0;
+    if (avail >= n) {
+        memcpy(&got, p + n - 4, 4);
+        memcpy(&want, word + n - 4, 4);
+    }
+    if (avail < n || got != want) {
         size_t k = 0;
         while (k < n && k < avail && p[k] == word[k]) k++;
         char tmp[16];

@@ -35,6 +35,7 @@ fl_rc fl_view_ctx_new(const fl_view_plan *plan, fl_view_ctx **out, fl_err *err)
         return fl_err_set(err, FL_E_NOMEM, "out of memory");
     }
     for (uint32_t i = 1; i < plan->nvars; i++) ctx->vars[i] = plan->var_vals[i];
+    ctx->resource_len = strlen(plan->resource);
     ctx->row_item = fl_fp_item_int(0);
     ctx->vars[0] = fl_fp_coll_one(&ctx->row_item);
     ctx->env.vars = ctx->vars;
@@ -235,7 +236,7 @@ static int fast_where(const fl_json_val *obj, fl_str key, fl_str want)
     if (!val) return 0;
     if (val->type != FL_JSON_STRING) return -1;
     fl_str got = fl_json_str(val);
-    if (fl_str_eq(got, want)) return 1;
+    if (got.len == want.len && key_eq(got.ptr, want.ptr, got.len)) return 1;
     if (got.len && got.ptr[0] >= '0' && got.ptr[0] <= '9') return -1;
     return 0;
 }
@@ -619,7 +620,7 @@ static fl_rc eval_resource(fl_view_ctx *ctx, const fl_json_val *res, fl_view_bat
     if (b->plan != plan) return fl_err_set(err, FL_E_ARG, "batch belongs to another view plan");
     if (!fl_json_is_obj(res)) return fl_err_set(err, FL_E_FHIR_INVALID, "resource is not a JSON object");
     fl_str rt = fl_json_str(member_get(res, FL_STR("resourceType"), &ctx->rt_hint));
-    if (!fl_str_eq_c(rt, plan->resource)) return FL_OK;
+    if (rt.len != ctx->resource_len || !key_eq(rt.ptr, plan->resource, rt.len)) return FL_OK;
     ctx->skipped = false;
     ctx->res = res;
     ctx->res_id = fl_json_str(member_get(res, FL_STR("id"), &ctx->id_hint));

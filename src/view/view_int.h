@@ -210,6 +210,7 @@ struct fl_view_ctx {
     uint64_t nres; /* resources evaluated (clock refresh) */
     uint32_t *hints; /* plan->nhints member positions last seen by the fast paths */
     uint32_t rt_hint, id_hint; /* positions of resourceType and id last seen */
+    size_t resource_len;       /* strlen(plan->resource) */
     bool skipped;
 };
 
