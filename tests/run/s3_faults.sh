@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # s3_faults.sh FHIRLAKE_BINARY - S3 through a fault-injecting proxy (tests/interop/s3_fault_proxy.py)
 # in front of a real S3 server (tools/s3server.sh): 25% of requests get 503 SlowDown, 503
-# ServiceUnavailable, 500, a dropped or lost connection, a stall past the client's low-speed
-# timeout, or a truncated body.
+# ServiceUnavailable, 500, a dropped or lost connection, an 8 s stall (past the client's 1 s low-speed
+# timeout, also after an upload), or a truncated body.
 #  1. the driver (unit_store_test_s3_driver): puts, gets, ranges, lists, put-if-absent
 #     commits, a 12 MiB multipart upload and a batch delete complete with intact data;
 #  2. the CLI (tests/interop/s3_fault_delta.py): `fhirlake export` and a series of `table
@@ -30,7 +30,7 @@ rc=$?
 # shellcheck disable=SC1091
 . "$work/env"
 python3 "$src/tests/interop/s3_fault_proxy.py" --upstream "$S3_ENDPOINT" --port-file "$work/proxy.port" \
-  --rate "${FL_S3_FAULT_RATE:-0.25}" --seed "${FL_S3_FAULT_SEED:-7}" --stall 3 --log "$work/faults.log" &
+  --rate "${FL_S3_FAULT_RATE:-0.25}" --seed "${FL_S3_FAULT_SEED:-7}" --stall "${FL_S3_FAULT_STALL:-8}" --log "$work/faults.log" &
 echo $! >"$ppid_file"
 for _ in $(seq 1 50); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
 [ -s "$work/proxy.port" ] || { echo "s3_faults: proxy did not start"; exit 1; }
