@@ -265,11 +265,11 @@ static bool fast_finish(fl_view_ctx *ctx, const view_fast *f, const fl_json_val 
             if (!buf) return false;
             size_t k = 0;
             for (size_t i = 0; i < n; i++) {
-                if (i && f->join_sep.len) {
-                    memcpy(buf + k, f->join_sep.ptr, f->join_sep.len);
+                if (i) {
+                    view_copy(buf + k, f->join_sep.ptr, f->join_sep.len);
                     k += f->join_sep.len;
                 }
-                if (xs[i]->len) memcpy(buf + k, xs[i]->u.str, xs[i]->len);
+                view_copy(buf + k, xs[i]->u.str, xs[i]->len);
                 k += xs[i]->len;
             }
             joined = fl_str_make(buf, k);
