@@ -216,8 +216,17 @@ FL_API fl_rc fl_fhirdb_outbox_count(fl_fhirdb_conn *c, fl_str dest, int64_t *out
 FL_API fl_rc fl_fhirdb_outbox_next(fl_fhirdb_conn *c, fl_str dest, uint32_t max, fl_arena *a,
                                    fl_fhirdb_outbox_row **rows, size_t *n, int64_t *batch_no,
                                    fl_err *err);
+/* Cheap poll before next(): *pending = the oldest unacked batch number (0 when none) and
+ * *ready = unassigned rows of dest, counted up to max (no payloads are read). */
+FL_API fl_rc fl_fhirdb_outbox_ready(fl_fhirdb_conn *c, fl_str dest, uint32_t max, int64_t *pending, int64_t *ready,
+                                    fl_err *err);
 FL_API fl_rc fl_fhirdb_outbox_assign(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n,
                                      int64_t batch_no, fl_err *err);
+/* next() + assign() of a new batch in one statement: number up to max of the oldest
+ * unassigned rows of dest batch_no and return them (oldest first, in arena a). Only for the
+ * destination's single deliverer (lease holder). */
+FL_API fl_rc fl_fhirdb_outbox_take(fl_fhirdb_conn *c, fl_str dest, uint32_t max, int64_t batch_no, fl_arena *a,
+                                   fl_fhirdb_outbox_row **rows, size_t *n, fl_err *err);
 /* Delete the rows of batch_no (delivered). */
 FL_API fl_rc fl_fhirdb_outbox_ack_batch(fl_fhirdb_conn *c, fl_str dest, int64_t batch_no, fl_err *err);
 /* A failed attempt of batch_no: count it and keep the error (rows stay assigned). */

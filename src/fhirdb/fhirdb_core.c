@@ -131,6 +131,19 @@ fl_rc fl_fhirdb_open(const char *url, const fl_fhirdb_opts *o, fl_fhirdb **out, 
     if (rc == FL_OK && db->backend == DB_SQLITE &&
         db_exec_script(c, "SELECT batch_no FROM fl_outbox LIMIT 0", NULL) != FL_OK)
         rc = db_exec_script(c, "ALTER TABLE fl_outbox ADD COLUMN batch_no INTEGER", err);
+    /* delivery batches look rows up by (destination, batch_no): without this index every
+     * poll, ack and replay scans the destination's whole queue, which slows delivery down
+     * exactly when the queue grows */
+    if (rc == FL_OK && db->backend == DB_PG) {
+        rc = db_exec_script(c,
+                            "BEGIN; SELECT pg_advisory_xact_lock(727274);"
+                            " CREATE INDEX IF NOT EXISTS fl_outbox_batch ON fl_outbox(destination_id, batch_no);"
+                            " COMMIT;",
+                            err);
+        if (rc) db_exec_script(c, "ROLLBACK", NULL);
+    }
+    if (rc == FL_OK && db->backend == DB_SQLITE)
+        rc = db_exec_script(c, "CREATE INDEX IF NOT EXISTS fl_outbox_batch ON fl_outbox(destination_id, batch_no)", err);
     fl_fhirdb_release(db, c);
     if (rc) {
         fl_err_prefix(err, "creating schema: ");

@@ -220,6 +220,48 @@ done:
     return rc;
 }
 
+fl_rc fl_fhirdb_outbox_ready(fl_fhirdb_conn *c, fl_str dest, uint32_t max, int64_t *pending, int64_t *ready,
+                            fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    *pending = 0;
+    *ready = 0;
+    db_val p[2] = {db_t(dest), db_i(max)};
+    FL_TRY(db_exec(c, "SELECT COALESCE(MIN(batch_no), 0) FROM fl_outbox WHERE destination_id=? AND batch_no>0", p, 1,
+                   seq_cb, pending, err));
+    if (*pending) goto done;
+    FL_TRY(db_exec(c,
+                   "SELECT COUNT(*) FROM (SELECT 1 FROM fl_outbox WHERE destination_id=? AND batch_no IS NULL"
+                   " LIMIT ?) q",
+                   p, 2, seq_cb, ready, err));
+done:
+    return rc;
+}
+
+fl_rc fl_fhirdb_outbox_take(fl_fhirdb_conn *c, fl_str dest, uint32_t max, int64_t batch_no, fl_arena *a,
+                           fl_fhirdb_outbox_row **rows, size_t *n, fl_err *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (max == 0) return FL_OK;
+    if (batch_no <= 0) return fl_err_set(err, FL_E_ARG, "outbox: batch number must be > 0");
+    if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
+    claim_sink s = {a, fl_arena_calloc(a, max, sizeof(fl_fhirdb_outbox_row)), 0, max};
+    if (!s.rows) return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
+    db_val p[4] = {db_i(batch_no), db_t(dest), db_t(dest), db_i(max)};
+    fl_rc rc = db_exec(c,
+                       "UPDATE fl_outbox SET batch_no=? WHERE destination_id=? AND seq IN (SELECT seq FROM fl_outbox"
+                       " WHERE destination_id=? AND batch_no IS NULL ORDER BY seq LIMIT ?)"
+                       " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts,"
+                       " correlation_id",
+                       p, 4, claim_cb, &s, err);
+    if (rc) return rc;
+    qsort(s.rows, s.n, sizeof *s.rows, row_cmp); /* RETURNING order is unspecified */
+    *rows = s.rows;
+    *n = s.n;
+    return FL_OK;
+}
+
 fl_rc fl_fhirdb_outbox_assign(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n, int64_t batch_no,
                               fl_err *err)
 {

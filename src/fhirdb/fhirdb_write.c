@@ -2,8 +2,9 @@
  * Each write, inside one transaction: lock the (type, id) (PostgreSQL: an advisory
  * transaction lock, SQLite: BEGIN IMMEDIATE), read the current row, check If-Match, stamp
  * id + meta.versionId + meta.lastUpdated into the JSON, upsert the current row, append a
- * history row, then call the write hook (which may enqueue outbox rows on the same
- * connection). Any failure rolls the whole write back.
+ * history row (PostgreSQL: both in one statement), then call the write hook (which may
+ * enqueue outbox rows on the same connection). Any failure rolls the whole write back.
+ * A create with a server-assigned (fresh random) id skips the lock and the read.
  * Invariant: fl_resource.version == MAX(fl_history.version) for each (type, id). */
 #include "fhirdb/fhirdb_int.h"
 
@@ -110,6 +111,26 @@ static fl_rc write_rows(fl_fhirdb_conn *c, fl_str type, fl_str id, int64_t versi
 {
     fl_rc rc = FL_OK;
     int64_t del = deleted ? 1 : 0;
+    if (c->backend == DB_PG) { /* one round trip: the row change and the history row */
+        db_val p[13] = {db_i(version), db_i(lu),   db_i(del),     db_t(text), db_t(type),
+                        db_t(id),      db_t(type), db_t(id),      db_i(version), db_i(lu),
+                        db_i(del),     db_t(fl_str_c(method)), db_t(text)};
+        if (!exists) {
+            db_val q[6] = {db_t(type), db_t(id), db_i(version), db_i(lu), db_i(del), db_t(text)};
+            memcpy(p, q, sizeof q);
+        }
+        FL_TRY(db_exec(c,
+                       exists ? "WITH r AS (UPDATE fl_resource SET version=?, last_updated=?, deleted=?, body=?"
+                                " WHERE type=? AND id=?)"
+                                " INSERT INTO fl_history(type, id, version, last_updated, deleted, method, body)"
+                                " VALUES(?, ?, ?, ?, ?, ?, ?)"
+                              : "WITH r AS (INSERT INTO fl_resource(type, id, version, last_updated, deleted, body)"
+                                " VALUES(?, ?, ?, ?, ?, ?))"
+                                " INSERT INTO fl_history(type, id, version, last_updated, deleted, method, body)"
+                                " VALUES(?, ?, ?, ?, ?, ?, ?)",
+                       p, 13, NULL, NULL, err));
+        goto done;
+    }
     if (exists) {
         db_val p[6] = {db_i(version), db_i(lu), db_i(del), db_t(text), db_t(type), db_t(id)};
         FL_TRY(db_exec(c,
@@ -152,9 +173,11 @@ done:
     return rc;
 }
 
+/* fresh: id was just generated here (a random UUID), so there is no current row to lock
+ * or read; a collision would still fail on the primary key and roll back. */
 static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id,
                       const fl_json_val *res, const fl_fhirdb_wopts *wo, fl_arena *a,
-                      fl_fhirdb_rec *out, fl_err *err)
+                      fl_fhirdb_rec *out, bool fresh, fl_err *err)
 {
     fl_rc rc = FL_OK;
     bool own = false;
@@ -172,7 +195,7 @@ static fl_rc do_write(fl_fhirdb_conn *c, write_kind kind, fl_str type, fl_str id
     }
 
     cur_row cur = {.a = a, .want_body = o->hook != NULL};
-    FL_TRY(lock_and_read(c, type, id, &cur, err));
+    if (!fresh) FL_TRY(lock_and_read(c, type, id, &cur, err));
 
     int64_t if_match = wo ? wo->if_match : 0;
     if (if_match > 0 && (!cur.found || cur.version != if_match)) {
@@ -249,24 +272,24 @@ done:
 fl_rc fl_fhirdb_create(fl_fhirdb_conn *c, fl_str type, const fl_json_val *res,
                        const fl_fhirdb_wopts *wo, fl_arena *a, fl_fhirdb_rec *out, fl_err *err)
 {
-    if (wo && wo->id.len) return do_write(c, W_CREATE, type, wo->id, res, wo, a, out, err);
+    if (wo && wo->id.len) return do_write(c, W_CREATE, type, wo->id, res, wo, a, out, false, err);
     char uuid[37];
     fl_uuid4(uuid);
     fl_str id = fl_arena_str_dup(a, fl_str_make(uuid, 36));
     if (!id.ptr) return fl_err_set(err, FL_E_NOMEM, "fhirdb: out of memory");
     fl_fhirdb_wopts w = wo ? *wo : (fl_fhirdb_wopts){0};
     w.if_match = 0;
-    return do_write(c, W_CREATE, type, id, res, &w, a, out, err);
+    return do_write(c, W_CREATE, type, id, res, &w, a, out, true, err);
 }
 
 fl_rc fl_fhirdb_update(fl_fhirdb_conn *c, fl_str type, fl_str id, const fl_json_val *res,
                        const fl_fhirdb_wopts *wo, fl_arena *a, fl_fhirdb_rec *out, fl_err *err)
 {
-    return do_write(c, W_UPDATE, type, id, res, wo, a, out, err);
+    return do_write(c, W_UPDATE, type, id, res, wo, a, out, false, err);
 }
 
 fl_rc fl_fhirdb_delete(fl_fhirdb_conn *c, fl_str type, fl_str id, const fl_fhirdb_wopts *wo,
                        fl_arena *a, fl_fhirdb_rec *out, fl_err *err)
 {
-    return do_write(c, W_DELETE, type, id, NULL, wo, a, out, err);
+    return do_write(c, W_DELETE, type, id, NULL, wo, a, out, false, err);
 }

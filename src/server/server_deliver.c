@@ -31,6 +31,7 @@
 #define W_LEASE_MS 30000u
 #define W_BACKOFF_MAX_MS 60000u
 #define W_EXPORT_BATCH_ROWS 8192u
+#define W_POLL_MS 50u /* outbox poll of an idle worker (a count query) */
 
 typedef struct w_error {
     char msg[512];
@@ -142,6 +143,20 @@ done:
     return rc;
 }
 
+/* The last batch number used for this destination: the higher of the table's txn version
+ * for the destination id and the outbox's highest assigned number. */
+static fl_rc w_sync_numbering(srv_worker *w, fl_fhirdb_conn *c, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    int64_t tv = -1, ov = 0;
+    FL_TRY(fl_engine_sink_app_version(w->sink, fl_str_c(w->id), &tv, err));
+    FL_TRY(fl_fhirdb_outbox_max_batch(c, fl_str_c(w->id), &ov, err));
+    w->last_batch = tv > ov ? tv : ov;
+    if (w->last_batch < 0) w->last_batch = 0;
+done:
+    return rc;
+}
+
 static fl_rc w_open(srv_worker *w, fl_err *err)
 {
     fl_rc rc = FL_OK;
@@ -166,11 +181,7 @@ static fl_rc w_open(srv_worker *w, fl_err *err)
                               .target_file_size = w->cfg.target_file_size, .add_columns = w->cfg.add_columns,
                               .log = &w->srv->opts.log};
     FL_TRY(fl_engine_sink_open(w->plan, &so, &w->sink, err));
-    int64_t tv = -1, ov = 0;
-    FL_TRY(fl_engine_sink_app_version(w->sink, fl_str_c(w->id), &tv, err));
-    FL_TRY(fl_fhirdb_outbox_max_batch(c, fl_str_c(w->id), &ov, err));
-    w->last_batch = tv > ov ? tv : ov;
-    if (w->last_batch < 0) w->last_batch = 0;
+    FL_TRY(w_sync_numbering(w, c, err));
 done:
     fl_fhirdb_release(w->srv->db, c);
     fl_arena_fini(&a);
@@ -349,8 +360,10 @@ static void w_initial_export(srv_worker *w)
 
 /* ------------------------------------------------------------------ live batches */
 
-/* Deliver one batch. *idle = nothing to do now. */
-static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, bool *idle, fl_err *err)
+/* Deliver one batch. *wait_ms > 0: nothing to do now, poll again after that long. The
+ * poll is cheap (a count, no payloads), so it runs often and a full batch or an expired
+ * sendIntervalMs is noticed within W_POLL_MS. */
+static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, uint32_t *wait_ms, fl_err *err)
 {
     fl_rc rc = FL_OK;
     fl_arena a;
@@ -358,26 +371,29 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, b
     fl_str dest = fl_str_c(w->id);
     fl_fhirdb_outbox_row *rows = NULL;
     size_t n = 0;
-    int64_t batch_no = 0;
-    *idle = false;
-    FL_TRY(fl_fhirdb_outbox_next(c, dest, w->cfg.batch_size, &a, &rows, &n, &batch_no, err));
+    int64_t batch_no = 0, pending = 0, ready = 0;
+    uint32_t poll = w->cfg.send_interval_ms < W_POLL_MS ? w->cfg.send_interval_ms : W_POLL_MS;
+    *wait_ms = 0;
+    FL_TRY(fl_fhirdb_outbox_ready(c, dest, w->cfg.batch_size, &pending, &ready, err));
     int64_t now_ms = (int64_t)(fl_clock_mono_ns() / 1000000u);
-    if (!n) {
-        *idle = true;
-        *last_flush_ms = now_ms;
-        goto done;
-    }
-    if (!batch_no) {
-        if (n < w->cfg.batch_size && now_ms - *last_flush_ms < (int64_t)w->cfg.send_interval_ms) {
-            *idle = true;
+    if (!pending) {
+        int64_t left = (int64_t)w->cfg.send_interval_ms - (now_ms - *last_flush_ms);
+        if (!ready) *last_flush_ms = now_ms; /* the interval counts from the first waiting event */
+        if (!ready || (ready < (int64_t)w->cfg.batch_size && left > 0)) {
+            *wait_ms = !ready || left > (int64_t)poll ? poll : (uint32_t)left;
             goto done;
         }
-        int64_t *seqs = fl_arena_alloc(&a, n * sizeof *seqs);
-        if (!seqs) FL_FAIL(FL_E_NOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) seqs[i] = rows[i].seq;
+    }
+    if (pending) { /* left assigned by a crash or a failed attempt: redo under its number */
+        FL_TRY(fl_fhirdb_outbox_next(c, dest, w->cfg.batch_size, &a, &rows, &n, &batch_no, err));
+    } else { /* number and fetch a new batch in one statement */
         batch_no = w->last_batch + 1;
-        FL_TRY(fl_fhirdb_outbox_assign(c, dest, seqs, n, batch_no, err));
-        w->last_batch = batch_no;
+        FL_TRY(fl_fhirdb_outbox_take(c, dest, w->cfg.batch_size, batch_no, &a, &rows, &n, err));
+        if (n) w->last_batch = batch_no;
+    }
+    if (!n) {
+        *wait_ms = poll;
+        goto done;
     }
     *last_flush_ms = now_ms;
     pthread_mutex_lock(&w->srv->work_mu);
@@ -439,7 +455,6 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
     FL_TRY(w_open(w, err));
     bool exported = false;
     int64_t last_flush = (int64_t)(fl_clock_mono_ns() / 1000000u);
-    uint32_t tick = w->cfg.send_interval_ms < 200 ? w->cfg.send_interval_ms : 200;
     uint64_t last_lease = 0;
     while (!atomic_load(&w->stop)) {
         uint64_t now = fl_clock_mono_ns();
@@ -463,10 +478,10 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
             continue;
         }
         FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
-        bool idle = false;
+        uint32_t wait_ms = 0;
         fl_err berr;
         fl_err_clear(&berr);
-        rc = w_batch(w, c, &last_flush, &idle, &berr);
+        rc = w_batch(w, c, &last_flush, &wait_ms, &berr);
         fl_fhirdb_release(w->srv->db, c);
         c = NULL;
         if (rc) {
@@ -475,7 +490,7 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
             w_sleep(w, 1000);
             continue;
         }
-        if (idle) w_sleep(w, tick);
+        if (wait_ms) w_sleep(w, wait_ms);
     }
 done:
     if (held) {

@@ -326,11 +326,20 @@ static void test_outbox_batches(void)
                                &r, &err) == FL_OK);
     fl_fhirdb_outbox_row *rows = NULL;
     size_t n = 0;
-    int64_t bn = -5, mx = -1;
+    int64_t bn = -5, mx = -1, pend = -1, ready = -1;
+    /* the cheap poll: nothing pending, unassigned rows counted up to max */
+    CHECK(fl_fhirdb_outbox_ready(c, FL_STR("dest1"), 2, &pend, &ready, &err) == FL_OK);
+    CHECK(pend == 0 && ready == 2);
+    CHECK(fl_fhirdb_outbox_ready(c, FL_STR("dest1"), 10, &pend, &ready, &err) == FL_OK);
+    CHECK(pend == 0 && ready == 3);
+    CHECK(fl_fhirdb_outbox_ready(c, FL_STR("nobody"), 10, &pend, &ready, &err) == FL_OK);
+    CHECK(pend == 0 && ready == 0);
     CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 2, &A, &rows, &n, &bn, &err) == FL_OK);
     CHECK(n == 2 && bn == 0 && fl_str_eq_c(rows[0].id, "b1") && fl_str_eq_c(rows[1].id, "b2"));
     int64_t seqs[2] = {n == 2 ? rows[0].seq : 0, n == 2 ? rows[1].seq : 0};
     CHECK(fl_fhirdb_outbox_assign(c, FL_STR("dest1"), seqs, 2, 7, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_ready(c, FL_STR("dest1"), 10, &pend, &ready, &err) == FL_OK);
+    CHECK(pend == 7); /* an unacked batch first */
     /* a restarted worker gets the same batch back, whole, even with a smaller max */
     CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 1, &A, &rows, &n, &bn, &err) == FL_OK);
     CHECK(n == 2 && bn == 7 && rows[0].seq == seqs[0] && rows[1].seq == seqs[1]);
@@ -340,6 +349,8 @@ static void test_outbox_batches(void)
     CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
     CHECK(n == 2 && bn == 7 && rows[0].attempts == 1);
     CHECK(fl_fhirdb_outbox_ack_batch(c, FL_STR("dest1"), 7, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_ready(c, FL_STR("dest1"), 10, &pend, &ready, &err) == FL_OK);
+    CHECK(pend == 0 && ready == 1);
     CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
     CHECK(n == 1 && bn == 0 && fl_str_eq_c(rows[0].id, "b3"));
     /* export marking: rows visible to the snapshot are covered, later ones are not */
@@ -361,6 +372,19 @@ static void test_outbox_batches(void)
     fl_fhirdb_rollback(c); /* a failed export attempt leaves nothing marked */
     CHECK(fl_fhirdb_outbox_count_export(c, FL_STR("dest1"), &cnt, &err) == FL_OK);
     CHECK_EQ_INT(cnt, 0);
+    /* take: number + fetch in one statement, oldest first, up to max */
+    CHECK(fl_fhirdb_outbox_take(c, FL_STR("dest1"), 1, 9, &A, &rows, &n, &err) == FL_OK);
+    CHECK(n == 1 && fl_str_eq_c(rows[0].id, "b3"));
+    CHECK(fl_fhirdb_outbox_ready(c, FL_STR("dest1"), 10, &pend, &ready, &err) == FL_OK);
+    CHECK(pend == 9);
+    CHECK(fl_fhirdb_outbox_next(c, FL_STR("dest1"), 10, &A, &rows, &n, &bn, &err) == FL_OK);
+    CHECK(n == 1 && bn == 9 && fl_str_eq_c(rows[0].id, "b3")); /* a crash replays it under 9 */
+    CHECK(fl_fhirdb_outbox_ack_batch(c, FL_STR("dest1"), 9, &err) == FL_OK);
+    CHECK(fl_fhirdb_outbox_take(c, FL_STR("dest1"), 10, 10, &A, &rows, &n, &err) == FL_OK);
+    CHECK(n == 1 && fl_str_eq_c(rows[0].id, "b4"));
+    CHECK(fl_fhirdb_outbox_take(c, FL_STR("dest1"), 10, 11, &A, &rows, &n, &err) == FL_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(fl_fhirdb_outbox_take(c, FL_STR("dest1"), 10, 0, &A, &rows, &n, &err), FL_E_ARG);
     /* leases */
     bool held = false;
     CHECK(fl_fhirdb_lease(c, FL_STR("destination/x"), FL_STR("A"), 60000, &held, &err) == FL_OK && held);
