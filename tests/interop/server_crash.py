@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""server_crash.py FHIRLAKE DB TABLE [SECONDS] - exactly-once delivery across crashes.
+"""server_crash.py FHIRLAKE DB TABLE [KILLS] - exactly-once delivery across crashes.
 
 Starts `fhirlake serve` on a fixed free port with a data-lakehouse destination (view: id,
-version, is_deleted), then for SECONDS (default 20) keeps 3 writers creating, updating and
-deleting patients while the server is SIGKILLed at random moments (0.3-1.5 s apart) and
+version, is_deleted), then keeps 3 writers creating, updating and deleting patients while
+the server is SIGKILLed KILLS times (default 20) at random moments (0.2-0.8 s apart) and
 restarted on the same store. At the end the server runs until the queue is empty. Every
 committed version (the store's history, which includes writes whose response was lost in
-a crash) must be in the Delta table exactly once, and nothing else. Run with the venv
-python (delta-rs).
+a crash) must be in the Delta table exactly once, and nothing else; every write the
+clients saw acknowledged (201/200 with its version) must be among them. Run with the
+venv python (delta-rs).
 """
 import json
 import os
@@ -22,7 +23,7 @@ import urllib.error
 import urllib.request
 
 BIN, DB, TABLE = sys.argv[1], sys.argv[2], sys.argv[3]
-SECONDS = float(sys.argv[4]) if len(sys.argv) > 4 else 20.0
+KILLS = int(sys.argv[4]) if len(sys.argv) > 4 else 20
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 PORT = s.getsockname()[1]
@@ -101,6 +102,7 @@ check(status().get("initialExportStatus") == "completed", "initial export comple
 
 stop = threading.Event()
 ids, lock = [], threading.Lock()
+acked = set()  # (id, version) of writes answered 200/201
 
 
 def writer(seed):
@@ -113,11 +115,15 @@ def writer(seed):
             if st == 201:
                 with lock:
                     ids.append(js["id"])
+                    acked.add((js["id"], js["meta"]["versionId"]))
         elif rnd.random() < 0.1:
             req("DELETE", f"/Patient/{pick}")
         else:
-            req("PUT", f"/Patient/{pick}", {"resourceType": "Patient", "id": pick,
-                                             "gender": rnd.choice(["male", "female", "other"])})
+            st, js = req("PUT", f"/Patient/{pick}", {"resourceType": "Patient", "id": pick,
+                                                      "gender": rnd.choice(["male", "female", "other"])})
+            if st in (200, 201) and js:
+                with lock:
+                    acked.add((js["id"], js["meta"]["versionId"]))
         if not ids:
             time.sleep(0.01)
 
@@ -126,9 +132,8 @@ threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
 for t in threads:
     t.start()
 kills = 0
-t_end = time.time() + SECONDS
-while time.time() < t_end:
-    time.sleep(random.uniform(0.3, 1.5))
+while kills < KILLS:
+    time.sleep(random.uniform(0.2, 0.8))
     srv.send_signal(signal.SIGKILL)
     srv.wait()
     kills += 1
@@ -175,5 +180,8 @@ check(len(committed) > 50, "enough writes", len(committed))
 check(len(keys) == len(set(keys)), "no row twice", len(keys) - len(set(keys)))
 check(set(keys) == committed, "table = committed versions",
       (sorted(committed - set(keys))[:5], sorted(set(keys) - committed)[:5]))
+live = {(i, v) for (i, v, d) in keys if d == 0}
+check(acked <= live, f"all {len(acked)} acknowledged writes in the table", sorted(acked - live)[:5])
+check(kills == KILLS, f"{KILLS} SIGKILLs", kills)
 sys.stdout.flush()
 os._exit(1 if failures else 0)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # server_crash.sh FHIRLAKE - exactly-once delivery of a data-lakehouse destination across
-# crashes: tests/interop/server_crash.py SIGKILLs `fhirlake serve` repeatedly during a
-# stream of creates/updates/deletes and checks that every committed version is in the
-# Delta table exactly once. SQLite, then PostgreSQL (tools/pgserver.sh; skipped when not
+# crashes: tests/interop/server_crash.py SIGKILLs `fhirlake serve` 20 times per store
+# (FL_CRASH_KILLS) during a stream of creates/updates/deletes and checks that every
+# committed version is in the Delta table exactly once. SQLite, then PostgreSQL (tools/pgserver.sh; skipped when not
 # installed). Skips (77) without the venv (delta-rs).
 set -uo pipefail
 bin=$1
@@ -18,15 +18,15 @@ cleanup() {
 }
 trap cleanup EXIT
 fail=0
-secs=${FL_CRASH_SECONDS:-15}
+kills=${FL_CRASH_KILLS:-20}
 echo "== SQLite"
-CRASH_LOG=$tmp/sqlite.log "$py" "$src/tests/interop/server_crash.py" "$bin" "sqlite:$tmp/sq/fhir.db" "$tmp/t1" "$secs" \
+CRASH_LOG=$tmp/sqlite.log "$py" "$src/tests/interop/server_crash.py" "$bin" "sqlite:$tmp/sq/fhir.db" "$tmp/t1" "$kills" \
   || { fail=1; tail -20 "$tmp/sqlite.log"; }
 url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>/dev/null); rc=$?
 if [ $rc = 0 ]; then
   pg=1
   echo "== PostgreSQL"
-  CRASH_LOG=$tmp/pg.log "$py" "$src/tests/interop/server_crash.py" "$bin" "$url" "$tmp/t2" "$secs" \
+  CRASH_LOG=$tmp/pg.log "$py" "$src/tests/interop/server_crash.py" "$bin" "$url" "$tmp/t2" "$kills" \
     || { fail=1; tail -20 "$tmp/pg.log"; }
 else
   echo "== PostgreSQL not available; skipped"
