@@ -144,7 +144,9 @@ done:
 }
 
 /* The last batch number used for this destination: the higher of the table's txn version
- * for the destination id and the outbox's highest assigned number. */
+ * for the destination id and the outbox's highest assigned number. Run whenever this
+ * process (re)gains the lease: another replica may have delivered batches meanwhile, and
+ * a stale number would make the next fresh batch look like a duplicate. */
 static fl_rc w_sync_numbering(srv_worker *w, fl_fhirdb_conn *c, fl_err *err)
 {
     fl_rc rc = FL_OK;
@@ -384,12 +386,16 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
             goto done;
         }
     }
+    int64_t *seqs = NULL;
     if (pending) { /* left assigned by a crash or a failed attempt: redo under its number */
         FL_TRY(fl_fhirdb_outbox_next(c, dest, w->cfg.batch_size, &a, &rows, &n, &batch_no, err));
     } else { /* number and fetch a new batch in one statement */
         batch_no = w->last_batch + 1;
         FL_TRY(fl_fhirdb_outbox_take(c, dest, w->cfg.batch_size, batch_no, &a, &rows, &n, err));
         if (n) w->last_batch = batch_no;
+        seqs = fl_arena_alloc(&a, (n ? n : 1) * sizeof *seqs);
+        if (!seqs) FL_FAIL(FL_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) seqs[i] = rows[i].seq;
     }
     if (!n) {
         *wait_ms = poll;
@@ -400,6 +406,21 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
     w->in_process = n;
     pthread_mutex_unlock(&w->srv->work_mu);
     rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
+    if (rc == FL_E_DELTA_DUPLICATE && seqs) {
+        /* A fresh batch (its rows were never numbered, so never committed) under a number
+         * the table already has: our numbering is behind (another deliverer committed
+         * since). Acking would drop these rows; renumber above the table and retry once. */
+        int64_t stale = batch_no;
+        FL_TRY(w_sync_numbering(w, c, err));
+        batch_no = w->last_batch + 1;
+        FL_TRY(fl_fhirdb_outbox_assign(c, dest, seqs, n, batch_no, err));
+        w->last_batch = batch_no;
+        fl_log(&w->srv->opts.log, FL_LOG_WARN, "destination %s: batch number %lld already in the table; now %lld", w->id,
+               (long long)stale, (long long)batch_no);
+        rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
+        if (rc == FL_E_DELTA_DUPLICATE)
+            rc = fl_err_set(err, FL_E_STATE, "batch %lld: numbering collides with the table", (long long)batch_no);
+    }
     if (rc == FL_OK) {
         w_clear_rows(w);
         for (size_t i = 0; i < n && rc == FL_OK; i++) {
@@ -459,6 +480,7 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
     while (!atomic_load(&w->stop)) {
         uint64_t now = fl_clock_mono_ns();
         if (!held || now - last_lease > (uint64_t)W_LEASE_MS * 1000000u / 3) {
+            bool was_held = held;
             FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
             rc = fl_fhirdb_lease(c, lease, fl_str_c(w->srv->owner), W_LEASE_MS, &held, err);
             fl_fhirdb_release(w->srv->db, c);
@@ -469,6 +491,13 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
                 w_set(w, &w->status, "standby"); /* another replica delivers this destination */
                 w_sleep(w, 1000);
                 continue;
+            }
+            if (!was_held) { /* (re)gained: batches may have been delivered by another replica */
+                FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
+                rc = w_sync_numbering(w, c, err);
+                fl_fhirdb_release(w->srv->db, c);
+                c = NULL;
+                if (rc) goto done;
             }
             w_set(w, &w->status, "active");
         }
