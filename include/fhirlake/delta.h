@@ -343,7 +343,7 @@ FL_API fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column,
  * nullCount; STRING and integer keys); the others are never read. Candidates are scanned
  * one at a time; only files holding a row that changes are rewritten (remove with
  * dataChange=true + add of the surviving rows; a file whose rows all go is only removed).
- * New rows are written to one new file. Everything lands in the txn; the caller commits it
+ * New rows are written to one new file per partition. Everything lands in the txn; the caller commits it
  * (with fl_delta_txn_set_app for idempotency).
  *
  * Concurrency: after run, the txn conflicts at commit (FL_E_DELTA_CONFLICT, not retried)
@@ -393,9 +393,10 @@ typedef struct fl_delta_merge_result {
  * for append-only tables). FL_E_ARG for unknown/unsuitable columns. The
  * caller owns *out (fl_delta_merge_free). */
 FL_API fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_delta_merge **out, fl_err *err);
-/* Add entries (row copied). The i-th add call (0-based, all kinds) is entry i.
- * add_row refuses partitioned tables (FL_E_UNSUPPORTED: new rows would need partition
- * values; use add_key and write the rows yourself). FL_E_LIMIT over max_rows/max_bytes. */
+/* Add entries (row copied). The i-th add call (0-based, all kinds) is entry i. In a
+ * partitioned table add_row rows go to files of their own partition values (rendered per
+ * PROTOCOL.md; FL_E_UNSUPPORTED for float/double/binary/nested partition columns - use
+ * add_key and write the rows yourself). FL_E_LIMIT over max_rows/max_bytes. */
 FL_API fl_rc fl_delta_merge_add_row(fl_delta_merge *m, const fl_pq_val *row, fl_err *err);
 FL_API fl_rc fl_delta_merge_add_key(fl_delta_merge *m, const fl_pq_val *row, fl_err *err);
 FL_API fl_rc fl_delta_merge_add_delete(fl_delta_merge *m, const fl_pq_val *row, fl_err *err);

@@ -45,6 +45,7 @@ struct fl_delta_merge {
     uint8_t *fstate;        /* per snapshot file: bit 0 read, bit 1 held a key */
     fl_vec read_paths;      /* fl_str (snapshot-owned paths) */
     fl_buf kb;              /* key scratch */
+    const fl_delta_field *part_refused; /* a partition column whose values we cannot render */
 };
 
 #define FS_READ 1u
@@ -239,6 +240,22 @@ fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_del
         for (size_t j = 0; j < m->nk; j++)
             if (m->kidx[j] == (size_t)m->sd) FL_FAIL(FL_E_ARG, "merge: the soft-delete column cannot be a key column");
     }
+    for (size_t k = 0; k < s->meta.n_partition_columns && !m->part_refused; k++) {
+        const fl_delta_field *f = fl_delta_type_find(sch, s->meta.partition_columns[k]);
+        switch (f ? f->type->kind : FL_DELTA_T_OTHER) {
+        case FL_DELTA_T_STRING:
+        case FL_DELTA_T_LONG:
+        case FL_DELTA_T_INTEGER:
+        case FL_DELTA_T_SHORT:
+        case FL_DELTA_T_BYTE:
+        case FL_DELTA_T_BOOLEAN:
+        case FL_DELTA_T_DATE:
+        case FL_DELTA_T_TIMESTAMP:
+        case FL_DELTA_T_TIMESTAMP_NTZ:
+        case FL_DELTA_T_DECIMAL: break;
+        default: m->part_refused = f ? f : &sch->fields[0]; break;
+        }
+    }
     *out = m;
     return FL_OK;
 done:
@@ -268,10 +285,12 @@ static fl_rc add_entry(fl_delta_merge *m, const fl_pq_val *row, uint8_t kind, fl
         return fl_err_set(err, FL_E_LIMIT,
                           "merge: the batch is limited to %zu rows and keys (max_rows); split the input into smaller merges",
                           m->max_rows);
-    if (kind == ENT_ROW && m->s->meta.n_partition_columns)
+    if (kind == ENT_ROW && m->part_refused)
         return fl_err_set(err, FL_E_UNSUPPORTED,
-                          "merge: inserting rows into a partitioned table is not supported; write the rows yourself "
-                          "and name their keys (fl_delta_merge_add_key)");
+                          "merge: partition column " FL_STR_FMT " is a %s; inserting rows needs string, integer, "
+                          "boolean, date, timestamp or decimal partition columns (write the rows yourself and name "
+                          "their keys with fl_delta_merge_add_key)",
+                          FL_STR_ARG(m->part_refused->name), delta_kind_name(m->part_refused->type->kind));
     size_t self = m->ents.len;
     merge_ent e = {.kind = kind};
     bool has_key = enc_key(m, row, &m->kb);
@@ -548,6 +567,134 @@ static fl_rc write_row(fl_delta_merge *m, fl_pq_writer *w, const fl_pq_val *row,
 /* An entry that changes the target rows holding its key. */
 static bool active(const merge_ent *e) { return e && !e->lost && !e->superseded; }
 
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b) != 0 && ((a < 0) != (b < 0))); }
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *mo, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    *mo = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*mo <= 2);
+}
+
+/* Partition value text of a scanned scalar of type t (PROTOCOL.md "Partition Value
+ * Serialization"); appended to b. false for a null value. */
+static bool part_text(const fl_delta_type *t, const fl_pq_val *v, fl_buf *b)
+{
+    if (is_null(v)) return false;
+    int64_t y;
+    unsigned mo, d;
+    switch (t->kind) {
+    case FL_DELTA_T_BOOLEAN: fl_buf_append_c(b, v->v.b ? "true" : "false"); return true;
+    case FL_DELTA_T_DATE:
+        civil_from_days(v->v.i32, &y, &mo, &d);
+        fl_buf_printf(b, "%04lld-%02u-%02u", (long long)y, mo, d);
+        return true;
+    case FL_DELTA_T_TIMESTAMP:
+    case FL_DELTA_T_TIMESTAMP_NTZ: {
+        int64_t secs = floor_div(v->v.i64, 1000000), us = v->v.i64 - secs * 1000000;
+        int64_t days = floor_div(secs, 86400), rem = secs - days * 86400;
+        civil_from_days(days, &y, &mo, &d);
+        fl_buf_printf(b, "%04lld-%02u-%02u %02lld:%02lld:%02lld", (long long)y, mo, d, (long long)(rem / 3600),
+                      (long long)(rem / 60 % 60), (long long)(rem % 60));
+        if (us) fl_buf_printf(b, ".%06lld", (long long)us);
+        return true;
+    }
+    default: break;
+    }
+    switch (v->kind) {
+    case FL_PQ_V_I32: fl_buf_printf(b, "%d", v->v.i32); return true;
+    case FL_PQ_V_I64: fl_buf_printf(b, "%lld", (long long)v->v.i64); return true;
+    case FL_PQ_V_BYTES: fl_buf_append_str(b, v->v.bytes); return true;
+    default: return false;
+    }
+}
+
+typedef struct ins_row {
+    fl_str pkey; /* partition values text ("=v\x1f" / "~\x1f" per column), "" unpartitioned */
+    size_t ent;
+} ins_row;
+
+static int ins_cmp(const void *a, const void *b)
+{
+    const ins_row *x = a, *y = b;
+    int c = fl_str_cmp(x->pkey, y->pkey);
+    return c ? c : (x->ent < y->ent ? -1 : x->ent > y->ent);
+}
+
+/* Partition values of row for file_open (strings in a). */
+static fl_rc row_pvals(fl_delta_merge *m, const fl_pq_val *row, fl_arena *a, fl_delta_kv *kv, fl_buf *tmp, fl_err *err)
+{
+    const fl_delta_metadata *md = &m->s->meta;
+    for (size_t k = 0; k < md->n_partition_columns; k++) {
+        const fl_delta_field *f = fl_delta_type_find(m->sch, md->partition_columns[k]);
+        fl_buf_clear(tmp);
+        kv[k].key = md->partition_columns[k];
+        kv[k].has_val = f && part_text(f->type, &row->v.items[f - m->sch->fields], tmp);
+        kv[k].val = kv[k].has_val ? fl_arena_str_dup(a, fl_buf_str(tmp)) : FL_STR_NULL;
+        if (tmp->rc || (kv[k].has_val && !kv[k].val.ptr && tmp->len))
+            return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    }
+    return FL_OK;
+}
+
+/* Write the winning add_row rows: one new file per partition. */
+static fl_rc insert_rows(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *err)
+{
+    const fl_delta_metadata *md = &m->s->meta;
+    size_t np = md->n_partition_columns, n = 0;
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_buf tmp, pk;
+    fl_buf_init(&tmp, 0);
+    fl_buf_init(&pk, 0);
+    fl_rc rc = FL_OK;
+    ins_row *rows = fl_malloc((m->ents.len ? m->ents.len : 1) * sizeof *rows);
+    fl_delta_kv *kv = fl_arena_alloc(&a, (np ? np : 1) * sizeof *kv);
+    if (!rows || !kv) FL_FAIL(FL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->ents.len; i++) {
+        const merge_ent *e = &FL_VEC_AT(&m->ents, merge_ent, i);
+        if (e->kind != ENT_ROW || !active(e)) continue;
+        FL_TRY(row_pvals(m, e->row, &a, kv, &tmp, err));
+        fl_buf_clear(&pk);
+        for (size_t k = 0; k < np; k++) {
+            fl_buf_putc(&pk, kv[k].has_val ? '=' : '~');
+            fl_buf_append_str(&pk, kv[k].val);
+            fl_buf_putc(&pk, 0x1f);
+        }
+        if (pk.rc) FL_FAIL(FL_E_NOMEM, "out of memory");
+        rows[n].pkey = pk.len ? fl_arena_str_dup(&a, fl_buf_str(&pk)) : FL_STR("");
+        if (!rows[n].pkey.ptr) FL_FAIL(FL_E_NOMEM, "out of memory");
+        rows[n++].ent = i;
+    }
+    qsort(rows, n, sizeof *rows, ins_cmp);
+    for (size_t i = 0; i < n;) {
+        const merge_ent *first = &FL_VEC_AT(&m->ents, merge_ent, rows[i].ent);
+        FL_TRY(row_pvals(m, first->row, &a, kv, &tmp, err));
+        fl_pq_writer *w = NULL;
+        FL_TRY(fl_delta_txn_file_open(m->txn, kv, np, m->wo, &w, err));
+        size_t j = i;
+        for (; j < n && fl_str_eq(rows[j].pkey, rows[i].pkey); j++)
+            FL_TRY(write_row(m, w, FL_VEC_AT(&m->ents, merge_ent, rows[j].ent).row, err));
+        FL_TRY(fl_delta_txn_file_close(m->txn, err));
+        res->files_added++;
+        i = j;
+    }
+done:
+    if (rc) fl_delta_txn_file_abort(m->txn);
+    fl_free(rows);
+    fl_buf_reset(&tmp);
+    fl_buf_reset(&pk);
+    fl_arena_fini(&a);
+    return rc;
+}
+
+
 /* Rewrite snapshot file fi without (or with flagged) rows of active entries. */
 static fl_rc rewrite_file(fl_delta_merge *m, size_t fi, fl_arena *ra, fl_delta_merge_result *res, fl_err *err)
 {
@@ -618,7 +765,6 @@ fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *
     fl_arena ra;
     fl_arena_init(&ra, 0, 0);
     fl_delta_scan *sc = NULL;
-    fl_pq_writer *w = NULL;
     bool scanned = m->nw >= 0; /* resolve read every candidate already */
     size_t nf = fl_delta_snapshot_num_files(m->s);
     for (size_t fi = 0; fi < nf; fi++) {
@@ -657,15 +803,8 @@ fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *
         if (e->kind == ENT_DEL) continue;
         if (e->matched) res->rows_updated++;
         else if (e->kind == ENT_ROW) res->rows_inserted++;
-        if (e->kind != ENT_ROW) continue;
-        if (!w) FL_TRY(fl_delta_txn_file_open(m->txn, NULL, 0, m->wo, &w, err));
-        FL_TRY(write_row(m, w, e->row, err));
     }
-    if (w) {
-        w = NULL;
-        FL_TRY(fl_delta_txn_file_close(m->txn, err));
-        res->files_added++;
-    }
+    FL_TRY(insert_rows(m, res, err));
     /* the read predicate goes with the txn */
     fl_str *paths = fl_arena_alloc(&m->txn->a, (m->read_paths.len ? m->read_paths.len : 1) * sizeof *paths);
     if (!paths) FL_FAIL(FL_E_NOMEM, "out of memory");

@@ -404,6 +404,117 @@ static void test_multi_key_soft_delete(void)
     fl_rm_rf(dir, NULL);
 }
 
+/* Partitioned table (p STRING, dd DATE): updates in place, a row moving to another
+ * partition, an insert with a null partition value, a delete. */
+static void test_partitioned(void)
+{
+    fl_store *st = fresh("parts");
+    fl_delta_table *t = NULL;
+    fl_err err;
+    CHECK_EQ_INT(fl_delta_table_open(st, NULL, &t, &err), FL_OK);
+    fl_delta_schema *sc = NULL;
+    CHECK_EQ_INT(fl_delta_schema_new(&sc, &err), FL_OK);
+    fl_delta_schema_add(sc, NULL, "id", fl_delta_schema_prim(sc, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(sc, NULL, "v", fl_delta_schema_prim(sc, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(sc, NULL, "p", fl_delta_schema_prim(sc, FL_DELTA_T_STRING), true);
+    fl_delta_schema_add(sc, NULL, "dd", fl_delta_schema_prim(sc, FL_DELTA_T_DATE), true);
+    const char *pcs[] = {"p", "dd"};
+    fl_delta_create_opts co = {.schema = fl_delta_schema_root(sc), .partition_columns = pcs, .n_partition_columns = 2};
+    CHECK_EQ_INT(fl_delta_table_create(t, &co, NULL, &err), FL_OK);
+    fl_delta_schema_free(sc);
+    for (int f = 0; f < 2; f++) {
+        fl_delta_txn *txn = NULL;
+        CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+        fl_delta_kv pv[2] = {{FL_STR("p"), f ? FL_STR("b") : FL_STR("a"), true},
+                             {FL_STR("dd"), f ? FL_STR_NULL : FL_STR("2024-01-02"), f == 0}};
+        fl_pq_writer *w = NULL;
+        CHECK_EQ_INT(fl_delta_txn_file_open(txn, pv, 2, NULL, &w, &err), FL_OK);
+        for (int i = 0; i < 5; i++) {
+            char id[8];
+            snprintf(id, sizeof id, "%c%d", f ? 'b' : 'a', i);
+            fl_pq_writer_put_str(w, fl_str_c(id));
+            fl_pq_writer_put_str(w, FL_STR("old"));
+            CHECK_EQ_INT(fl_pq_writer_end_row(w), FL_OK);
+        }
+        CHECK_EQ_INT(fl_delta_txn_file_close(txn, &err), FL_OK);
+        CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+        fl_delta_txn_free(txn);
+    }
+    fl_arena a;
+    fl_arena_init(&a, 0, 0);
+    fl_delta_txn *txn = NULL;
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    const char *keys[] = {"id"};
+    fl_delta_merge_opts mo = {.key_columns = keys, .n_key_columns = 1};
+    fl_delta_merge *m = NULL;
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &mo, &m, &err), FL_OK);
+    const int32_t d0102 = 19724, d0103 = 19725; /* days since 1970-01-01 */
+    struct {
+        const char *id, *v, *p;
+        int32_t dd;
+        bool del;
+    } in[] = {{"a1", "new", "a", d0102, false}, {"b2", "moved", "c", d0103, false}, {"z9", "ins", NULL, d0102, false},
+              {"a3", NULL, NULL, 0, true}};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        fl_pq_val *it = fl_arena_calloc(&a, 4, sizeof *it);
+        fl_pq_val row = {.kind = FL_PQ_V_STRUCT, .n = 4, .v.items = it};
+        it[0] = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = fl_str_c(in[i].id)};
+        if (in[i].v) it[1] = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = fl_str_c(in[i].v)};
+        if (in[i].p) it[2] = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = fl_str_c(in[i].p)};
+        if (!in[i].del) it[3] = (fl_pq_val){.kind = FL_PQ_V_I32, .v.i32 = in[i].dd};
+        CHECK_EQ_INT(in[i].del ? fl_delta_merge_add_delete(m, &row, &err) : fl_delta_merge_add_row(m, &row, &err), FL_OK);
+    }
+    fl_delta_merge_result r;
+    CHECK_EQ_INT(fl_delta_merge_run(m, &r, &err), FL_OK);
+    CHECK_EQ_INT(r.rows_updated, 2);
+    CHECK_EQ_INT(r.rows_inserted, 1);
+    CHECK_EQ_INT(r.rows_deleted, 1);
+    CHECK_EQ_INT(r.files_removed, 2);
+    CHECK_EQ_INT(r.files_added, 5); /* 2 rewrites + (a,01-02), (c,01-03), (null,01-02) */
+    fl_delta_merge_free(m);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+    fl_delta_txn_free(txn);
+    /* rows with their partition values, through the scan */
+    fl_delta_snapshot *snap = NULL;
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &snap, &err), FL_OK);
+    fl_delta_scan *scn = NULL;
+    CHECK_EQ_INT(fl_delta_scan_open(t, snap, &scn, &err), FL_OK);
+    fl_arena ra;
+    fl_arena_init(&ra, 0, 0);
+    fl_pq_val *row;
+    int n = 0, hits = 0;
+    while (fl_delta_scan_next(scn, &ra, &row, &err) == FL_OK) {
+        const fl_pq_val *it = row->v.items;
+        fl_str id = it[0].v.bytes;
+        n++;
+        if (fl_str_eq_c(id, "a1"))
+            hits += fl_str_eq_c(it[1].v.bytes, "new") && fl_str_eq_c(it[2].v.bytes, "a") && it[3].v.i32 == d0102;
+        if (fl_str_eq_c(id, "b2"))
+            hits += fl_str_eq_c(it[1].v.bytes, "moved") && fl_str_eq_c(it[2].v.bytes, "c") && it[3].v.i32 == d0103;
+        if (fl_str_eq_c(id, "z9")) hits += it[2].kind == FL_PQ_V_NULL && it[3].v.i32 == d0102;
+        if (fl_str_eq_c(id, "a3")) hits -= 10;
+        if (fl_str_eq_c(id, "b0")) hits += it[2].kind == FL_PQ_V_BYTES && it[3].kind == FL_PQ_V_NULL;
+        fl_arena_reset(&ra);
+    }
+    CHECK_EQ_INT(n, 10);
+    CHECK_EQ_INT(hits, 4);
+    int c_files = 0;
+    for (size_t i = 0; i < fl_delta_snapshot_num_files(snap); i++) {
+        const fl_delta_file *f = fl_delta_snapshot_get_file(snap, i);
+        if (fl_str_eq_c(f->partition_values[0].val, "c") && fl_str_eq_c(f->partition_values[1].val, "2024-01-03") &&
+            strstr(f->path.ptr, "p=c/dd=2024-01-03/"))
+            c_files++;
+    }
+    CHECK_EQ_INT(c_files, 1);
+    fl_arena_fini(&ra);
+    fl_delta_scan_close(scn);
+    fl_delta_snapshot_free(snap);
+    fl_arena_fini(&a);
+    fl_delta_table_close(t);
+    fl_store_close(st);
+    fl_rm_rf(dir, NULL);
+}
+
 static void test_limits(void)
 {
     fl_store *st = fresh("limits");
@@ -570,6 +681,7 @@ int main(void)
     RUN(test_upsert_delete);
     RUN(test_newer_wins);
     RUN(test_multi_key_soft_delete);
+    RUN(test_partitioned);
     RUN(test_limits);
     RUN(test_conflicts);
     RUN(test_txn_duplicate);
