@@ -20,10 +20,15 @@ typedef struct fl_server fl_server;
 
 /* Named limits. */
 #define FL_SERVER_DEFAULT_MAX_BODY (16u << 20) /* request body bytes (--max-body-mb) */
-#define FL_SERVER_MAX_HEADER_BYTES (64u << 10) /* request line + headers per connection */
+#define FL_SERVER_MAX_HEADER_BYTES (32u << 10) /* request header names + values; over it: 431 */
 #define FL_SERVER_MAX_TARGET 8192              /* request-target (path + query) bytes */
 #define FL_SERVER_MAX_QUERY_PARAMS 64          /* query parameters per request */
-#define FL_SERVER_MAX_HEADERS 100              /* request headers passed to the router */
+#define FL_SERVER_MAX_HEADERS 100              /* request headers; more: 431 */
+/* libmicrohttpd's per-connection memory (request line, headers, read buffer). Twice the
+ * header limit so that the router, not libmicrohttpd, answers an oversized header block
+ * (431 OperationOutcome); a block over this pool still gets libmicrohttpd's own HTML 431.
+ * libmicrohttpd zeroes the pool after every request, so it is kept small (64 KiB). */
+#define FL_SERVER_CONN_MEMORY (2u * FL_SERVER_MAX_HEADER_BYTES)
 #define FL_SERVER_MAX_BUNDLE_ENTRIES 1000      /* entries in a transaction/batch Bundle */
 #define FL_SERVER_MAX_RESP_HEADERS 8
 #define FL_SERVER_MAX_JSON_DEPTH 128           /* nesting of a request body */
@@ -84,6 +89,10 @@ typedef struct fl_server_req {
     size_t nheaders;
     fl_str body;
     bool body_too_large;          /* the transport dropped a body over max_body */
+    size_t header_bytes;          /* total bytes of header names + values the transport saw
+                                     (0 = sum headers[]); > FL_SERVER_MAX_HEADER_BYTES: 431 */
+    size_t header_count;          /* headers the transport saw (0 = nheaders); more than
+                                     FL_SERVER_MAX_HEADERS: 431 */
 } fl_server_req;
 
 typedef struct fl_server_resp {

@@ -159,7 +159,7 @@ typedef struct conn_state {
     fl_buf body;
     char *target; /* raw request-target, at most FL_SERVER_MAX_TARGET + 1 bytes */
     size_t target_len;
-    bool started, too_large, done;
+    bool started, too_large, reject, done;
 } conn_state;
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -195,16 +195,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 typedef struct hdr_sink {
     fl_arena *a;
     fl_server_hdr *h;
-    size_t n;
+    size_t n, total, bytes; /* kept, seen, bytes seen */
 } hdr_sink;
 
+/* Keeps the first FL_SERVER_MAX_HEADERS headers and counts all of them (the router answers
+ * 431 over the limits). */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     hdr_sink *s = cls;
-    if (s->n >= FL_SERVER_MAX_HEADERS) return MHD_NO;
-    s->h[s->n].name = fl_str_c(key);
-    s->h[s->n].value = fl_str_c(value ? value : "");
+    fl_str k = fl_str_c(key), v = fl_str_c(value ? value : "");
+    s->total++;
+    s->bytes += k.len + v.len;
+    if (s->n >= FL_SERVER_MAX_HEADERS) return MHD_YES;
+    s->h[s->n].name = k;
+    s->h[s->n].value = v;
     s->n++;
     return MHD_YES;
 }
@@ -226,7 +231,7 @@ static enum MHD_Result respond(fl_server *srv, struct MHD_Connection *conn, conn
 {
     fl_server_hdr *hdrs = fl_arena_calloc(&st->a, FL_SERVER_MAX_HEADERS, sizeof *hdrs);
     if (!hdrs) return MHD_NO;
-    hdr_sink hs = {&st->a, hdrs, 0};
+    hdr_sink hs = {&st->a, hdrs, 0, 0, 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
     fl_server_req req = {
         .method = fl_str_c(method),
@@ -235,6 +240,8 @@ static enum MHD_Result respond(fl_server *srv, struct MHD_Connection *conn, conn
         .nheaders = hs.n,
         .body = fl_buf_str(&st->body),
         .body_too_large = st->too_large,
+        .header_bytes = hs.bytes,
+        .header_count = hs.total,
     };
     fl_server_resp resp;
     fl_server_handle(srv, &req, &st->a, &resp);
@@ -252,7 +259,7 @@ static enum MHD_Result respond(fl_server *srv, struct MHD_Connection *conn, conn
         char *k = fl_arena_strndup(&st->a, resp.headers[i].name.ptr, resp.headers[i].name.len);
         if (k && v) MHD_add_response_header(mr, k, v);
     }
-    if (st->too_large) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (st->too_large || st->reject) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)resp.status, mr);
     MHD_destroy_response(mr);
     st->done = true;
@@ -274,6 +281,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!st->started) {
         st->started = true;
+        fl_server_hdr one[FL_SERVER_MAX_HEADERS];
+        hdr_sink hs = {&st->a, one, 0, 0, 0};
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
+        if (hs.total > FL_SERVER_MAX_HEADERS || hs.bytes > FL_SERVER_MAX_HEADER_BYTES) {
+            st->reject = true; /* the router answers 431; the body is not read */
+            return respond(srv, conn, st, method);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n = 0;
         if (cl && fl_parse_i64(fl_str_c(cl), &n) && n > 0 && (uint64_t)n > srv->opts.max_body) {
@@ -312,7 +326,7 @@ fl_rc fl_server_start(fl_server *srv, fl_err *err)
         flags, srv->port_req, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opts.threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)FL_SERVER_MAX_HEADER_BYTES, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        (size_t)FL_SERVER_CONN_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_END);
     freeaddrinfo(ai);

@@ -290,6 +290,18 @@ void fl_server_handle(fl_server *srv, const fl_server_req *req, fl_arena *a, fl_
     r->base_url = fl_arena_str_dup(a, fl_buf_str(&bu));
     fl_buf_reset(&bu);
 
+    size_t hbytes = req->header_bytes, hcount = req->header_count ? req->header_count : req->nheaders;
+    for (size_t i = 0; !req->header_bytes && i < req->nheaders; i++)
+        hbytes += req->headers[i].name.len + req->headers[i].value.len;
+    if (hcount > FL_SERVER_MAX_HEADERS) {
+        srv_outcome(r, 431, "%zu request headers: more than the limit of %d", hcount, FL_SERVER_MAX_HEADERS);
+        goto done;
+    }
+    if (hbytes > FL_SERVER_MAX_HEADER_BYTES) {
+        srv_outcome(r, 431, "request headers of %zu bytes: larger than the limit of %u bytes", hbytes,
+                    FL_SERVER_MAX_HEADER_BYTES);
+        goto done;
+    }
     fl_str target = req->target;
     if (target.len > FL_SERVER_MAX_TARGET) {
         srv_outcome(r, 414, "request target longer than %d bytes", FL_SERVER_MAX_TARGET);

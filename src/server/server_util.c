@@ -106,6 +106,8 @@ const char *srv_issue_code(int status)
     case 410: return "deleted";
     case 412: return "conflict";
     case 413: return "too-long";
+    case 414: return "too-long";
+    case 431: return "too-long";
     case 415: return "not-supported";
     case 422: return "processing";
     case 503: return "transient";
@@ -127,7 +129,9 @@ const char *srv_reason(int status)
     case 410: return "Gone";
     case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "";

@@ -263,6 +263,54 @@ elif MODE == "replicas":  # two servers on one PostgreSQL database, one destinat
     got = [r["id"] for r in rows]
     check(sorted(got) == sorted(made), "table holds each patient once", (len(got), len(set(got))))
 
+elif MODE == "retry":  # a failing batch stays queued, is retried every second, errors recorded
+    import shutil
+    from datetime import datetime
+    st, js = req("POST", "/AidboxTopicDestination", {
+        "resourceType": "AidboxTopicDestination", "status": "active", "topic": topic_url,
+        "kind": "data-lakehouse-at-least-once",
+        "parameter": dest_params([{"name": "skipInitialExport", "valueBoolean": True}])})
+    check(st == 201, "create destination", (st, diag(js)))
+    did = js["id"] if st == 201 else "none"
+    st, js = req("POST", "/Patient", patient("First", ["A"], "female", "1980-01-01"))
+    first = js["id"] if st == 201 else None
+    check(wait_for(lambda: status(did).get("messagesDelivered") == 1, 30), "first event delivered", status(did))
+    s0 = status(did)
+    check(s0.get("messagesDeliveryAttempts") == 0 and not s0.get("errors"),
+          "no failed attempts, no errors yet (messagesDeliveryAttempts counts failed attempts)", s0)
+    # break the table: its log becomes a plain file, so every commit attempt fails
+    log = os.path.join(TABLE, "_delta_log")
+    shutil.move(log, log + ".saved")
+    open(log, "w").close()
+    made = []
+    for i in range(3):
+        st, js = req("POST", "/Patient", patient(f"Blocked{i}", ["B"], "male", "1981-01-01"))
+        if st == 201:
+            made.append(js["id"])
+    time.sleep(7.5)
+    s1 = status(did)
+    errs = s1.get("errors", [])
+    print(f"retry mode: while broken: attempts={s1.get('messagesDeliveryAttempts')} queued={s1.get('messagesQueued')} "
+          f"errors={len(errs)}: {errs[:1]}")
+    check(s1.get("messagesQueued") == 3 and s1.get("messagesDelivered") == 1, "failed batch stays queued", s1)
+    check(len(errs) == 5, "lastErrorDetail keeps the last 5 errors", len(errs))
+    check(all("batch failed" in e.get("message", "") and e.get("timestamp") for e in errs),
+          "each error has message + timestamp", errs[:2])
+    ts = sorted(datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp() for e in errs)
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    check(gaps and all(0.9 <= g <= 2.5 for g in gaps), "retried about every second (1 s backoff)", gaps)
+    # each failed attempt counts its 3 events; after ~7 s there were >= 5 attempts
+    check(s1.get("messagesDeliveryAttempts", 0) >= 15 and s1.get("messagesDeliveryAttempts", 0) % 3 == 0,
+          "messagesDeliveryAttempts counts the failed attempts (in events)", s1.get("messagesDeliveryAttempts"))
+    os.remove(log)
+    shutil.move(log + ".saved", log)
+    check(wait_for(lambda: status(did).get("messagesQueued") == 0, 30), "delivered once the table is back", status(did))
+    s2 = status(did)
+    check(s2.get("messagesDelivered") == 4 and s2.get("status") == "active", "4 delivered, active", s2)
+    dt, rows = read_table()
+    got = sorted(r["id"] for r in rows)
+    check(got == sorted([first] + made), "each event in the table exactly once", got)
+
 else:  # initial export with concurrent writers
     N = 2000
     ids = []

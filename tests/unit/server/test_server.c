@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -101,6 +102,31 @@ static void test_errors(void)
     fl_buf_reset(&R.body);
     fl_server_handle(S, &req, &A, &R);
     CHECK_EQ_INT(R.status, 413);
+    /* header limits: 431 OperationOutcome naming the limit */
+    static char hv[FL_SERVER_MAX_HEADER_BYTES + 16];
+    memset(hv, 'v', sizeof hv - 1);
+    CHECK_EQ_INT(call("GET", "/fhir/Patient", "", "X-Big", hv), 431);
+    CHECK(body_has("\"code\":\"too-long\"") && body_has("larger than the limit of 32768 bytes"));
+    fl_server_hdr many[FL_SERVER_MAX_HEADERS + 1];
+    for (size_t i = 0; i < FL_SERVER_MAX_HEADERS + 1; i++) many[i] = (fl_server_hdr){FL_STR("X-A"), FL_STR("b")};
+    fl_server_req mreq = {.method = FL_STR("GET"), .target = FL_STR("/fhir/Patient"), .headers = many,
+                          .nheaders = FL_SERVER_MAX_HEADERS + 1};
+    fl_buf_reset(&R.body);
+    fl_arena_reset(&A);
+    fl_server_handle(S, &mreq, &A, &R);
+    CHECK_EQ_INT(R.status, 431);
+    CHECK(body_has("101 request headers: more than the limit of 100"));
+    mreq.nheaders = FL_SERVER_MAX_HEADERS; /* the transport kept 100 of 150 it saw */
+    mreq.header_count = 150;
+    fl_buf_reset(&R.body);
+    fl_arena_reset(&A);
+    fl_server_handle(S, &mreq, &A, &R);
+    CHECK_EQ_INT(R.status, 431);
+    mreq.header_count = 0;
+    fl_buf_reset(&R.body);
+    fl_arena_reset(&A);
+    fl_server_handle(S, &mreq, &A, &R);
+    CHECK_EQ_INT(R.status, 200);
     CHECK_EQ_INT(call("GET", "/health", "", NULL, NULL), 200);
     CHECK(body_has("\"status\":\"ok\""));
     CHECK_EQ_INT(call("GET", "/metrics", "", NULL, NULL), 200);
@@ -402,6 +428,32 @@ static void test_start_stop(void)
     close(fd);
     CHECK(strncmp(buf, "HTTP/1.0 200", 12) == 0 || strncmp(buf, "HTTP/1.1 200", 12) == 0);
     CHECK(strstr(buf, "\"status\":\"ok\"") != NULL);
+    /* a header block over the limit: our 431 OperationOutcome (not libmicrohttpd's HTML)
+     * while it fits the connection's memory; beyond that libmicrohttpd's own 431 */
+    size_t sizes[2] = {FL_SERVER_MAX_HEADER_BYTES + 1000, FL_SERVER_CONN_MEMORY + 1000};
+    for (int k = 0; k < 2; k++) {
+        size_t hl = sizes[k];
+        char *big = malloc(hl + 128);
+        CHECK(big != NULL);
+        if (!big) break;
+        int hn = snprintf(big, 128, "GET /fhir/Patient HTTP/1.1\r\nHost: x\r\nX-Big: ");
+        memset(big + hn, 'v', hl);
+        memcpy(big + hn + hl, "\r\n\r\n", 4);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+        size_t off = 0, len = (size_t)hn + hl + 4;
+        while (off < len && (n = write(fd, big + off, len - off)) > 0) off += (size_t)n;
+        memset(buf, 0, sizeof buf);
+        got = 0;
+        while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+        close(fd);
+        free(big);
+        CHECK(strncmp(buf, "HTTP/1.1 431", 12) == 0);
+        if (k == 0) {
+            CHECK(strstr(buf, "\"resourceType\":\"OperationOutcome\"") != NULL);
+            CHECK(strstr(buf, "larger than the limit of 32768 bytes") != NULL);
+        }
+    }
     fl_server_stop(s);
     fl_server_stop(s); /* idempotent */
     fl_server_free(s);
