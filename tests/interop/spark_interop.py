@@ -19,6 +19,8 @@ fhirlake -> Spark
                  10/20/30, `table merge` x2 (newer-wins, deletes, txn), OPTIMIZE, `append
                  --add-column`, VACUUM retention 0: Spark's rows == `table show` == expected
                  rows; versionAsOf the pre-merge version (before VACUUM) == `show --version`.
+  fl-merge-partitioned  `table merge` on a table partitioned by string + date (row moved to
+                 a new partition, null partition value): Spark rows and partition pruning.
 Spark -> fhirlake
   sp-plain, sp-partitioned, sp-checkpoint (Spark's own checkpoint), sp-dv (deletion vectors +
   DELETE; `--read-dv`), sp-colmap (column mapping name + RENAME COLUMN): `fhirlake table cat`
@@ -458,6 +460,43 @@ def fl_lifecycle():
     return f"{n} rows == table show == expected; versionAsOf {', '.join(tt)} before vacuum; history {len(ops)} versions; {lc.log[-1]}"
 
 
+def fl_merge_partitioned():
+    """`table merge` on a table partitioned by string + date: Spark finds every row in the
+    right partition (moved row, null partition value) and prunes by the new partition."""
+    path = os.path.join(WORK, "pmerge")
+    shutil.rmtree(path, ignore_errors=True)
+    schema = {"type": "struct", "fields": [
+        {"name": "id", "type": "long", "nullable": False, "metadata": {}},
+        {"name": "v", "type": "string", "nullable": True, "metadata": {}},
+        {"name": "p", "type": "string", "nullable": True, "metadata": {}},
+        {"name": "dd", "type": "date", "nullable": True, "metadata": {}}]}
+    run("table", "create", path, "--schema", json.dumps(schema), "--partition-by", "p,dd")
+    exp = {}
+    for b in range(4):
+        rows = [{"id": b * 10 + i, "v": "old", "p": f"p{b}", "dd": f"2024-01-0{1 + b}"} for i in range(5)]
+        nd = os.path.join(WORK, f"pm{b}.ndjson")
+        write_ndjson(nd, rows)
+        run("table", "append", path, nd)
+        exp.update({r["id"]: r for r in rows})
+    ups = [{"id": 1, "v": "new", "p": "p0", "dd": "2024-01-01"},
+           {"id": 12, "v": "moved", "p": "p9", "dd": "2024-02-29"},
+           {"id": 99, "v": "ins", "p": None, "dd": "2024-03-01"}]
+    nd, dl = os.path.join(WORK, "pm_up.ndjson"), os.path.join(WORK, "pm_del.ndjson")
+    write_ndjson(nd, ups)
+    write_ndjson(dl, [{"id": 23}])
+    out = run("table", "merge", path, "--input", nd, "--key", "id", "--delete-input", dl).stdout
+    exp.update({r["id"]: r for r in ups})
+    del exp[23]
+    theirs = sp_rows(path)
+    same_rows("partitioned merge vs show", theirs, fl_rows(path))
+    n = same_rows("partitioned merge vs expected", theirs, list(exp.values()), bn="expected")
+    df = spark.read.format("delta").load(path)
+    k = df.where("p = 'p9' and dd = date'2024-02-29'").count()
+    z = df.where("p is null").collect()
+    assert k == 1 and len(z) == 1 and z[0]["id"] == 99, (k, z)
+    return f"{n} rows == table show == expected; pruned reads find the moved row and the null partition; {out.strip()}"
+
+
 # ---------------------------------------------------------------- Spark -> fhirlake
 
 SP_SCHEMA = T.StructType([
@@ -655,6 +694,7 @@ case("fl-appends", fl_appends)
 case("fl-evolution", fl_evolution)
 case("fl-merge", fl_merge)
 case("fl-lifecycle", fl_lifecycle)
+case("fl-merge-partitioned", fl_merge_partitioned)
 case("fl-spark-ops", fl_spark_ops)
 case("sp-plain", sp_plain)
 case("sp-partitioned", sp_partitioned)
