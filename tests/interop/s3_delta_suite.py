@@ -8,7 +8,9 @@ Environment from tools/s3server.sh (S3_ENDPOINT, S3_BUCKET, AWS_*). Steps, all t
 fhirlake CLI on s3://BUCKET/suite-PID/suite:
   create (schema of the test view, delta.checkpointInterval=10); 26 appends (checkpoints at
   10 and 20 must appear in the bucket); MERGE with `table merge --key id` (changed, new and
-  deleted rows) and with `export --mode merge` (FHIR Patients upserted by id); schema evolution (a view with one more column appends; old rows read null there);
+  deleted rows) and with `export --mode merge` (FHIR Patients upserted by id); schema evolution
+  twice (an export through a view with one more column, then `table append --add-column`; old
+  rows read null there);
   OPTIMIZE (one file afterwards); time travel by version and by timestamp (fhirlake
   `table show --version/--timestamp` and delta-rs `load_as_version`); VACUUM --dry-run
   (lists, deletes nothing) then VACUUM (exactly the listed objects disappear); explicit
@@ -43,6 +45,7 @@ URL = ROOT + "/suite"
 KEY = PREFIX + "/suite/"
 COLS1 = ["id", "gender", "family", "births", "is_deleted"]
 COLS2 = ["id", "gender", "family", "births", "city", "is_deleted"]  # view columns, then is_deleted
+COLS3 = COLS2 + ["note"]
 failures = []
 checks = 0
 
@@ -230,19 +233,32 @@ def main():
     snaps[29] = {k: dict(v) for k, v in model.items()}
     same("after schema evolution", model, COLS2)
 
-    # OPTIMIZE (version 30)
+    # schema evolution through the table CLI (version 30): append with --add-column note:string
+    noted = [dict(row(960 + i), note="note%d" % i) for i in range(2)]
+    out = fl("table", "append", URL, write("note.ndjson", [{c: r.get(c) for c in COLS3} for r in noted]),
+             "--add-column", "note:string").stdout
+    for r in noted:
+        model[r["id"]] = dict(r)
+    rs_fields = [f.name for f in rs_table().schema().fields]
+    check(out.startswith("committed version 30") and rs_fields == COLS3,
+          "table append --add-column note:string: %s; delta-rs sees columns %s" % (out.strip(), rs_fields))
+    snaps[30] = {k: dict(v) for k, v in model.items()}
+    same("after --add-column", model, COLS3)
+
+    # OPTIMIZE (version 31)
     files_before = int(json.loads(fl("table", "stats", URL).stdout)["numFiles"])
     fl("table", "optimize", URL)
     st = json.loads(fl("table", "stats", URL).stdout)
-    check(int(st["numFiles"]) == 1 and files_before > 1 and info()["version"] == 30,
-          "optimize: %d files -> %s, version 30" % (files_before, st["numFiles"]))
-    snaps[30] = {k: dict(v) for k, v in model.items()}
-    same("after optimize", model, COLS2)
+    check(int(st["numFiles"]) == 1 and files_before > 1 and info()["version"] == 31,
+          "optimize: %d files -> %s, version 31" % (files_before, st["numFiles"]))
+    snaps[31] = {k: dict(v) for k, v in model.items()}
+    same("after optimize", model, COLS3)
 
     # time travel by version (fhirlake and delta-rs, against the model's snapshot)
     for v in (0, 1, 10, 12, 20, 26, 27, 28):
         same("time travel to version %d" % v, snaps[v], COLS1, v)
     same("time travel to version 29", snaps[29], COLS2, 29)
+    same("time travel to version 30", snaps[30], COLS3, 30)
     # by timestamp: between the commits of versions 12 and 13 -> version 12
     t12 = info("--timestamp", str(int(ts_mid.timestamp() * 1000)))["version"]
     check(t12 == 12, "fhirlake --timestamp between v12 and v13 resolves to version %s" % t12)
@@ -266,7 +282,7 @@ def main():
     after = objects()
     check(after == before - expect_gone,
           "vacuum: %d objects deleted, %d left, live data files kept" % (len(before - after), len(after)))
-    same("after vacuum", model, COLS2)
+    same("after vacuum", model, COLS3)
     old = fl("table", "show", URL, "--version", "26", ok=False)
     check(old.returncode != 0, "after vacuum, version 26 (its files gone) fails cleanly: %s" %
           old.stderr.strip()[:120])
@@ -277,13 +293,13 @@ def main():
     lc = json.loads(S3C.get_object(Bucket=BUCKET, Key=KEY + "_delta_log/_last_checkpoint")["Body"].read())
     check(lc.get("version") == v and "_delta_log/%020d.checkpoint.parquet" % v in objects("_delta_log/"),
           "explicit checkpoint at version %d (_last_checkpoint says %s)" % (v, lc.get("version")))
-    same("after explicit checkpoint", model, COLS2)
+    same("after explicit checkpoint", model, COLS3)
     last = [row(990)]
     for r in last:
         model[r["id"]] = dict(r)
     fl("table", "append", URL, write("last.ndjson", [{c: r[c] for c in COLS1} for r in last]))
     check(info()["version"] == v + 1, "append after the checkpoint: version %d" % (v + 1))
-    same("after append on the checkpoint", model, COLS2)
+    same("after append on the checkpoint", model, COLS3)
     print("s3_delta_suite: %d checks, %d failed" % (checks, len(failures)))
     return 1 if failures else 0
 
