@@ -14,6 +14,7 @@ and C*ROWS rows per writer, each writer's rows in its commit order.
 """
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -155,6 +156,7 @@ def main():
 
 if __name__ == "__main__":
     code = main()
+    shutil.rmtree(WORK, ignore_errors=True)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

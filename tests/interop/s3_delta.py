@@ -14,6 +14,7 @@ Environment from tools/s3server.sh (S3_ENDPOINT, S3_BUCKET, AWS_*). Checks:
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -124,6 +125,7 @@ def main():
 
 if __name__ == "__main__":
     code = main()
+    shutil.rmtree(WORK, ignore_errors=True)
     # os._exit: delta-rs' runtime can abort ("terminate called without an active exception")
     # in interpreter teardown, after every check has passed; the verdict is already decided.
     sys.stdout.flush()

@@ -20,6 +20,7 @@ After every step: rows printed by `fhirlake table show` == rows delta-rs reads =
 import datetime
 import json
 import os
+import shutil
 import re
 import subprocess
 import sys
@@ -306,6 +307,7 @@ def main():
 
 if __name__ == "__main__":
     code = main()
+    shutil.rmtree(WORK, ignore_errors=True)
     # os._exit: delta-rs' runtime can abort in interpreter teardown after every check passed.
     sys.stdout.flush()
     sys.stderr.flush()
