@@ -514,6 +514,10 @@ FL_API fl_rc fl_delta_scan_open(fl_delta_table *t, const fl_delta_snapshot *s, f
 /* Same over a subset: the snapshot files with indexes files[0..n) (copied), in that order. */
 FL_API fl_rc fl_delta_scan_open_files(fl_delta_table *t, const fl_delta_snapshot *s, const size_t *files, size_t n,
                                       fl_delta_scan **out, fl_err *err);
+/* Projection: only the named top-level columns are decoded; the others come back null
+ * (rows keep one item per schema column). Call before the first fl_delta_scan_next.
+ * FL_E_NOT_FOUND naming an unknown column. */
+FL_API fl_rc fl_delta_scan_select(fl_delta_scan *sc, const char *const *columns, size_t n, fl_err *err);
 /* Next row, allocated in a (valid until a is reset); FL_E_EOF after the last row. */
 FL_API fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **row, fl_err *err);
 FL_API void fl_delta_scan_close(fl_delta_scan *sc);

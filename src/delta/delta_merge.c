@@ -489,6 +489,28 @@ static fl_rc mark_read(fl_delta_merge *m, size_t fi, fl_err *err)
     return FL_OK;
 }
 
+/* Scan of snapshot file fi; `keys_only` decodes just the key and newer-wins columns
+ * (enough to match rows), else every column (for rewriting). */
+static fl_rc open_scan(fl_delta_merge *m, size_t fi, bool keys_only, fl_delta_scan **sc, fl_err *err)
+{
+    fl_rc rc = fl_delta_scan_open_files(m->txn->t, m->s, &fi, 1, sc, err);
+    if (rc || !keys_only) return rc;
+    const char *cols[FL_DELTA_MAX_MERGE_KEYS + 1];
+    char names[FL_DELTA_MAX_MERGE_KEYS + 1][256];
+    size_t n = 0;
+    for (size_t k = 0; k <= m->nk; k++) {
+        long ci = k < m->nk ? (long)m->kidx[k] : m->nw;
+        if (ci < 0) continue;
+        fl_str nm = m->sch->fields[ci].name;
+        if (nm.len >= sizeof names[0]) return FL_OK; /* unusual name: decode everything */
+        memcpy(names[n], nm.ptr, nm.len);
+        names[n][nm.len] = 0;
+        cols[n] = names[n];
+        n++;
+    }
+    return fl_delta_scan_select(*sc, cols, n, err);
+}
+
 /* The batch's winning entry for the key of a target row, or NULL. */
 static merge_ent *lookup(fl_delta_merge *m, const fl_pq_val *row)
 {
@@ -510,7 +532,7 @@ fl_rc fl_delta_merge_resolve(fl_delta_merge *m, fl_err *err)
         fl_arena_reset(&ra);
         if (!delta_guard_may_hold(m->guard, fl_delta_snapshot_get_file(m->s, fi), &ra)) continue;
         FL_TRY(mark_read(m, fi, err));
-        FL_TRY(fl_delta_scan_open_files(m->txn->t, m->s, &fi, 1, &sc, err));
+        FL_TRY(open_scan(m, fi, true, &sc, err));
         for (;;) {
             fl_arena_reset(&ra);
             fl_pq_val *row;
@@ -778,7 +800,7 @@ fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *
         FL_TRY(mark_read(m, fi, err));
         /* does any row change? */
         bool change = false;
-        FL_TRY(fl_delta_scan_open_files(m->txn->t, m->s, &fi, 1, &sc, err));
+        FL_TRY(open_scan(m, fi, true, &sc, err));
         while (!change) {
             fl_arena_reset(&ra);
             fl_pq_val *row;

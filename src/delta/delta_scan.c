@@ -29,6 +29,7 @@ struct fl_delta_scan {
     bool mapping;           /* column mapping (name/id): match physical names / field ids */
     fl_map phys;            /* fl_delta_field* (as bytes) -> physical name (fl_str* in pa) */
     fl_arena pa;            /* physical-name cache storage */
+    bool *want;             /* per schema field: selected (NULL = every column) */
 };
 
 /* Physical name of a field under column mapping (cached), else its name. */
@@ -435,7 +436,27 @@ void fl_delta_scan_close(fl_delta_scan *sc)
     fl_free(sc->subset);
     fl_map_reset(&sc->phys);
     fl_arena_fini(&sc->pa);
+    fl_free(sc->want);
     fl_free(sc);
+}
+
+fl_rc fl_delta_scan_select(fl_delta_scan *sc, const char *const *columns, size_t n, fl_err *err)
+{
+    if (sc->r || sc->file) return fl_err_set(err, FL_E_STATE, "scan: select columns before the first row");
+    size_t nf = sc->schema->n_fields;
+    bool *want = fl_calloc(nf ? nf : 1, sizeof *want);
+    if (!want) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        const fl_delta_field *f = fl_delta_type_find(sc->schema, fl_str_c(columns[k] ? columns[k] : ""));
+        if (!f) {
+            fl_free(want);
+            return fl_err_set(err, FL_E_NOT_FOUND, "scan: no column '%s' in the table", columns[k] ? columns[k] : "");
+        }
+        want[f - sc->schema->fields] = true;
+    }
+    fl_free(sc->want);
+    sc->want = want;
+    return FL_OK;
 }
 
 /* URI-decode a log path into a store key. */
@@ -495,6 +516,20 @@ static fl_rc open_file(fl_delta_scan *sc, fl_err *err)
         }
         sc->col_of[i] = find_child(sc, root, fd);
     }
+    if (sc->want) { /* decode only the selected columns */
+        const char *paths[256];
+        size_t np = 0;
+        for (size_t i = 0; i < sc->schema->n_fields; i++) {
+            if (!sc->want[i] || sc->col_of[i] < 0) continue;
+            const char *nm = fl_pq_schema_node(sc->ps, root->children[sc->col_of[i]])->name;
+            if (np == sizeof paths / sizeof paths[0] || strchr(nm, '.')) {
+                np = 0; /* too many to list, or not expressible as a path: decode everything */
+                break;
+            }
+            paths[np++] = nm;
+        }
+        if (np && (rc = fl_pq_reader_select(sc->r, paths, np, err)) != FL_OK) return rc;
+    }
     sc->row = 0;
     sc->dvpos = 0;
     return fl_delta_dv_rows(sc->t, f, &sc->fa, &sc->dv, &sc->ndv, err);
@@ -527,6 +562,7 @@ fl_rc fl_delta_scan_next(fl_delta_scan *sc, fl_arena *a, fl_pq_val **out, fl_err
         if (!res || !items) return fl_err_set(err, FL_E_NOMEM, "out of memory");
         const fl_pq_node *root = fl_pq_schema_node(sc->ps, 0);
         for (size_t i = 0; i < nf; i++) {
+            if (sc->want && !sc->want[i]) continue; /* not selected: null */
             if (sc->is_part[i]) {
                 items[i] = sc->pvals[i];
                 if (items[i].kind == FL_PQ_V_BYTES) items[i].v.bytes = fl_arena_str_dup(a, items[i].v.bytes);
