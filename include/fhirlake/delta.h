@@ -347,7 +347,7 @@ FL_API fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column,
  * (with fl_delta_txn_set_app for idempotency).
  *
  * Concurrency: after run, the txn conflicts at commit (FL_E_DELTA_CONFLICT, not retried)
- * with a concurrent commit that adds a file whose stats may hold one of the merge keys (or
+ * with a concurrent commit that adds a file (dataChange=true) whose stats may hold a merge key (or
  * that has no stats), or that removes (dataChange=true) a file the merge read; concurrent
  * appends of other key ranges and compactions of unread files are rebased and retried.
  *
