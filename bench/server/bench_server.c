@@ -15,7 +15,9 @@
  * data files not seen before and record the first-seen time of every id in them. After the load the watcher runs until every created
  * id was seen (or --drain seconds passed). Prints "key value" lines: creates, creates/s,
  * request latency p50/p99, visibility latency p50/p99/max (response -> row visible),
- * rows missing and rows seen twice (both must be 0: exactly-once delivery). Exit 1 on an
+ * rows missing and rows seen twice (both must be 0: exactly-once delivery). With
+ * BENCH_SERVER_DUMP=FILE it also writes one "response_ms visible_ms" line per row
+ * (CLOCK_MONOTONIC, comparable with the server's debug log). Exit 1 on an
  * error or a missing/duplicate row. Bench code: plain malloc, prints. */
 #include "fhirlake/delta.h"
 #include "fhirlake/os.h"
@@ -455,16 +457,23 @@ int main(int argc, char **argv)
     qsort(w.seen.v, w.seen.n, sizeof *w.seen.v, rec_cmp);
     int64_t *vis = calloc(done.n + 1, sizeof *vis);
     size_t nvis = 0, missing = 0, dup = 0, extra = 0;
+    /* BENCH_SERVER_DUMP=FILE: one line per row seen, "response_ms visible_ms" (CLOCK_MONOTONIC) */
+    const char *dump_path = getenv("BENCH_SERVER_DUMP");
+    FILE *dump = dump_path && *dump_path ? fopen(dump_path, "w") : NULL;
     size_t j = 0;
     for (size_t i = 0; i < w.seen.n; i++)
         if (i && !strcmp(w.seen.v[i].id, w.seen.v[i - 1].id)) dup++;
     for (size_t i = 0; i < done.n; i++) {
         while (j < w.seen.n && strcmp(w.seen.v[j].id, done.v[i].id) < 0) j++;
         if (j < w.seen.n && !strcmp(w.seen.v[j].id, done.v[i].id))
+        {
             vis[nvis++] = (int64_t)w.seen.v[j].t_ns - (int64_t)done.v[i].t_ns;
+            if (dump) fprintf(dump, "%.3f %.3f\n", (double)done.v[i].t_ns / 1e6, (double)w.seen.v[j].t_ns / 1e6);
+        }
         else
             missing++;
     }
+    if (dump) fclose(dump);
     extra = w.seen.n - dup > nvis ? w.seen.n - dup - nvis : 0;
     qsort(lat, nlat, sizeof *lat, u64_cmp);
     qsort(vis, nvis, sizeof *vis, i64_cmp);

@@ -131,6 +131,14 @@ fl_rc fl_server_new(const fl_server_opts *opts, fl_server **out, fl_err *err)
     pthread_mutex_init(&srv->stop_mu, NULL);
     pthread_cond_init(&srv->stop_cv, NULL);
     pthread_mutex_init(&srv->work_mu, NULL);
+    pthread_mutex_init(&srv->wake_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->wake_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&srv->enq_events, 0);
+    atomic_init(&srv->wake_at, UINT64_MAX);
     fl_uuid4(srv->owner); /* lease owner id of this process (delivery workers) */
     srv->reg_lock_init = true;
     FL_TRY(fl_fhirdb_open(srv->db_url, &dbo, &srv->db, err));
@@ -382,6 +390,8 @@ void fl_server_free(fl_server *srv)
         pthread_mutex_destroy(&srv->stop_mu);
         pthread_cond_destroy(&srv->stop_cv);
         pthread_mutex_destroy(&srv->work_mu);
+        pthread_mutex_destroy(&srv->wake_mu);
+        pthread_cond_destroy(&srv->wake_cv);
     }
     for (size_t i = 0; i < srv->ncreds; i++) fl_free(srv->creds[i]);
     fl_free(srv->creds);

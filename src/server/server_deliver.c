@@ -24,8 +24,10 @@
 #include "fhirlake/view.h"
 #include "server/server_int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #define W_MAX_ERRORS 5
 #define W_LEASE_MS 30000u
@@ -96,6 +98,41 @@ static bool w_sleep(srv_worker *w, uint32_t ms)
 {
     for (uint32_t t = 0; t < ms && !atomic_load(&w->stop); t += 20) fl_sleep_ms(ms - t < 20 ? ms - t : 20);
     return !atomic_load(&w->stop);
+}
+
+/* Wait up to ms, or until this process has enqueued events up to `wake_at` (counted by the
+ * write hook, see srv_deliver_poke), or stop. */
+static void w_wait_events(srv_worker *w, uint32_t ms, uint64_t wake_at)
+{
+    fl_server *srv = w->srv;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000u);
+    ts.tv_nsec += (long)(ms % 1000u) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->wake_mu);
+    while (!atomic_load(&w->stop) && atomic_load(&srv->enq_events) < wake_at) {
+        /* (re)register: a poke for another worker resets wake_at */
+        uint_fast64_t cur = atomic_load(&srv->wake_at);
+        while (wake_at < cur && !atomic_compare_exchange_weak(&srv->wake_at, &cur, wake_at)) {
+        }
+        if (pthread_cond_timedwait(&srv->wake_cv, &srv->wake_mu, &ts) == ETIMEDOUT) break;
+    }
+    pthread_mutex_unlock(&srv->wake_mu);
+}
+
+void srv_deliver_poke(fl_server *srv)
+{
+    if (atomic_load_explicit(&srv->enq_events, memory_order_relaxed) <
+        atomic_load_explicit(&srv->wake_at, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&srv->wake_mu);
+    atomic_store(&srv->wake_at, UINT64_MAX);
+    pthread_cond_broadcast(&srv->wake_cv);
+    pthread_mutex_unlock(&srv->wake_mu);
 }
 
 static void w_close(srv_worker *w)
@@ -362,10 +399,15 @@ static void w_initial_export(srv_worker *w)
 
 /* ------------------------------------------------------------------ live batches */
 
-/* Deliver one batch. *wait_ms > 0: nothing to do now, poll again after that long. The
- * poll is cheap (a count, no payloads), so it runs often and a full batch or an expired
- * sendIntervalMs is noticed within W_POLL_MS. */
-static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, uint32_t *wait_ms, fl_err *err)
+static double ms_since(uint64_t from_ns, uint64_t to_ns) { return to_ns > from_ns ? (double)(to_ns - from_ns) / 1e6 : 0; }
+
+/* Deliver one batch. *wait_ms > 0: nothing to do now, poll again after that long, or as
+ * soon as this process's writes have enqueued *wake_at events in all (a full batch; 0 =
+ * no such shortcut). The poll is cheap (a count, no payloads), so it runs often and a full
+ * batch written through another replica or an expired sendIntervalMs is noticed within
+ * W_POLL_MS. */
+static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, uint32_t *wait_ms, uint64_t *wake_at,
+                     fl_err *err)
 {
     fl_rc rc = FL_OK;
     fl_arena a;
@@ -376,6 +418,9 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
     int64_t batch_no = 0, pending = 0, ready = 0;
     uint32_t poll = w->cfg.send_interval_ms < W_POLL_MS ? w->cfg.send_interval_ms : W_POLL_MS;
     *wait_ms = 0;
+    *wake_at = 0;
+    uint64_t enq = atomic_load(&w->srv->enq_events); /* before the count: wakes early rather than late */
+    uint64_t t_take = fl_clock_mono_ns(), t_flat = 0, t_commit = 0, t_ack = 0; /* for the debug log */
     FL_TRY(fl_fhirdb_outbox_ready(c, dest, w->cfg.batch_size, &pending, &ready, err));
     int64_t now_ms = (int64_t)(fl_clock_mono_ns() / 1000000u);
     if (!pending) {
@@ -383,6 +428,7 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
         if (!ready) *last_flush_ms = now_ms; /* the interval counts from the first waiting event */
         if (!ready || (ready < (int64_t)w->cfg.batch_size && left > 0)) {
             *wait_ms = !ready || left > (int64_t)poll ? poll : (uint32_t)left;
+            *wake_at = enq + (uint64_t)((int64_t)w->cfg.batch_size - ready);
             goto done;
         }
     }
@@ -421,6 +467,7 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
         if (rc == FL_E_DELTA_DUPLICATE)
             rc = fl_err_set(err, FL_E_STATE, "batch %lld: numbering collides with the table", (long long)batch_no);
     }
+    t_flat = fl_clock_mono_ns();
     if (rc == FL_OK) {
         w_clear_rows(w);
         for (size_t i = 0; i < n && rc == FL_OK; i++) {
@@ -441,11 +488,17 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
             rc = w_add(w, text, rows[i].op == FL_FHIRDB_DELETE ? 1 : 0, what, err);
         }
         if (rc == FL_OK) rc = w_flush(w, err);
+        t_commit = fl_clock_mono_ns();
         if (rc == FL_OK) rc = fl_engine_sink_commit(w->sink, NULL, err);
         fl_engine_sink_abort(w->sink);
     }
     if (rc == FL_E_DELTA_DUPLICATE) rc = FL_OK; /* delivered before a crash: just ack */
+    t_ack = fl_clock_mono_ns();
     if (rc == FL_OK) rc = fl_fhirdb_outbox_ack_batch(c, dest, batch_no, err);
+    fl_log(&w->srv->opts.log, FL_LOG_DEBUG,
+           "destination %s: batch %lld, %zu events: take %.1f ms, flatten %.1f ms, commit %.1f ms, ack %.1f ms", w->id,
+           (long long)batch_no, n, ms_since(t_take, t_flat), ms_since(t_flat, t_commit),
+           ms_since(t_commit, t_ack), ms_since(t_ack, fl_clock_mono_ns()));
     pthread_mutex_lock(&w->srv->work_mu);
     w->in_process = 0;
     if (rc == FL_OK) {
@@ -508,9 +561,10 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
         }
         FL_TRY(fl_fhirdb_acquire(w->srv->db, &c, err));
         uint32_t wait_ms = 0;
+        uint64_t wake_at = 0;
         fl_err berr;
         fl_err_clear(&berr);
-        rc = w_batch(w, c, &last_flush, &wait_ms, &berr);
+        rc = w_batch(w, c, &last_flush, &wait_ms, &wake_at, &berr);
         fl_fhirdb_release(w->srv->db, c);
         c = NULL;
         if (rc) {
@@ -519,7 +573,8 @@ static fl_rc w_run(srv_worker *w, fl_err *err)
             w_sleep(w, 1000);
             continue;
         }
-        if (wait_ms) w_sleep(w, wait_ms);
+        if (wait_ms && wake_at) w_wait_events(w, wait_ms, wake_at);
+        else if (wait_ms) w_sleep(w, wait_ms);
     }
 done:
     if (held) {
@@ -632,6 +687,9 @@ void srv_deliver_stop_all(fl_server *srv)
     pthread_mutex_lock(&srv->work_mu);
     srv->delivery_on = false;
     for (srv_worker *w = srv->workers; w; w = w->next) atomic_store(&w->stop, true);
+    pthread_mutex_lock(&srv->wake_mu); /* no wait for the poll interval */
+    pthread_cond_broadcast(&srv->wake_cv);
+    pthread_mutex_unlock(&srv->wake_mu);
     reap(srv, true);
     while (srv->jobs) {
         srv_worker *j = srv->jobs;

@@ -244,6 +244,7 @@ fl_rc srv_events_hook(void *ctx, fl_fhirdb_conn *c, const fl_fhirdb_event *ev, f
                              : dst->full_resource ? ev->current
                                                   : FL_STR("");
             rc = fl_fhirdb_outbox_enqueue(c, fl_str_c(dst->id), ev, payload, NULL, err);
+            if (rc == FL_OK && dst->lakehouse) atomic_fetch_add_explicit(&srv->enq_events, 1, memory_order_relaxed);
             break; /* one event per destination */
         }
     }

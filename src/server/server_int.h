@@ -73,6 +73,15 @@ struct fl_server {
     srv_worker *workers;
     srv_worker *jobs;        /* $viewdefinition-export jobs (same struct, no queue) */
     bool delivery_on;        /* set by fl_server_start: sync starts workers */
+    /* delivery wake-up: the write hook counts the events it enqueues for lakehouse
+     * destinations (enq_events); after each request srv_deliver_poke() wakes the workers
+     * once the count reaches wake_at, the lowest count a waiting worker needs for a full
+     * batch (UINT64_MAX: nobody waits). The 50 ms outbox poll stays as the fallback (other
+     * replicas' writes are not counted here). */
+    atomic_uint_fast64_t enq_events;
+    atomic_uint_fast64_t wake_at;
+    pthread_mutex_t wake_mu;
+    pthread_cond_t wake_cv; /* CLOCK_MONOTONIC */
     char owner[64];          /* this process's lease owner id */
 };
 
@@ -185,6 +194,7 @@ const char *srv_lake_check_refs(srv_req *r, const fl_json_val *res, bool lakehou
 /* server_deliver.c: one worker thread per lakehouse destination. */
 void srv_deliver_sync(fl_server *srv);  /* start/stop workers to match the registry */
 void srv_deliver_stop_all(fl_server *srv);
+void srv_deliver_poke(fl_server *srv);  /* after a request: wake workers a full batch waits for */
 void srv_deliver_status(srv_req *r, fl_str id, int64_t queued, fl_jw *w); /* $status parameters */
 void srv_deliver_metrics(srv_req *r, fl_buf *b);
 /* ViewDefinition/$viewdefinition-export (nseg 2: kick-off) and .../status/<job> (nseg 4). */

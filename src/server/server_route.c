@@ -324,6 +324,7 @@ void fl_server_handle(fl_server *srv, const fl_server_req *req, fl_arena *a, fl_
     }
     if (qm && !srv_parse_query(r, fl_str_make(qm + 1, target.len - rawpath.len - 1))) goto done;
     dispatch(r, req->method, path);
+    srv_deliver_poke(srv); /* its writes are committed (or rolled back) by now */
 done:
     if (atomic_load(&srv->reg_dirty)) {
         /* a topic or destination changed and is committed (or rolled back): reload the
