@@ -6,7 +6,8 @@
  * table must hold every view column with the same type, else the open fails naming the
  * missing/mismatched columns, or (add_columns) the missing ones are added in a metadata
  * commit. Rows are written in the table's column order: columns the view lacks are null.
- * Separate from engine_sink.c (the one-shot export's per-view writer threads). */
+ * Separate from engine_sink.c (the one-shot export's per-view writer threads), which holds
+ * the Delta set-up both use (eng_delta_open, eng_delta_schema_for; engine_int.h). */
 #include "engine/engine_int.h"
 
 #include <stdio.h>
@@ -28,27 +29,6 @@ struct fl_engine_sink {
     uint64_t rows;   /* rows written in the open txn */
 };
 
-static fl_delta_kind kind_of(fl_view_type t)
-{
-    switch (t) {
-    case FL_VIEW_BOOL: return FL_DELTA_T_BOOLEAN;
-    case FL_VIEW_INT: return FL_DELTA_T_INTEGER;
-    case FL_VIEW_LONG: return FL_DELTA_T_LONG;
-    case FL_VIEW_DOUBLE: return FL_DELTA_T_DOUBLE;
-    case FL_VIEW_DATE: return FL_DELTA_T_DATE;
-    case FL_VIEW_TIMESTAMP: return FL_DELTA_T_TIMESTAMP;
-    case FL_VIEW_DECIMAL: return FL_DELTA_T_DECIMAL;
-    default: return FL_DELTA_T_STRING;
-    }
-}
-
-static const fl_delta_type *col_type(fl_delta_schema *s, const fl_view_col *c)
-{
-    const fl_delta_type *t = c->type == FL_VIEW_DECIMAL ? fl_delta_schema_decimal(s, c->precision, c->scale)
-                                                        : fl_delta_schema_prim(s, kind_of(c->type));
-    return c->collection ? fl_delta_schema_array(s, t, false) : t;
-}
-
 /* The view's column matches the table field's type (arrays by element kind). */
 static bool type_matches(const fl_view_col *c, const fl_delta_type *t)
 {
@@ -58,7 +38,7 @@ static bool type_matches(const fl_view_col *c, const fl_delta_type *t)
     } else if (t->kind == FL_DELTA_T_ARRAY) {
         return false;
     }
-    if (t->kind != kind_of(c->type)) return false;
+    if (t->kind != eng_delta_kind(c->type)) return false;
     if (c->type == FL_VIEW_DECIMAL) return t->precision == c->precision && t->scale == c->scale;
     return true;
 }
@@ -102,7 +82,7 @@ static fl_rc add_columns(fl_engine_sink *s, const fl_delta_type *root, fl_err *e
     FL_TRY(fl_delta_schema_parse(fl_buf_str(&js), &ns, err));
     for (size_t i = 0; i < fl_view_plan_ncols(s->plan); i++) {
         const fl_view_col *c = fl_view_plan_col(s->plan, i);
-        if (!fl_delta_type_find(root, fl_str_c(c->name))) fl_delta_schema_add(ns, NULL, c->name, col_type(ns, c), true);
+        if (!fl_delta_type_find(root, fl_str_c(c->name))) fl_delta_schema_add(ns, NULL, c->name, eng_delta_col_type(ns, c), true);
     }
     if (!fl_delta_type_find(root, FL_STR("is_deleted")))
         fl_delta_schema_add(ns, NULL, "is_deleted", fl_delta_schema_prim(ns, FL_DELTA_T_INTEGER), true);
@@ -125,7 +105,6 @@ fl_rc fl_engine_sink_open(const fl_view_plan *plan, const fl_engine_sink_opts *o
 {
     fl_rc rc = FL_OK;
     *out = NULL;
-    fl_delta_schema *schema = NULL;
     fl_delta_snapshot *snap = NULL;
     fl_buf missing;
     fl_buf_init(&missing, 1u << 20);
@@ -149,26 +128,8 @@ fl_rc fl_engine_sink_open(const fl_view_plan *plan, const fl_engine_sink_opts *o
     so.log = o->log;
     so.props = o->props;
     so.nprops = o->nprops;
-    fl_delta_opts dopts;
-    fl_delta_opts_default(&dopts);
-    dopts.log = o->log;
-    FL_TRY(fl_store_open(s->url, &so, &s->st, err));
-    FL_TRY(fl_delta_table_open(s->st, &dopts, &s->tbl, err));
-    rc = fl_delta_snapshot_load(s->tbl, -1, &snap, err);
-    if (rc == FL_E_DELTA_NOT_TABLE) {
-        FL_TRY(fl_delta_schema_new(&schema, err));
-        for (size_t i = 0; i < fl_view_plan_ncols(plan); i++) {
-            const fl_view_col *c = fl_view_plan_col(plan, i);
-            fl_delta_schema_add(schema, NULL, c->name, col_type(schema, c), true);
-        }
-        fl_delta_schema_add(schema, NULL, "is_deleted", fl_delta_schema_prim(schema, FL_DELTA_T_INTEGER), true);
-        FL_TRY(fl_delta_schema_check(schema, err));
-        fl_delta_create_opts co = {.schema = fl_delta_schema_root(schema), .name = s->name, .if_not_exists = true};
-        FL_TRY(fl_delta_table_create(s->tbl, &co, NULL, err));
-        rc = FL_OK;
-    } else if (rc) {
-        goto done;
-    } else {
+    FL_TRY(eng_delta_open(s->url, &so, plan, NULL, s->name, &s->st, &s->tbl, &snap, err));
+    if (snap) { /* an existing table (a new one was created with the view's columns) */
         FL_TRY(check_schema(s, fl_delta_snapshot_get_schema(snap), &missing, err));
         if (missing.len) {
             if (!o->add_columns)
@@ -185,7 +146,6 @@ done:
     }
     fl_buf_reset(&missing);
     fl_delta_snapshot_free(snap);
-    fl_delta_schema_free(schema);
     return rc;
 }
 

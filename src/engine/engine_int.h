@@ -175,6 +175,19 @@ void *eng_table_main(void *arg);
 fl_rc eng_table_commit(eng_table *t, fl_err *err);
 void eng_table_close(eng_table *t);
 fl_rc eng_pq_schema_for(const fl_view_plan *plan, fl_pq_schema **out, fl_err *err);
+/* Delta set-up shared by the export's table sinks (engine_sink.c) and the delivery sink
+ * (engine_deliver.c). eng_delta_kind/eng_delta_col_type: the Delta type of a view column
+ * (allocated in s). eng_delta_schema_for: view columns + is_deleted INT, checked; the
+ * caller frees *out. eng_delta_open: open the store at url (so borrowed; so->log also
+ * goes to the table) and its Delta table; *snap = the latest snapshot (caller frees), or
+ * NULL when there was no table and one was created (schema, or when NULL the plan's
+ * eng_delta_schema_for; table name `name`). *st and *tbl are set as far as they were
+ * opened, also on error: the caller closes them (fl_delta_table_close, fl_store_close). */
+fl_delta_kind eng_delta_kind(fl_view_type t);
+const fl_delta_type *eng_delta_col_type(fl_delta_schema *s, const fl_view_col *c);
+fl_rc eng_delta_schema_for(const fl_view_plan *plan, fl_delta_schema **out, fl_err *err);
+fl_rc eng_delta_open(const char *url, const fl_store_opts *so, const fl_view_plan *plan, fl_delta_schema *schema,
+                     const char *name, fl_store **st, fl_delta_table **tbl, fl_delta_snapshot **snap, fl_err *err);
 fl_rc eng_colvec_from_view(fl_arena *scratch, const fl_view_vec *v, size_t rows, fl_pq_colvec *cv, fl_err *err);
 
 /* engine_merge.c */

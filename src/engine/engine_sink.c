@@ -11,7 +11,7 @@
 
 #include <stdio.h>
 
-static fl_delta_kind delta_kind_of(fl_view_type t)
+fl_delta_kind eng_delta_kind(fl_view_type t)
 {
     switch (t) {
     case FL_VIEW_BOOL: return FL_DELTA_T_BOOLEAN;
@@ -25,17 +25,22 @@ static fl_delta_kind delta_kind_of(fl_view_type t)
     }
 }
 
-static fl_rc delta_schema_for(const fl_view_plan *plan, fl_delta_schema **out, fl_err *err)
+const fl_delta_type *eng_delta_col_type(fl_delta_schema *s, const fl_view_col *c)
 {
+    const fl_delta_type *t = c->type == FL_VIEW_DECIMAL ? fl_delta_schema_decimal(s, c->precision, c->scale)
+                                                        : fl_delta_schema_prim(s, eng_delta_kind(c->type));
+    return c->collection ? fl_delta_schema_array(s, t, false) : t;
+}
+
+fl_rc eng_delta_schema_for(const fl_view_plan *plan, fl_delta_schema **out, fl_err *err)
+{
+    *out = NULL;
     fl_delta_schema *s = NULL;
     fl_rc rc = fl_delta_schema_new(&s, err);
     if (rc) return rc;
     for (size_t i = 0; i < fl_view_plan_ncols(plan); i++) {
         const fl_view_col *c = fl_view_plan_col(plan, i);
-        const fl_delta_type *t = c->type == FL_VIEW_DECIMAL ? fl_delta_schema_decimal(s, c->precision, c->scale)
-                                                            : fl_delta_schema_prim(s, delta_kind_of(c->type));
-        if (c->collection) t = fl_delta_schema_array(s, t, false);
-        fl_delta_schema_add(s, NULL, c->name, t, true);
+        fl_delta_schema_add(s, NULL, c->name, eng_delta_col_type(s, c), true);
     }
     fl_delta_schema_add(s, NULL, "is_deleted", fl_delta_schema_prim(s, FL_DELTA_T_INTEGER), true);
     if ((rc = fl_delta_schema_check(s, err)) != FL_OK) {
@@ -116,6 +121,29 @@ static bool same_schema(const fl_delta_type *a, const fl_delta_type *b)
     return same;
 }
 
+fl_rc eng_delta_open(const char *url, const fl_store_opts *so, const fl_view_plan *plan, fl_delta_schema *schema,
+                     const char *name, fl_store **st, fl_delta_table **tbl, fl_delta_snapshot **snap, fl_err *err)
+{
+    fl_rc rc = FL_OK;
+    fl_delta_schema *own = NULL;
+    *snap = NULL;
+    fl_delta_opts dopts;
+    fl_delta_opts_default(&dopts);
+    dopts.log = so->log;
+    FL_TRY(fl_store_open(url, so, st, err));
+    FL_TRY(fl_delta_table_open(*st, &dopts, tbl, err));
+    rc = fl_delta_snapshot_load(*tbl, -1, snap, err);
+    if (rc == FL_E_DELTA_NOT_TABLE) {
+        if (!schema) FL_TRY(eng_delta_schema_for(plan, &own, err));
+        fl_delta_create_opts co = {.schema = fl_delta_schema_root(schema ? schema : own), .name = name,
+                                   .if_not_exists = true};
+        FL_TRY(fl_delta_table_create(*tbl, &co, NULL, err));
+    }
+done:
+    fl_delta_schema_free(own);
+    return rc;
+}
+
 static fl_rc open_delta(eng_table *t, fl_str app_id, fl_err *err)
 {
     const fl_engine_export_opts *o = t->es->o;
@@ -125,19 +153,8 @@ static fl_rc open_delta(eng_table *t, fl_str app_id, fl_err *err)
     fl_store_opts so;
     fl_store_opts_default(&so);
     so.log = o->log;
-    fl_delta_opts dopts;
-    fl_delta_opts_default(&dopts);
-    dopts.log = o->log;
-    FL_TRY(delta_schema_for(t->plan, &schema, err));
-    FL_TRY(fl_store_open(t->location, &so, &t->st, err));
-    FL_TRY(fl_delta_table_open(t->st, &dopts, &t->tbl, err));
-    rc = fl_delta_snapshot_load(t->tbl, -1, &snap, err);
-    if (rc == FL_E_DELTA_NOT_TABLE) {
-        fl_delta_create_opts co = {.schema = fl_delta_schema_root(schema), .name = t->name, .if_not_exists = true};
-        FL_TRY(fl_delta_table_create(t->tbl, &co, NULL, err));
-    } else if (rc) {
-        goto done;
-    }
+    FL_TRY(eng_delta_schema_for(t->plan, &schema, err));
+    FL_TRY(eng_delta_open(t->location, &so, t->plan, schema, t->name, &t->st, &t->tbl, &snap, err));
     FL_TRY(fl_delta_txn_begin(t->tbl, &t->txn, err));
     const fl_delta_snapshot *cur = fl_delta_txn_get_snapshot(t->txn);
     rc = fl_delta_txn_set_app(t->txn, app_id, 1, err);
