@@ -32,7 +32,7 @@ fl_load_nocp=$(echo "$l_nocp" | val load_ms_best)
 
 py=$src/build/venv/bin/python
 if [ -x "$py" ] && "$py" -c "import deltalake" 2>/dev/null; then
-  read -r drs_cps drs_load drs_load_fl <<<"$("$py" - "$work" "$commits" "$rows" <<'PY'
+  read -r drs_cps drs_load drs_load_fl drs_load_nocp <<<"$("$py" - "$work" "$commits" "$rows" <<'PY'
 import sys, time
 import deltalake, pyarrow as pa
 work, commits, rows = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -49,19 +49,22 @@ def best_load(p):
     for _ in range(5):
         t0 = time.perf_counter(); dt = deltalake.DeltaTable(p); _ = dt.file_uris(); best = min(best, time.perf_counter() - t0)
     return best * 1000
-print(f"{cps:.1f} {best_load(path):.2f} {best_load(work + '/fl_cp'):.2f}")
+print(f"{cps:.1f} {best_load(path):.2f} {best_load(work + '/fl_cp'):.2f} {best_load(work + '/fl_nocp'):.2f}")
 PY
 )"
 else
-  drs_cps=NA drs_load=NA drs_load_fl=NA
+  drs_cps=NA drs_load=NA drs_load_fl=NA drs_load_nocp=NA
 fi
 echo "commits=$commits rows_per_commit=$rows"
-printf "%-44s %12s %12s\n" "" fhirlake delta-rs
-printf "%-44s %12s %12s\n" "commits/s (one data file per commit)" "$fl_cps" "$drs_cps"
-printf "%-44s %12s %12s\n" "load latest, each tool's own table (ms)" "$fl_load_cp" "$drs_load"
-printf "%-44s %12s %12s\n" "load latest, fhirlake's table (ms)" "$fl_load_cp" "$drs_load_fl"
-printf "%-44s %12s %12s\n" "load latest, no checkpoints (ms)" "$fl_load_nocp" "-"
+printf "%-52s %12s %12s\n" "" fhirlake delta-rs
+printf "%-52s %12s %12s\n" "commits/s (one data file per commit)" "$fl_cps" "$drs_cps"
+printf "%-52s %12s %12s\n" "load latest, each tool's own table (ms)" "$fl_load_cp" "$drs_load"
+printf "%-52s %12s %12s\n" "load latest, fhirlake's table (ms)" "$fl_load_cp" "$drs_load_fl"
+printf "%-52s %12s %12s\n" "load latest, fhirlake's table, no checkpoints (ms)" "$fl_load_nocp" "$drs_load_nocp"
+ms_per() { awk -v c="$1" 'BEGIN{ if (c == "NA") print "NA"; else printf "%.2f", 1000 / c }'; }
+printf "%-52s %12s %12s\n" "append-commit latency, mean (ms)" "$(ms_per "$fl_cps")" "$(ms_per "$drs_cps")"
 if [ "$drs_cps" != NA ]; then
   awk -v a="$fl_cps" -v b="$drs_cps" 'BEGIN{printf "ratio commits/s fhirlake/delta-rs: %.2fx\n", a/b}'
   awk -v a="$fl_load_cp" -v b="$drs_load_fl" 'BEGIN{printf "ratio load time on the same table delta-rs/fhirlake: %.2fx\n", b/a}'
+  awk -v a="$fl_load_nocp" -v b="$drs_load_nocp" 'BEGIN{printf "ratio load time, no checkpoints, delta-rs/fhirlake: %.2fx\n", b/a}'
 fi
