@@ -18,7 +18,8 @@ void cli_errorf(const char *fmt, ...)
 void cli_report(const char *context, fl_rc rc, const fl_err *err)
 {
     const char *msg = err && err->msg[0] ? err->msg : fl_rc_str(rc);
-    if (context && *context)
+    /* Library messages usually name the file or table already; don't say it twice. */
+    if (context && *context && !strstr(msg, context))
         fprintf(stderr, "fhirlake: %s: %s\n", context, msg);
     else
         fprintf(stderr, "fhirlake: %s\n", msg);
