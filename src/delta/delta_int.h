@@ -235,6 +235,11 @@ bool delta_guard_read(const delta_key_guard *g, fl_str path);
 /* Feed a scanned value (normalised shape, see fl_delta_scan_next) of type t to w
  * (delta_optimize.c); false when the value does not fit the type. */
 bool delta_put_val(fl_pq_writer *w, const fl_delta_type *t, const fl_pq_val *v, unsigned depth);
+/* The Parquet type the writer gives a primitive Delta type t (delta_write.c); false for
+ * nested or unwritable types. */
+bool delta_pq_type(const fl_delta_type *t, fl_pq_type *out);
+/* Fetch data file f of table t into data (cleared first; its cap is the size limit). */
+fl_rc delta_load_file(fl_delta_table *t, const fl_delta_file *f, fl_buf *data, fl_err *err);
 
 /* ------------------------------------------------------------------ transaction */
 

@@ -46,6 +46,11 @@ struct fl_delta_merge {
     fl_vec read_paths;      /* fl_str (snapshot-owned paths) */
     fl_buf kb;              /* key scratch */
     const fl_delta_field *part_refused; /* a partition column whose values we cannot render */
+    bool no_columnar;       /* column mapping: rewrites take the row path */
+    fl_buf cdata;           /* columnar rewrite: the file's bytes (capacity kept across files) */
+    fl_arena carena;        /* columnar rewrite: one row group's columns (first block kept) */
+    uint64_t *bloom;        /* bit per fl_str_hash of the batch's keys (built by prepare), NULL = none */
+    uint64_t bmask;         /* bit count - 1 */
 };
 
 #define FS_READ 1u
@@ -106,35 +111,45 @@ static int cmp_scalar(const fl_pq_val *x, const fl_pq_val *y)
     return a < b ? -1 : a > b;
 }
 
-/* Encode the key items of row into b; false when a key item is null (or not a scalar). */
+/* Encode the key items of row into b; false when a key item is null (or not a scalar).
+ * Integers: 'i' + 8 bytes big-endian; bytes: 's' + 4-byte big-endian length + bytes. */
 static bool enc_key(const fl_delta_merge *m, const fl_pq_val *row, fl_buf *b)
 {
     fl_buf_clear(b);
+    size_t need = 0;
     for (size_t k = 0; k < m->nk; k++) {
         const fl_pq_val *v = &row->v.items[m->kidx[k]];
-        uint8_t num[9];
         switch (v->kind) {
         case FL_PQ_V_I32:
         case FL_PQ_V_I64:
-        case FL_PQ_V_BOOL: {
-            int64_t i = v->kind == FL_PQ_V_I32 ? v->v.i32 : v->kind == FL_PQ_V_I64 ? v->v.i64 : v->v.b;
-            num[0] = 'i';
-            for (int j = 0; j < 8; j++) num[1 + j] = (uint8_t)((uint64_t)i >> (56 - 8 * j));
-            fl_buf_append(b, num, sizeof num);
+        case FL_PQ_V_BOOL: need += 9; break;
+        case FL_PQ_V_BYTES:
+            if (v->v.bytes.len > UINT32_MAX) return false;
+            need += 5 + v->v.bytes.len;
             break;
-        }
-        case FL_PQ_V_BYTES: {
-            uint32_t len = (uint32_t)v->v.bytes.len;
-            num[0] = 's';
-            for (int j = 0; j < 4; j++) num[1 + j] = (uint8_t)(len >> (24 - 8 * j));
-            fl_buf_append(b, num, 5);
-            fl_buf_append(b, v->v.bytes.ptr, v->v.bytes.len);
-            break;
-        }
         default: return false;
         }
     }
-    return b->rc == FL_OK;
+    if (fl_buf_reserve(b, need)) return false;
+    uint8_t *q = (uint8_t *)b->ptr;
+    for (size_t k = 0; k < m->nk; k++) {
+        const fl_pq_val *v = &row->v.items[m->kidx[k]];
+        if (v->kind == FL_PQ_V_BYTES) {
+            uint32_t len = (uint32_t)v->v.bytes.len;
+            q[0] = 's';
+            for (int j = 0; j < 4; j++) q[1 + j] = (uint8_t)(len >> (24 - 8 * j));
+            if (len) memcpy(q + 5, v->v.bytes.ptr, len);
+            q += 5 + len;
+        } else {
+            int64_t i = v->kind == FL_PQ_V_I32 ? v->v.i32 : v->kind == FL_PQ_V_I64 ? v->v.i64 : v->v.b;
+            q[0] = 'i';
+            for (int j = 0; j < 8; j++) q[1 + j] = (uint8_t)((uint64_t)i >> (56 - 8 * j));
+            q += 9;
+        }
+    }
+    b->len = need;
+    b->ptr[need] = 0;
+    return true;
 }
 
 static bool copy_val(fl_arena *a, const fl_pq_val *src, fl_pq_val *dst, unsigned depth)
@@ -207,9 +222,12 @@ fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_del
     fl_vec_init(&m->read_paths, sizeof(fl_str));
     fl_map_init(&m->idx);
     fl_buf_init(&m->kb, 0);
+    fl_buf_init(&m->cdata, FL_DELTA_MAX_SCAN_FILE_BYTES);
+    fl_arena_init(&m->carena, (size_t)4 << 20, 0);
     m->ties_to_source = o->ties_to_source;
     m->wo = o->write_opts;
     m->nw = m->sd = -1;
+    m->no_columnar = !fl_str_eq_c(fl_delta_snapshot_get_config(s, "delta.columnMapping.mode", FL_STR("none")), "none");
     fl_rc rc = FL_OK;
     for (size_t k = 0; k < o->n_key_columns; k++) {
         const char *name = o->key_columns[k] ? o->key_columns[k] : "";
@@ -271,6 +289,9 @@ void fl_delta_merge_free(fl_delta_merge *m)
     fl_vec_reset(&m->read_paths);
     fl_map_reset(&m->idx);
     fl_buf_reset(&m->kb);
+    fl_buf_reset(&m->cdata);
+    fl_arena_fini(&m->carena);
+    fl_free(m->bloom);
     fl_free(m->fstate);
     fl_free(m);
 }
@@ -477,6 +498,17 @@ static fl_rc prepare(fl_delta_merge *m, fl_err *err)
     size_t nf = fl_delta_snapshot_num_files(m->s);
     m->fstate = fl_calloc(nf ? nf : 1, 1);
     if (!m->fstate) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    /* a filter in front of the key map: most target rows hold no key of the batch */
+    uint64_t bits = 1024;
+    while (bits < 16 * (uint64_t)m->idx.len && bits < ((uint64_t)1 << 27)) bits *= 2;
+    m->bloom = fl_calloc((size_t)(bits / 64), sizeof *m->bloom);
+    if (!m->bloom) return fl_err_set(err, FL_E_NOMEM, "out of memory");
+    m->bmask = bits - 1;
+    size_t it = 0;
+    for (const fl_map_entry *e; (e = fl_map_next(&m->idx, &it)) != NULL;) {
+        uint64_t h = fl_str_hash(e->key) & m->bmask;
+        m->bloom[h >> 6] |= (uint64_t)1 << (h & 63);
+    }
     return build_guard(m, err);
 }
 
@@ -515,6 +547,10 @@ static fl_rc open_scan(fl_delta_merge *m, size_t fi, bool keys_only, fl_delta_sc
 static merge_ent *lookup(fl_delta_merge *m, const fl_pq_val *row)
 {
     if (!enc_key(m, row, &m->kb)) return NULL;
+    if (m->bloom) {
+        uint64_t h = fl_str_hash(fl_buf_str(&m->kb)) & m->bmask;
+        if (!(m->bloom[h >> 6] >> (h & 63) & 1)) return NULL;
+    }
     uintptr_t i = (uintptr_t)fl_map_get(&m->idx, fl_buf_str(&m->kb), NULL);
     return i ? &FL_VEC_AT(&m->ents, merge_ent, i - 1) : NULL;
 }
@@ -774,6 +810,258 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------------ columnar rewrite */
+
+/* Per table column of a columnar rewrite. */
+typedef struct col_map {
+    int leaf;   /* leaf index in the data file; -1 for a partition column */
+    int16_t max_def; /* of that leaf in the file */
+    bool wopt;  /* OPTIONAL in the new file */
+    fl_pq_phys phys;
+} col_map;
+
+static bool same_pq_type(const fl_pq_type *a, const fl_pq_type *b)
+{
+    if (a->phys != b->phys || a->logical != b->logical) return false;
+    if (a->phys == FL_PQ_FIXED_LEN_BYTE_ARRAY && a->type_length != b->type_length) return false;
+    switch (a->logical) {
+    case FL_PQ_LT_DECIMAL: return a->precision == b->precision && a->scale == b->scale;
+    case FL_PQ_LT_INT: return a->bit_width == b->bit_width && a->is_signed == b->is_signed;
+    case FL_PQ_LT_TIMESTAMP: return a->unit == b->unit && a->adjusted_utc == b->adjusted_utc;
+    default: return true;
+    }
+}
+
+/* Can a file with Parquet schema ps be copied column by column? Every non-partition
+ * column of the table must be a primitive the file holds as a top-level leaf under its
+ * exact name, with the Parquet type the writer gives it (values copy unchanged: no
+ * widening, unit or decimal conversion) and a repetition the new file accepts; key and
+ * soft-delete columns must not be partition columns. Fills cm (one per table field). */
+static bool columnar_ok(const fl_delta_merge *m, const fl_pq_schema *ps, col_map *cm)
+{
+    const fl_delta_type *sch = m->sch;
+    for (size_t i = 0; i < sch->n_fields; i++) {
+        const fl_delta_field *fd = &sch->fields[i];
+        cm[i].leaf = -1;
+        if (is_part_col(m->s, fd->name)) continue;
+        fl_pq_type want;
+        char nm[256];
+        if (!delta_pq_type(fd->type, &want) || fd->name.len >= sizeof nm) return false;
+        memcpy(nm, fd->name.ptr, fd->name.len);
+        nm[fd->name.len] = 0;
+        int id = fl_pq_schema_find(ps, 0, nm);
+        const fl_pq_node *nd = id > 0 ? fl_pq_schema_node(ps, id) : NULL;
+        if (!nd || nd->leaf < 0 || nd->max_rep || nd->rep == FL_PQ_REPEATED || !same_pq_type(&nd->type, &want))
+            return false;
+        if (!fd->nullable && nd->rep != FL_PQ_REQUIRED) return false;
+        cm[i] = (col_map){.leaf = nd->leaf, .max_def = nd->max_def, .wopt = fd->nullable, .phys = want.phys};
+    }
+    for (size_t k = 0; k < m->nk; k++)
+        if (cm[m->kidx[k]].leaf < 0) return false;
+    return m->sd < 0 || cm[m->sd].leaf >= 0;
+}
+
+static size_t phys_width(fl_pq_phys p)
+{
+    switch (p) {
+    case FL_PQ_BOOLEAN: return 1;
+    case FL_PQ_INT32:
+    case FL_PQ_FLOAT: return 4;
+    case FL_PQ_INT64:
+    case FL_PQ_DOUBLE: return 8;
+    default: return sizeof(fl_str);
+    }
+}
+
+/* One decoded column of the current row group, with a cursor over its dense values. */
+typedef struct ccol {
+    fl_pq_column c;
+    bool loaded;
+} ccol;
+
+/* Key of row i of the row group into m->kb (through a row whose key items are set from
+ * the key columns; vi[k] is the dense value cursor of key k). NULL when no entry wins. */
+static merge_ent *lookup_cols(fl_delta_merge *m, const col_map *cm, const ccol *cc, size_t *vi, size_t i,
+                              fl_pq_val *row)
+{
+    bool null_key = false;
+    for (size_t k = 0; k < m->nk; k++) {
+        size_t ci = m->kidx[k];
+        const fl_pq_column *c = &cc[ci].c;
+        fl_pq_val *v = &row->v.items[ci];
+        if (c->def_levels && c->def_levels[i] < cm[ci].max_def) {
+            null_key = true;
+            continue;
+        }
+        size_t j = vi[k]++;
+        switch (cm[ci].phys) {
+        case FL_PQ_BOOLEAN: *v = (fl_pq_val){.kind = FL_PQ_V_BOOL, .v.b = ((const uint8_t *)c->values)[j] != 0}; break;
+        case FL_PQ_INT32: *v = (fl_pq_val){.kind = FL_PQ_V_I32, .v.i32 = ((const int32_t *)c->values)[j]}; break;
+        case FL_PQ_INT64: *v = (fl_pq_val){.kind = FL_PQ_V_I64, .v.i64 = ((const int64_t *)c->values)[j]}; break;
+        default: *v = (fl_pq_val){.kind = FL_PQ_V_BYTES, .v.bytes = ((const fl_str *)c->values)[j]}; break;
+        }
+    }
+    return null_key ? NULL : lookup(m, row);
+}
+
+static fl_rc load_col(fl_pq_reader *r, int rg, const col_map *cm, ccol *cc, fl_arena *a, int64_t rows, fl_err *err)
+{
+    if (cc->loaded) return FL_OK;
+    fl_rc rc = fl_pq_reader_read_column(r, rg, cm->leaf, a, &cc->c, err);
+    if (rc) return rc;
+    if (cc->c.num_levels != (size_t)rows || (!cc->c.def_levels && cc->c.num_values != (size_t)rows))
+        return fl_err_set(err, FL_E_PQ_FORMAT, "row group %d: a column holds %zu values for %lld rows", rg,
+                          cc->c.num_levels, (long long)rows);
+    cc->loaded = true;
+    return FL_OK;
+}
+
+/* Rewrite snapshot file fi column by column when columnar_ok (else *handled = false and
+ * nothing is changed: the caller takes the row path). The file is fetched once; the key
+ * columns of its row groups are decoded until a row that changes is found (none: the
+ * file stays, nothing else is decoded); then each row group is decoded column by column
+ * and its surviving rows go to the new file as one batch (one row group of the file in
+ * memory besides the file's bytes). */
+static fl_rc rewrite_columnar(fl_delta_merge *m, size_t fi, fl_delta_merge_result *res, bool *handled, fl_err *err)
+{
+    *handled = false;
+    const fl_delta_file *f = fl_delta_snapshot_get_file(m->s, fi);
+    if (m->no_columnar || f->dv.len) return FL_OK;
+    const fl_delta_type *sch = m->sch;
+    size_t nf = sch->n_fields;
+    fl_buf *data = &m->cdata;
+    fl_arena *a = &m->carena;
+    fl_pq_reader *r = NULL;
+    fl_pq_writer *w = NULL;
+    col_map *cm = fl_calloc(nf ? nf : 1, sizeof *cm);
+    ccol *cc = fl_calloc(nf ? nf : 1, sizeof *cc);
+    fl_pq_colvec *cv = fl_calloc(nf ? nf : 1, sizeof *cv);
+    fl_pq_val *items = fl_calloc(nf ? nf : 1, sizeof *items);
+    int64_t keep = 0;
+    fl_rc rc = FL_OK;
+    if (!cm || !cc || !cv || !items) FL_FAIL(FL_E_NOMEM, "out of memory");
+    FL_TRY(delta_load_file(m->txn->t, f, data, err));
+    if ((rc = fl_pq_reader_open_mem(data->ptr, data->len, NULL, &r, err)) != FL_OK) {
+        fl_err_prefix(err, FL_STR_FMT ": ", FL_STR_ARG(f->path));
+        goto done;
+    }
+    if (!columnar_ok(m, fl_pq_reader_get_schema(r), cm)) goto done; /* row path */
+    *handled = true;
+    fl_pq_val row = {.kind = FL_PQ_V_STRUCT, .n = (uint32_t)nf, .v.items = items};
+    int nrg = fl_pq_reader_num_row_groups(r);
+    /* does any row change? (the key columns of the first row group with a change stay decoded) */
+    int first = nrg;
+    for (int g = 0; g < nrg && first == nrg; g++) {
+        fl_arena_reset(a);
+        memset(cc, 0, nf * sizeof *cc);
+        int64_t rows = fl_pq_reader_rg_num_rows(r, g);
+        size_t vi[FL_DELTA_MAX_MERGE_KEYS] = {0};
+        for (size_t k = 0; k < m->nk; k++) FL_TRY(load_col(r, g, &cm[m->kidx[k]], &cc[m->kidx[k]], a, rows, err));
+        for (int64_t i = 0; i < rows; i++)
+            if (active(lookup_cols(m, cm, cc, vi, (size_t)i, &row))) {
+                first = g;
+                break;
+            }
+    }
+    if (first == nrg) goto done; /* nothing changes: the file stays */
+    FL_TRY(fl_delta_txn_file_open(m->txn, f->partition_values, f->n_partition_values, m->wo, &w, err));
+    uint8_t *act = NULL;
+    for (int g = 0; g < nrg; g++) { /* row groups before `first` are copied unchanged */
+        if (g != 0 || first != 0) { /* cc holds the key columns of `first`: reusable when it is row group 0 */
+            fl_arena_reset(a);
+            memset(cc, 0, nf * sizeof *cc);
+        }
+        int64_t rows = fl_pq_reader_rg_num_rows(r, g);
+        if (rows <= 0) continue;
+        size_t vi[FL_DELTA_MAX_MERGE_KEYS] = {0};
+        for (size_t ci = 0; ci < nf; ci++)
+            if (cm[ci].leaf >= 0) FL_TRY(load_col(r, g, &cm[ci], &cc[ci], a, rows, err));
+        /* per row: 0 keep, 1 drop, 2 keep with the soft-delete flag set */
+        act = fl_arena_alloc(a, (size_t)rows);
+        if (!act) FL_FAIL(FL_E_NOMEM, "out of memory");
+        size_t nkeep = 0;
+        for (int64_t i = 0; i < rows; i++) {
+            merge_ent *e = lookup_cols(m, cm, cc, vi, (size_t)i, &row);
+            act[i] = 0;
+            if (active(e)) {
+                e->matched = true;
+                act[i] = 1;
+                if (e->kind == ENT_DEL) {
+                    res->rows_deleted++;
+                    if (m->sd >= 0) act[i] = 2;
+                }
+                if (act[i] == 1) res->target_rows_removed++;
+            }
+            nkeep += act[i] != 1;
+        }
+        if (!nkeep) continue;
+        /* gather the surviving rows of each column */
+        size_t wi = 0;
+        for (size_t ci = 0; ci < nf; ci++) {
+            if (cm[ci].leaf < 0) continue;
+            const fl_pq_column *c = &cc[ci].c;
+            size_t wd = phys_width(cm[ci].phys);
+            uint8_t *vals = fl_arena_alloc(a, nkeep * wd);
+            uint8_t *valid = cm[ci].wopt ? fl_arena_alloc(a, nkeep) : NULL;
+            if (!vals || (cm[ci].wopt && !valid)) FL_FAIL(FL_E_NOMEM, "out of memory");
+            const uint8_t *src = c->values;
+            const int16_t *def = c->def_levels;
+            bool is_sd = (long)ci == m->sd;
+            size_t o = 0, v = 0;
+            for (int64_t i = 0; i < rows; i++) {
+                bool present = !def || def[i] >= cm[ci].max_def;
+                if (act[i] == 1) {
+                    v += present;
+                    continue;
+                }
+                if (is_sd && act[i] == 2) {
+                    switch (cm[ci].phys) {
+                    case FL_PQ_BOOLEAN: vals[o] = 1; break;
+                    case FL_PQ_INT64: ((int64_t *)(void *)vals)[o] = 1; break;
+                    default: ((int32_t *)(void *)vals)[o] = 1; break;
+                    }
+                    present = true;
+                    v += !def || def[i] >= cm[ci].max_def;
+                } else if (present) {
+                    memcpy(vals + o * wd, src + v * wd, wd);
+                    v++;
+                } else {
+                    memset(vals + o * wd, 0, wd);
+                }
+                if (valid) valid[o] = present;
+                o++;
+            }
+            cv[wi++] = (fl_pq_colvec){.values = vals, .valid = valid};
+        }
+        if (fl_pq_writer_write_batch(w, cv, wi, nkeep)) {
+            if (err) *err = *fl_pq_writer_err(w);
+            rc = fl_pq_writer_rc(w);
+            goto done;
+        }
+        keep += (int64_t)nkeep;
+    }
+    if (keep) {
+        FL_TRY(fl_delta_txn_file_close(m->txn, err));
+        m->txn->records_added -= keep; /* rewritten rows are not new rows */
+        res->files_added++;
+    } else {
+        fl_delta_txn_file_abort(m->txn);
+    }
+    w = NULL;
+    FL_TRY(fl_delta_txn_remove_file(m->txn, f->path, err));
+    res->files_removed++;
+done:
+    if (rc && w) fl_delta_txn_file_abort(m->txn);
+    fl_pq_reader_free(r);
+    fl_buf_clear(data);
+    fl_arena_reset(a);
+    fl_free(cm);
+    fl_free(cc);
+    fl_free(cv);
+    fl_free(items);
+    return rc;
+}
+
 fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *err)
 {
     fl_delta_merge_result local;
@@ -798,6 +1086,9 @@ fl_rc fl_delta_merge_run(fl_delta_merge *m, fl_delta_merge_result *res, fl_err *
         }
         if (scanned && !(m->fstate[fi] & FS_HELD)) continue;
         FL_TRY(mark_read(m, fi, err));
+        bool handled;
+        FL_TRY(rewrite_columnar(m, fi, res, &handled, err));
+        if (handled) continue;
         /* does any row change? */
         bool change = false;
         FL_TRY(open_scan(m, fi, true, &sc, err));

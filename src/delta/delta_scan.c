@@ -483,6 +483,15 @@ static fl_rc path_key(fl_str p, char *key, size_t cap, fl_err *err)
     return FL_OK;
 }
 
+fl_rc delta_load_file(fl_delta_table *t, const fl_delta_file *f, fl_buf *data, fl_err *err)
+{
+    char key[FL_STORE_MAX_KEY + 1];
+    fl_rc rc = path_key(f->path, key, sizeof key, err);
+    if (rc) return rc;
+    fl_buf_clear(data);
+    return fl_store_get(t->st, fl_str_c(key), data, NULL, err);
+}
+
 static fl_rc open_file(fl_delta_scan *sc, fl_err *err)
 {
     const fl_delta_file *f = fl_delta_snapshot_get_file(sc->s, sc->subset ? sc->subset[sc->file] : sc->file);

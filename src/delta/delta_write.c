@@ -33,6 +33,8 @@ static fl_rc pq_type_of(const fl_delta_type *t, fl_pq_type *out)
     }
 }
 
+bool delta_pq_type(const fl_delta_type *t, fl_pq_type *out) { return pq_type_of(t, out) == FL_OK; }
+
 static bool is_prim(const fl_delta_type *t)
 {
     return t->kind != FL_DELTA_T_ARRAY && t->kind != FL_DELTA_T_MAP && t->kind != FL_DELTA_T_STRUCT &&

@@ -163,6 +163,22 @@ static inline bool bytes_eq(const void *a, const void *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
+/* Append an optional 4-byte little-endian length and n bytes to b with one capacity
+ * check (fl_buf_append semantics: on failure b->rc keeps the error). */
+static inline void buf_put_lv(fl_buf *b, bool with_len, const void *p, size_t n)
+{
+    size_t need = n + (with_len ? 4 : 0);
+    if (FL_UNLIKELY(b->len + need + 1 > b->cap || b->rc) && fl_buf_reserve(b, need)) return;
+    uint8_t *q = (uint8_t *)b->ptr + b->len;
+    if (with_len) {
+        pq_le32(q, (uint32_t)n);
+        q += 4;
+    }
+    if (n) memcpy(q, p, n);
+    b->len += need;
+    b->ptr[b->len] = 0;
+}
+
 /* Slots carry hash, entry, offset and length, so a probe costs one cache line plus, on a
  * hash match, the entry's bytes. */
 static bool dict_rehash(pq_wcol *c)
@@ -189,7 +205,8 @@ static int64_t dict_get(pq_wcol *c, const void *p, size_t n, uint32_t h, bool *a
 {
     pq_dict *d = &c->dict;
     *added = false;
-    if (FL_UNLIKELY((d->count + 1) * 2 > d->cap) && !dict_rehash(c)) return -1;
+    /* load factor up to 3/4: a chunk that falls back after 16 Ki distinct values stays at 32 Ki slots */
+    if (FL_UNLIKELY((d->count + 1) * 4 > d->cap * 3) && !dict_rehash(c)) return -1;
     size_t i = h & (d->cap - 1);
     for (;;) {
         const pq_dslot *sl = &d->slots[i];
@@ -198,15 +215,9 @@ static int64_t dict_get(pq_wcol *c, const void *p, size_t n, uint32_t h, bool *a
         i = (i + 1) & (d->cap - 1);
     }
     if (d->count >= UINT32_MAX - 1) return -1;
-    size_t off = d->data.len;
-    if (!c->width) {
-        uint8_t lb[4];
-        pq_le32(lb, (uint32_t)n);
-        fl_buf_append(&d->data, lb, 4);
-        off += 4;
-    }
+    size_t off = d->data.len + (c->width ? 0 : 4);
     if (off > UINT32_MAX - n) return -1;
-    fl_buf_append(&d->data, p, n);
+    buf_put_lv(&d->data, !c->width, p, n);
     if (d->data.rc) return -1;
     d->slots[i].hash = h;
     d->slots[i].idx1 = (uint32_t)d->count + 1;
@@ -358,11 +369,53 @@ void pq_wcol_bytes(pq_wcol *c, const void *p, size_t n)
         if (added) stat_bytes(&c->cst, &c->t, c->sort, p, n);
         return;
     }
-    uint8_t lb[4];
-    pq_le32(lb, (uint32_t)n);
-    fl_buf_append(&c->vals, lb, 4);
-    fl_buf_append(&c->vals, p, n);
+    buf_put_lv(&c->vals, true, p, n);
     stat_bytes(&c->cst, &c->t, c->sort, p, n);
+}
+
+/* BYTE_ARRAY values of one flat run: as pq_wcol_bytes per value, but the run's min and
+ * max are found by comparing pointers into the caller's vector and copied into the
+ * statistics once per run (sorted input would otherwise copy every value as a new max). */
+static void flat_bytes(pq_wcol *c, const fl_str *vv, const uint8_t *vd, size_t k)
+{
+    const fl_str *mn = NULL, *mx = NULL;
+    bool stats = c->sort != 2;
+    fl_pq_scalar a, b;
+    a.phys = b.phys = c->t.phys;
+    for (size_t i = 0; i < k; i++) {
+        if (vd && !vd[i]) continue;
+        const char *p = vv[i].ptr ? vv[i].ptr : "";
+        size_t n = vv[i].len;
+        c->page_nvals++;
+        if (n > UINT32_MAX - 4) {
+            c->rc = FL_E_LIMIT;
+            return;
+        }
+        if (c->page_dict) {
+            bool added;
+            int64_t ix = dict_get(c, p, n, hash_bytes(p, n), &added);
+            push_idx(c, ix);
+            if (!added) continue;
+        } else {
+            buf_put_lv(&c->vals, true, p, n);
+        }
+        if (!stats) continue;
+        if (!mn) {
+            mn = mx = &vv[i];
+            continue;
+        }
+        a.v.bytes = fl_str_make(p, n);
+        b.v.bytes = fl_str_make(mn->ptr ? mn->ptr : "", mn->len);
+        if (pq_scalar_cmp(&c->t, &a, &b) < 0) {
+            mn = &vv[i];
+            continue;
+        }
+        b.v.bytes = fl_str_make(mx->ptr ? mx->ptr : "", mx->len);
+        if (pq_scalar_cmp(&c->t, &a, &b) > 0) mx = &vv[i];
+    }
+    if (!mn) return;
+    stat_bytes(&c->cst, &c->t, c->sort, mn->ptr ? mn->ptr : "", mn->len);
+    if (mx != mn) stat_bytes(&c->cst, &c->t, c->sort, mx->ptr ? mx->ptr : "", mx->len);
 }
 
 /* ---------------------------------------------------------------- levels and pages */
@@ -438,7 +491,7 @@ void pq_wcol_put_flat(fl_pq_writer *w, pq_wcol *c, const void *values, const uin
             FLAT_LOOP(fl_str, (vv[i].len == (size_t)c->t.type_length ? pq_wcol_bytes(c, vv[i].ptr, vv[i].len)
                                                                        : (void)(c->rc = FL_E_ARG)));
             break;
-        default: FLAT_LOOP(fl_str, pq_wcol_bytes(c, vv[i].ptr, vv[i].len)); break;
+        default: flat_bytes(c, (const fl_str *)values + r0, vd, k); break;
         }
 #undef FLAT_LOOP
     }
