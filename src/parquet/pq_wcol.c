@@ -142,6 +142,7 @@ static void dict_clear(pq_dict *d)
 static void dict_free(pq_dict *d)
 {
     fl_free(d->slots);
+    fl_free(d->offs);
     fl_buf_reset(&d->data);
     memset(d, 0, sizeof *d);
 }
@@ -179,8 +180,9 @@ static inline void buf_put_lv(fl_buf *b, bool with_len, const void *p, size_t n)
     b->ptr[b->len] = 0;
 }
 
-/* Slots carry hash, entry, offset and length, so a probe costs one cache line plus, on a
- * hash match, the entry's bytes. */
+/* Slots carry hash and entry (8 bytes: 8 per cache line, and a chunk that falls back to
+ * PLAIN after 16 Ki distinct values touches 256 KiB of slots); on a hash match the entry's
+ * offset leads to its bytes (BYTE_ARRAY: length prefix just before them). */
 static bool dict_rehash(pq_wcol *c)
 {
     pq_dict *d = &c->dict;
@@ -211,18 +213,27 @@ static int64_t dict_get(pq_wcol *c, const void *p, size_t n, uint32_t h, bool *a
     for (;;) {
         const pq_dslot *sl = &d->slots[i];
         if (!sl->idx1) break;
-        if (sl->hash == h && sl->len == n && bytes_eq(d->data.ptr + sl->off, p, n)) return (int64_t)sl->idx1 - 1;
+        if (sl->hash == h) {
+            const uint8_t *q = (const uint8_t *)d->data.ptr + d->offs[sl->idx1 - 1];
+            size_t len = c->width ? (size_t)c->width
+                                  : ((size_t)q[-4] | (size_t)q[-3] << 8 | (size_t)q[-2] << 16 | (size_t)q[-1] << 24);
+            if (len == n && bytes_eq(q, p, n)) return (int64_t)sl->idx1 - 1;
+        }
         i = (i + 1) & (d->cap - 1);
     }
     if (d->count >= UINT32_MAX - 1) return -1;
     size_t off = d->data.len + (c->width ? 0 : 4);
     if (off > UINT32_MAX - n) return -1;
+    if (d->count == d->offcap) {
+        fl_rc grc = FL_OK;
+        d->offs = grow(d->offs, &d->offcap, d->count + 1, sizeof *d->offs, &grc);
+        if (grc) return -1;
+    }
     buf_put_lv(&d->data, !c->width, p, n);
     if (d->data.rc) return -1;
+    d->offs[d->count] = (uint32_t)off;
     d->slots[i].hash = h;
     d->slots[i].idx1 = (uint32_t)d->count + 1;
-    d->slots[i].off = (uint32_t)off;
-    d->slots[i].len = (uint32_t)n;
     *added = true;
     return (int64_t)d->count++;
 }

@@ -11,13 +11,14 @@
  * exactly the dictionary page body. */
 typedef struct pq_dslot {
     uint32_t hash, idx1; /* idx1 = entry index + 1; 0 = empty slot */
-    uint32_t off, len;   /* the entry's value bytes in data */
 } pq_dslot;
 
 typedef struct pq_dict {
     pq_dslot *slots; /* open addressing, linear probing */
     size_t cap;      /* power of two */
     size_t count;
+    uint32_t *offs;  /* per entry: offset of its value bytes in data (BYTE_ARRAY: after the length) */
+    size_t offcap;
     uint64_t uses; /* values encoded through the dictionary in this chunk */
     fl_buf data;
     bool active;     /* new values are dictionary-encoded */
