@@ -260,9 +260,18 @@ typedef struct fl_pq_write_opts {
     const char *created_by;    /* NULL = "fhirlake version <FL_VERSION_STRING>" */
     const fl_pq_kv *kv;        /* key/value metadata, copied by fl_pq_writer_new */
     size_t kv_count;
+    struct fl_pq_codec_cache *codec_cache; /* borrowed, outlives the writer; NULL = own contexts */
 } fl_pq_write_opts;
 
 FL_API void fl_pq_write_opts_default(fl_pq_write_opts *o);
+
+/* Compression contexts shared by writers used one after another (a ZSTD context's tables
+ * are then allocated and first touched once, not per file). Not thread-safe: give one cache
+ * to one writer at a time. Set fl_pq_write_opts.codec_cache; free after the last writer
+ * using it (NULL allowed). Output is the same with or without it. */
+typedef struct fl_pq_codec_cache fl_pq_codec_cache;
+FL_API fl_rc fl_pq_codec_cache_new(fl_pq_codec_cache **out, fl_err *err);
+FL_API void fl_pq_codec_cache_free(fl_pq_codec_cache *c);
 
 /* Sink: receives the file bytes in order; data is valid for the call only. Return FL_OK
  * or an error (filled into err), which becomes the writer's sticky error. */

@@ -310,6 +310,7 @@ void fl_delta_txn_free(fl_delta_txn *txn)
     fl_vec_reset(&txn->adds);
     fl_vec_reset(&txn->removes);
     fl_arena_fini(&txn->a);
+    fl_pq_codec_cache_free(txn->codec_cache);
     fl_free(txn);
 }
 

@@ -269,6 +269,7 @@ struct fl_delta_txn {
     uint32_t file_seq;
     char uuid[37];           /* per-txn id: commitInfo.txnId and data file names */
     const delta_key_guard *guard; /* merge read predicate (in a), NULL = none */
+    fl_pq_codec_cache *codec_cache; /* reused by the txn's data files (created by file_open) */
 };
 
 /* Read a whole log object with the commit size limit. */

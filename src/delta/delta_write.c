@@ -230,6 +230,10 @@ fl_rc fl_delta_txn_file_open(fl_delta_txn *txn, const fl_delta_kv *pvals, size_t
         fl_pq_write_opts_default(&wo);
         wo.codec = FL_PQ_ZSTD;
     }
+    if (!wo.codec_cache) { /* one set of compression contexts for all the txn's files */
+        if (!txn->codec_cache) FL_TRY(fl_pq_codec_cache_new(&txn->codec_cache, err));
+        wo.codec_cache = txn->codec_cache;
+    }
     fl_buf_printf(&dir, "part-%05u-%s-c000%s.parquet", txn->file_seq++, txn->uuid, codec_ext(wo.codec));
     if (dir.rc) FL_FAIL(FL_E_LIMIT, "data file path too long");
     snprintf(txn->file_key, sizeof txn->file_key, "%s", dir.ptr);

@@ -143,6 +143,8 @@ typedef struct pq_codec_ctx {
     void *zstd_d;
 } pq_codec_ctx;
 void pq_codec_free(pq_codec_ctx *c);
+/* The contexts inside a caller's fl_pq_codec_cache. */
+pq_codec_ctx *pq_codec_cache_ctx(fl_pq_codec_cache *c);
 /* Compress src into out (cleared first). */
 fl_rc pq_compress(pq_codec_ctx *c, int codec, int level, const void *src, size_t n, fl_buf *out,
                   fl_err *err);

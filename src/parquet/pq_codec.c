@@ -31,6 +31,25 @@ void pq_codec_free(pq_codec_ctx *c)
     c->zstd_c = c->zstd_d = NULL;
 }
 
+struct fl_pq_codec_cache {
+    pq_codec_ctx cc;
+};
+
+fl_rc fl_pq_codec_cache_new(fl_pq_codec_cache **out, fl_err *err)
+{
+    *out = fl_calloc(1, sizeof **out);
+    return *out ? FL_OK : fl_err_set(err, FL_E_NOMEM, "out of memory");
+}
+
+void fl_pq_codec_cache_free(fl_pq_codec_cache *c)
+{
+    if (!c) return;
+    pq_codec_free(&c->cc);
+    fl_free(c);
+}
+
+pq_codec_ctx *pq_codec_cache_ctx(fl_pq_codec_cache *c) { return &c->cc; }
+
 static fl_rc gzip_compress(int level, const void *src, size_t n, fl_buf *out, fl_err *err)
 {
     z_stream zs;

@@ -523,7 +523,7 @@ static fl_rc page_out(fl_pq_writer *w, pq_wcol *c, int type, int32_t nvals, int 
     fl_err *err = &w->err;
     if (page->rc) FL_FAIL(page->rc, "column '%s': page buffer: %s", c->nd->name, fl_rc_str(page->rc));
     if (page->len > INT32_MAX) FL_FAIL(FL_E_LIMIT, "column '%s': page larger than 2 GiB", c->nd->name);
-    FL_TRY(pq_compress(&w->cc, (int)w->o.codec, w->o.codec_level, page->ptr ? page->ptr : "", page->len,
+    FL_TRY(pq_compress(w->o.codec_cache ? pq_codec_cache_ctx(w->o.codec_cache) : &w->cc, (int)w->o.codec, w->o.codec_level, page->ptr ? page->ptr : "", page->len,
                        &w->comp, err));
     if (w->comp.len > INT32_MAX) FL_FAIL(FL_E_LIMIT, "column '%s': page larger than 2 GiB", c->nd->name);
     fl_buf_clear(&w->hdr);
