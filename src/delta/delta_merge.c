@@ -49,7 +49,7 @@ struct fl_delta_merge {
     bool no_columnar;       /* column mapping: rewrites take the row path */
     fl_buf cdata;           /* columnar rewrite: the file's bytes (capacity kept across files) */
     fl_arena carena;        /* columnar rewrite: one row group's columns (first block kept) */
-    uint64_t *bloom;        /* bit per fl_str_hash of the batch's keys (built by prepare), NULL = none */
+    uint64_t *bloom;        /* bit per key_hash0 of the batch's keys (built by prepare), NULL = none */
     uint64_t bmask;         /* bit count - 1 */
 };
 
@@ -492,6 +492,13 @@ bool delta_guard_read(const delta_key_guard *g, fl_str path)
 
 /* ------------------------------------------------------------------ resolve and run */
 
+/* Hash of one key item's value bytes (integers as in enc_key, 8 bytes big-endian; bytes
+ * as they are), for the prefilter. */
+static uint64_t key_hash0(const void *p, size_t n, char tag)
+{
+    return fl_str_hash(fl_str_make(n ? (const char *)p : "", n)) + (uint64_t)(tag == 's');
+}
+
 static fl_rc prepare(fl_delta_merge *m, fl_err *err)
 {
     if (m->guard) return FL_OK;
@@ -506,7 +513,11 @@ static fl_rc prepare(fl_delta_merge *m, fl_err *err)
     m->bmask = bits - 1;
     size_t it = 0;
     for (const fl_map_entry *e; (e = fl_map_next(&m->idx, &it)) != NULL;) {
-        uint64_t h = fl_str_hash(e->key) & m->bmask;
+        const uint8_t *p = (const uint8_t *)e->key.ptr; /* first component of the encoded key */
+        uint64_t h;
+        if (p[0] == 'i') h = key_hash0(p + 1, 8, 'i');
+        else h = key_hash0(p + 5, (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4], 's');
+        h &= m->bmask;
         m->bloom[h >> 6] |= (uint64_t)1 << (h & 63);
     }
     return build_guard(m, err);
@@ -546,11 +557,23 @@ static fl_rc open_scan(fl_delta_merge *m, size_t fi, bool keys_only, fl_delta_sc
 /* The batch's winning entry for the key of a target row, or NULL. */
 static merge_ent *lookup(fl_delta_merge *m, const fl_pq_val *row)
 {
-    if (!enc_key(m, row, &m->kb)) return NULL;
-    if (m->bloom) {
-        uint64_t h = fl_str_hash(fl_buf_str(&m->kb)) & m->bmask;
+    if (m->bloom) { /* the first key item alone rules out most rows, before encoding */
+        const fl_pq_val *v = &row->v.items[m->kidx[0]];
+        uint64_t h;
+        if (v->kind == FL_PQ_V_BYTES) {
+            h = key_hash0(v->v.bytes.ptr, v->v.bytes.len, 's');
+        } else if (v->kind == FL_PQ_V_I32 || v->kind == FL_PQ_V_I64 || v->kind == FL_PQ_V_BOOL) {
+            int64_t i = v->kind == FL_PQ_V_I32 ? v->v.i32 : v->kind == FL_PQ_V_I64 ? v->v.i64 : v->v.b;
+            uint8_t be[8];
+            for (int j = 0; j < 8; j++) be[j] = (uint8_t)((uint64_t)i >> (56 - 8 * j));
+            h = key_hash0(be, 8, 'i');
+        } else {
+            return NULL; /* null or not a scalar: no key */
+        }
+        h &= m->bmask;
         if (!(m->bloom[h >> 6] >> (h & 63) & 1)) return NULL;
     }
+    if (!enc_key(m, row, &m->kb)) return NULL;
     uintptr_t i = (uintptr_t)fl_map_get(&m->idx, fl_buf_str(&m->kb), NULL);
     return i ? &FL_VEC_AT(&m->ents, merge_ent, i - 1) : NULL;
 }

@@ -802,6 +802,27 @@ static void test_columnar(void)
     CHECK_EQ_INT(count_lines(after), 4);
     free(before);
     free(after);
+    /* an integer first key column (k2, id): the key filter hashes the integer */
+    const char *ikeys[] = {"k2", "id"};
+    fl_delta_merge_opts io = {.key_columns = ikeys, .n_key_columns = 2};
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_new(txn, &io, &m, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "a-008", 8, 400, "k8", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_add_row(m, mkrow(&a, "a-007", 8, 400, "other", -1), &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_merge_run(m, &r, &err), FL_OK);
+    CHECK_EQ_INT(r.rows_updated, 1);
+    CHECK_EQ_INT(r.rows_inserted, 1);
+    CHECK_EQ_INT(r.target_rows_removed, 1);
+    fl_delta_merge_free(m);
+    CHECK_EQ_INT(fl_delta_txn_commit(txn, NULL, &err), FL_OK);
+    fl_delta_txn_free(txn);
+    text = rows_text(t, -1);
+    CHECK_EQ_INT(count_lines(text), 17);
+    CHECK(has_line(text, "a-008|8|400|k8|-"));
+    CHECK(!has_line(text, "a-008|8|100|even|-"));
+    CHECK(has_line(text, "a-007|7|100|null|-")); /* (7, a-007) is not (8, a-007) */
+    CHECK(has_line(text, "a-007|8|400|other|-"));
+    free(text);
     fl_arena_fini(&a);
     fl_delta_table_close(t);
     fl_store_close(st);
