@@ -1046,7 +1046,12 @@ static fl_rc rewrite_columnar(fl_delta_merge *m, size_t fi, fl_delta_merge_resul
                     present = true;
                     v += !def || def[i] >= cm[ci].max_def;
                 } else if (present) {
-                    memcpy(vals + o * wd, src + v * wd, wd);
+                    switch (wd) { /* fixed sizes: inline copies, no memcpy call per value */
+                    case 1: vals[o] = src[v]; break;
+                    case 4: memcpy(vals + o * 4, src + v * 4, 4); break;
+                    case 8: memcpy(vals + o * 8, src + v * 8, 8); break;
+                    default: memcpy(vals + o * sizeof(fl_str), src + v * sizeof(fl_str), sizeof(fl_str)); break;
+                    }
                     v++;
                 } else {
                     memset(vals + o * wd, 0, wd);

@@ -415,14 +415,15 @@ static void flat_bytes(pq_wcol *c, const fl_str *vv, const uint8_t *vd, size_t k
             mn = mx = &vv[i];
             continue;
         }
+        /* max first: ascending input (ids, timestamps as text) then costs one compare */
         a.v.bytes = fl_str_make(p, n);
-        b.v.bytes = fl_str_make(mn->ptr ? mn->ptr : "", mn->len);
-        if (pq_scalar_cmp(&c->t, &a, &b) < 0) {
-            mn = &vv[i];
+        b.v.bytes = fl_str_make(mx->ptr ? mx->ptr : "", mx->len);
+        if (pq_scalar_cmp(&c->t, &a, &b) > 0) {
+            mx = &vv[i];
             continue;
         }
-        b.v.bytes = fl_str_make(mx->ptr ? mx->ptr : "", mx->len);
-        if (pq_scalar_cmp(&c->t, &a, &b) > 0) mx = &vv[i];
+        b.v.bytes = fl_str_make(mn->ptr ? mn->ptr : "", mn->len);
+        if (pq_scalar_cmp(&c->t, &a, &b) < 0) mn = &vv[i];
     }
     if (!mn) return;
     stat_bytes(&c->cst, &c->t, c->sort, mn->ptr ? mn->ptr : "", mn->len);
