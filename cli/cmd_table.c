@@ -714,6 +714,50 @@ static fl_rc schema_plus(const fl_delta_type *cur, const char *const *adds, int 
     return rc;
 }
 
+/* Begin a transaction on t (what: the command, for messages); with app_id, declare the idempotent
+ * application version txn_version. True when ready; false when not, with *status CLI_OK when that
+ * version is already committed ("skipped" printed) or CLI_FAILED (reported). *txn is the caller's
+ * to free either way. */
+static bool txn_start(fl_delta_table *t, const char *what, const char *app_id, int64_t txn_version, fl_delta_txn **txn,
+                      int *status)
+{
+    fl_err err;
+    fl_rc rc = fl_delta_txn_begin(t, txn, &err);
+    if (!rc && app_id) {
+        rc = fl_delta_txn_set_app(*txn, fl_str_c(app_id), txn_version, &err);
+        if (rc == FL_E_DELTA_DUPLICATE) {
+            printf("skipped: %s\n", err.msg);
+            *status = CLI_OK;
+            return false;
+        }
+    }
+    if (rc) {
+        cli_report(what, rc, &err);
+        *status = CLI_FAILED;
+        return false;
+    }
+    return true;
+}
+
+/* Commit txn into *res. False when it did not commit, with *status CLI_OK when a concurrent writer
+ * already committed this application version ("skipped" printed) or CLI_FAILED (reported). */
+static bool txn_commit(fl_delta_txn *txn, fl_delta_commit_result *res, int *status)
+{
+    fl_err err;
+    fl_rc rc = fl_delta_txn_commit(txn, res, &err);
+    if (rc == FL_E_DELTA_DUPLICATE) {
+        printf("skipped: %s\n", err.msg);
+        *status = CLI_OK;
+        return false;
+    }
+    if (rc) {
+        cli_report("commit", rc, &err);
+        *status = CLI_FAILED;
+        return false;
+    }
+    return true;
+}
+
 static int append(fl_delta_table *t, const char *file, const char *app_id, int64_t txn_version, bool overwrite,
                   const char *const *add_cols, int n_add_cols)
 {
@@ -726,23 +770,8 @@ static int append(fl_delta_table *t, const char *file, const char *app_id, int64
     fl_arena_init(&a, 0, (size_t)4 << 30);
     row_ref *rows = NULL;
     size_t nrows = 0, cap = 0;
-    fl_rc rc = fl_delta_txn_begin(t, &txn, &err);
-    if (rc) {
-        cli_report("append", rc, &err);
-        goto done;
-    }
-    if (app_id) {
-        rc = fl_delta_txn_set_app(txn, fl_str_c(app_id), txn_version, &err);
-        if (rc == FL_E_DELTA_DUPLICATE) {
-            printf("skipped: %s\n", err.msg);
-            status = CLI_OK;
-            goto done;
-        }
-        if (rc) {
-            cli_report("append", rc, &err);
-            goto done;
-        }
-    }
+    fl_rc rc = FL_OK;
+    if (!txn_start(t, "append", app_id, txn_version, &txn, &status)) goto done;
     if (overwrite && (rc = fl_delta_txn_remove_all(txn, &err)) != FL_OK) {
         cli_report("append", rc, &err);
         goto done;
@@ -832,16 +861,7 @@ static int append(fl_delta_table *t, const char *file, const char *app_id, int64
         i = j;
     }
     fl_delta_commit_result res;
-    rc = fl_delta_txn_commit(txn, &res, &err);
-    if (rc == FL_E_DELTA_DUPLICATE) {
-        printf("skipped: %s\n", err.msg);
-        status = CLI_OK;
-        goto done;
-    }
-    if (rc) {
-        cli_report("commit", rc, &err);
-        goto done;
-    }
+    if (!txn_commit(txn, &res, &status)) goto done;
     printf("committed version %lld: %lld files, %lld rows%s\n", (long long)res.version, (long long)res.files_added,
            (long long)res.records_added, res.checkpointed ? " (checkpoint written)" : "");
     status = CLI_OK;
@@ -1014,23 +1034,8 @@ static int merge(fl_delta_table *t, const char *input, const char *del_input, co
         if (nk > FL_DELTA_MAX_MERGE_KEYS) break;
         kcols[nk++] = tok;
     }
-    fl_rc rc = fl_delta_txn_begin(t, &txn, &err);
-    if (rc) {
-        cli_report("merge", rc, &err);
-        goto done;
-    }
-    if (app_id) {
-        rc = fl_delta_txn_set_app(txn, fl_str_c(app_id), txn_version, &err);
-        if (rc == FL_E_DELTA_DUPLICATE) {
-            printf("skipped: %s\n", err.msg);
-            status = CLI_OK;
-            goto done;
-        }
-        if (rc) {
-            cli_report("merge", rc, &err);
-            goto done;
-        }
-    }
+    fl_rc rc = FL_OK;
+    if (!txn_start(t, "merge", app_id, txn_version, &txn, &status)) goto done;
     fl_delta_txn_set_operation(txn, "MERGE", NULL);
     fl_delta_merge_opts mo = {.key_columns = kcols, .n_key_columns = nk, .newer_wins = newer_wins};
     if ((rc = fl_delta_merge_new(txn, &mo, &m, &err)) != FL_OK) {
@@ -1046,16 +1051,7 @@ static int merge(fl_delta_table *t, const char *input, const char *del_input, co
         goto done;
     }
     fl_delta_commit_result res;
-    rc = fl_delta_txn_commit(txn, &res, &err);
-    if (rc == FL_E_DELTA_DUPLICATE) {
-        printf("skipped: %s\n", err.msg);
-        status = CLI_OK;
-        goto done;
-    }
-    if (rc) {
-        cli_report("commit", rc, &err);
-        goto done;
-    }
+    if (!txn_commit(txn, &res, &status)) goto done;
     printf("committed version %lld: %lld inserted, %lld updated, %lld deleted, %lld skipped (not newer); "
            "%lld files rewritten, %lld files skipped by stats%s\n",
            (long long)res.version, (long long)mr.rows_inserted, (long long)mr.rows_updated, (long long)mr.rows_deleted,
