@@ -968,32 +968,42 @@ static const char *job_parse(srv_req *r, const fl_json_val *body, srv_worker *j,
     return NULL;
 }
 
+/* A new export job of operation op ("viewdefinition-export", "materialize") for request r, its
+ * parameters parsed from body (NULL: out of memory) with view_id as in job_parse, given a fresh id
+ * and marked in progress. NULL after answering r with the error. The caller owns the job (w_free). */
+static srv_worker *job_new(srv_req *r, const fl_json_val *body, fl_str view_id, const char *op)
+{
+    srv_worker *j = fl_calloc(1, sizeof *j);
+    if (!j) {
+        srv_outcome(r, 500, "out of memory");
+        return NULL;
+    }
+    j->srv = r->srv;
+    const char *msg = body ? job_parse(r, body, j, view_id) : "out of memory";
+    if (msg) {
+        srv_outcome(r, 400, "$%s: %s", op, msg);
+        w_free(j);
+        return NULL;
+    }
+    char uuid[37];
+    fl_uuid4(uuid);
+    snprintf(j->id, sizeof j->id, "%s", uuid);
+    snprintf(j->app_export, sizeof j->app_export, "%s/%s", op, uuid);
+    j->export_status = "export-in-progress";
+    j->start_us = fl_clock_now_us();
+    fl_buf_init(&j->del, 0);
+    atomic_store(&j->alive, true);
+    return j;
+}
+
 static void job_kickoff(srv_req *r)
 {
     fl_server *srv = r->srv;
     const fl_json_val *body = srv_parse_body(r, r->req->body, "$viewdefinition-export");
     if (!body) return;
-    srv_worker *j = fl_calloc(1, sizeof *j);
-    if (!j) {
-        srv_outcome(r, 500, "out of memory");
-        return;
-    }
-    j->srv = srv;
-    const char *msg = job_parse(r, body, j, FL_STR_NULL);
-    if (msg) {
-        srv_outcome(r, 400, "$viewdefinition-export: %s", msg);
-        w_free(j);
-        return;
-    }
-    char uuid[37];
-    fl_uuid4(uuid);
-    snprintf(j->id, sizeof j->id, "%s", uuid);
-    snprintf(j->app_export, sizeof j->app_export, "viewdefinition-export/%s", uuid);
-    j->export_status = "export-in-progress";
+    srv_worker *j = job_new(r, body, FL_STR_NULL, "viewdefinition-export");
+    if (!j) return;
     j->status = "active";
-    j->start_us = fl_clock_now_us();
-    fl_buf_init(&j->del, 0);
-    atomic_store(&j->alive, true);
     pthread_mutex_lock(&srv->work_mu);
     /* bound the list: drop the oldest finished jobs */
     size_t n = 0;
@@ -1101,30 +1111,12 @@ void srv_materialize(srv_req *r, fl_str id)
         body = (fl_json_val *)srv_parse_body(r, r->req->body, "$materialize");
         if (!body) return;
     }
-    srv_worker *j = fl_calloc(1, sizeof *j);
-    if (!j) {
-        srv_outcome(r, 500, "out of memory");
-        return;
-    }
-    j->srv = srv;
     static const char empty_params[] = "{\"resourceType\":\"Parameters\"}";
     fl_json_val *dflt = NULL;
     if (!body && fl_json_parse(empty_params, sizeof empty_params - 1, NULL, r->a, &dflt, NULL, NULL) == FL_OK)
         body = dflt;
-    const char *msg = body ? job_parse(r, body, j, id) : "out of memory";
-    if (msg) {
-        srv_outcome(r, 400, "$materialize: %s", msg);
-        w_free(j);
-        return;
-    }
-    char uuid[37];
-    fl_uuid4(uuid);
-    snprintf(j->id, sizeof j->id, "%s", uuid);
-    snprintf(j->app_export, sizeof j->app_export, "materialize/%s", uuid);
-    j->export_status = "export-in-progress";
-    j->start_us = fl_clock_now_us();
-    fl_buf_init(&j->del, 0);
-    atomic_store(&j->alive, true);
+    srv_worker *j = job_new(r, body, id, "materialize");
+    if (!j) return;
     if (r->c) { /* the job takes its own connection; do not hold two on a small pool */
         fl_fhirdb_release(srv->db, r->c);
         r->c = NULL;
