@@ -90,13 +90,42 @@ static void qb_param(qb *q, db_val v)
         q->sql.rc = FL_E_LIMIT;
 }
 
-static fl_rc page_alloc(fl_arena *a, uint32_t lim, rec_sink *s, fl_err *err)
+/* Start a page query for q: *out an empty page (no next page, total unknown), *b an empty query
+ * with sql_cap bytes reserved (the caller resets b->sql). Returns the number of rows a page holds. */
+static uint32_t page_start(qb *b, size_t sql_cap, const fl_fhirdb_query *q, fl_fhirdb_page *out)
 {
-    s->a = a;
-    s->n = 0;
-    s->cap = (size_t)lim + 1;
-    s->recs = fl_arena_calloc(a, s->cap, sizeof *s->recs);
-    if (!s->recs) return fl_err_set(err, FL_E_NOMEM, "fhirdb: out of memory");
+    b->n = 0;
+    fl_buf_init(&b->sql, sql_cap);
+    memset(out, 0, sizeof *out);
+    out->total = -1;
+    return page_size(q->count);
+}
+
+/* Filter on q's _lastUpdated range, when it has one. */
+static void qb_last_updated(qb *b, const fl_fhirdb_query *q)
+{
+    if (q->has_lu_min) {
+        fl_buf_append_c(&b->sql, " AND last_updated>=?");
+        qb_param(b, db_i(q->lu_min_us));
+    }
+    if (q->has_lu_max) {
+        fl_buf_append_c(&b->sql, " AND last_updated<?");
+        qb_param(b, db_i(q->lu_max_us));
+    }
+}
+
+/* Run the page query b (which asks for lim + 1 rows) and put the first lim rows, copied into a, in
+ * out; out->has_next when there were more (the caller writes out->next_cursor from row lim - 1). */
+static fl_rc page_fetch(fl_fhirdb_conn *c, const qb *b, fl_arena *a, uint32_t lim, fl_fhirdb_page *out, fl_err *err)
+{
+    rec_sink s = {.a = a, .n = 0, .cap = (size_t)lim + 1};
+    s.recs = fl_arena_calloc(a, s.cap, sizeof *s.recs);
+    if (!s.recs) return fl_err_set(err, FL_E_NOMEM, "fhirdb: out of memory");
+    fl_rc rc = db_exec(c, b->sql.ptr, b->p, b->n, rec_cb, &s, err);
+    if (rc) return rc;
+    out->recs = s.recs;
+    out->n = s.n > lim ? lim : s.n;
+    out->has_next = s.n > lim;
     return FL_OK;
 }
 
@@ -104,11 +133,8 @@ fl_rc fl_fhirdb_history(fl_fhirdb_conn *c, const fl_fhirdb_query *q, fl_arena *a
                         fl_fhirdb_page *out, fl_err *err)
 {
     fl_rc rc = FL_OK;
-    qb b = {.n = 0};
-    fl_buf_init(&b.sql, 4096);
-    memset(out, 0, sizeof *out);
-    out->total = -1;
-    uint32_t lim = page_size(q->count);
+    qb b;
+    uint32_t lim = page_start(&b, 4096, q, out);
     int64_t before = 0;
     if (q->cursor.len) {
         if (q->cursor.ptr[0] != 'h' ||
@@ -125,14 +151,7 @@ fl_rc fl_fhirdb_history(fl_fhirdb_conn *c, const fl_fhirdb_query *q, fl_arena *a
         fl_buf_append_c(&b.sql, " AND id=?");
         qb_param(&b, db_t(q->id));
     }
-    if (q->has_lu_min) {
-        fl_buf_append_c(&b.sql, " AND last_updated>=?");
-        qb_param(&b, db_i(q->lu_min_us));
-    }
-    if (q->has_lu_max) {
-        fl_buf_append_c(&b.sql, " AND last_updated<?");
-        qb_param(&b, db_i(q->lu_max_us));
-    }
+    qb_last_updated(&b, q);
     if (before) {
         fl_buf_append_c(&b.sql, " AND hseq<?");
         qb_param(&b, db_i(before));
@@ -140,15 +159,9 @@ fl_rc fl_fhirdb_history(fl_fhirdb_conn *c, const fl_fhirdb_query *q, fl_arena *a
     fl_buf_append_c(&b.sql, " ORDER BY hseq DESC LIMIT ?");
     qb_param(&b, db_i((int64_t)lim + 1));
     if (b.sql.rc) FL_FAIL(b.sql.rc, "fhirdb: history query too large");
-    rec_sink s;
-    FL_TRY(page_alloc(a, lim, &s, err));
-    FL_TRY(db_exec(c, b.sql.ptr, b.p, b.n, rec_cb, &s, err));
-    out->recs = s.recs;
-    out->n = s.n > lim ? lim : s.n;
-    if (s.n > lim) {
-        out->has_next = true;
-        snprintf(out->next_cursor, sizeof out->next_cursor, "h%lld", (long long)s.recs[lim - 1].hseq);
-    }
+    FL_TRY(page_fetch(c, &b, a, lim, out, err));
+    if (out->has_next)
+        snprintf(out->next_cursor, sizeof out->next_cursor, "h%lld", (long long)out->recs[lim - 1].hseq);
 done:
     fl_buf_reset(&b.sql);
     return rc;
@@ -177,25 +190,15 @@ static void search_filters(qb *b, const fl_fhirdb_query *q)
         }
         fl_buf_append_c(&b->sql, ")");
     }
-    if (q->has_lu_min) {
-        fl_buf_append_c(&b->sql, " AND last_updated>=?");
-        qb_param(b, db_i(q->lu_min_us));
-    }
-    if (q->has_lu_max) {
-        fl_buf_append_c(&b->sql, " AND last_updated<?");
-        qb_param(b, db_i(q->lu_max_us));
-    }
+    qb_last_updated(b, q);
 }
 
 fl_rc fl_fhirdb_search(fl_fhirdb_conn *c, const fl_fhirdb_query *q, fl_arena *a,
                        fl_fhirdb_page *out, fl_err *err)
 {
     fl_rc rc = FL_OK;
-    qb b = {.n = 0};
-    fl_buf_init(&b.sql, 16384);
-    memset(out, 0, sizeof *out);
-    out->total = -1;
-    uint32_t lim = page_size(q->count);
+    qb b;
+    uint32_t lim = page_start(&b, 16384, q, out);
     bool desc = q->sort == FL_FHIRDB_SORT_LU_DESC;
     int64_t cur_lu = 0;
     fl_str cur_id = FL_STR_NULL;
@@ -241,14 +244,9 @@ fl_rc fl_fhirdb_search(fl_fhirdb_conn *c, const fl_fhirdb_query *q, fl_arena *a,
                                  : " ORDER BY last_updated ASC, id ASC LIMIT ?");
     qb_param(&b, db_i((int64_t)lim + 1));
     if (b.sql.rc) FL_FAIL(b.sql.rc, "fhirdb: search query too large");
-    rec_sink s;
-    FL_TRY(page_alloc(a, lim, &s, err));
-    FL_TRY(db_exec(c, b.sql.ptr, b.p, b.n, rec_cb, &s, err));
-    out->recs = s.recs;
-    out->n = s.n > lim ? lim : s.n;
-    if (s.n > lim) {
-        const fl_fhirdb_rec *last = &s.recs[lim - 1];
-        out->has_next = true;
+    FL_TRY(page_fetch(c, &b, a, lim, out, err));
+    if (out->has_next) {
+        const fl_fhirdb_rec *last = &out->recs[lim - 1];
         snprintf(out->next_cursor, sizeof out->next_cursor, "s%lld_%.*s",
                  (long long)last->last_updated_us, FL_STR_ARG(last->id));
     }
