@@ -196,6 +196,18 @@ done:
     return rc;
 }
 
+/* The store properties (S3 region, credentials, endpoint) that cfg sets, into props; returns how many.
+ * props point into cfg. */
+static size_t cfg_store_props(const srv_lake_cfg *cfg, fl_store_prop props[4])
+{
+    size_t np = 0;
+    if (cfg->region[0]) props[np++] = (fl_store_prop){"awsRegion", cfg->region};
+    if (cfg->akid[0]) props[np++] = (fl_store_prop){"awsAccessKeyId", cfg->akid};
+    if (cfg->secret[0]) props[np++] = (fl_store_prop){"awsSecretAccessKey", cfg->secret};
+    if (cfg->endpoint[0]) props[np++] = (fl_store_prop){"s3Endpoint", cfg->endpoint};
+    return np;
+}
+
 static fl_rc w_open(srv_worker *w, fl_err *err)
 {
     fl_rc rc = FL_OK;
@@ -211,11 +223,7 @@ static fl_rc w_open(srv_worker *w, fl_err *err)
     FL_TRY(fl_view_ctx_new(w->plan, &w->ctx, err));
     FL_TRY(fl_view_batch_new(w->plan, w->cfg.batch_size, &w->vb, err));
     fl_store_prop props[4];
-    size_t np = 0;
-    if (w->cfg.region[0]) props[np++] = (fl_store_prop){"awsRegion", w->cfg.region};
-    if (w->cfg.akid[0]) props[np++] = (fl_store_prop){"awsAccessKeyId", w->cfg.akid};
-    if (w->cfg.secret[0]) props[np++] = (fl_store_prop){"awsSecretAccessKey", w->cfg.secret};
-    if (w->cfg.endpoint[0]) props[np++] = (fl_store_prop){"s3Endpoint", w->cfg.endpoint};
+    size_t np = cfg_store_props(&w->cfg, props);
     fl_engine_sink_opts so = {.table_url = w->cfg.table, .name = w->cfg.view, .props = props, .nprops = np,
                               .target_file_size = w->cfg.target_file_size, .add_columns = w->cfg.add_columns,
                               .log = &w->srv->opts.log};
@@ -834,11 +842,7 @@ static void *job_main(void *arg)
     FL_TRY(fl_view_ctx_new(j->plan, &j->ctx, &err));
     FL_TRY(fl_view_batch_new(j->plan, W_EXPORT_BATCH_ROWS, &j->vb, &err));
     fl_store_prop props[4];
-    size_t np = 0;
-    if (j->cfg.region[0]) props[np++] = (fl_store_prop){"awsRegion", j->cfg.region};
-    if (j->cfg.akid[0]) props[np++] = (fl_store_prop){"awsAccessKeyId", j->cfg.akid};
-    if (j->cfg.secret[0]) props[np++] = (fl_store_prop){"awsSecretAccessKey", j->cfg.secret};
-    if (j->cfg.endpoint[0]) props[np++] = (fl_store_prop){"s3Endpoint", j->cfg.endpoint};
+    size_t np = cfg_store_props(&j->cfg, props);
     fl_engine_sink_opts so = {.table_url = j->cfg.table, .props = props, .nprops = np,
                               .target_file_size = j->cfg.target_file_size, .add_columns = j->cfg.add_columns,
                               .log = &j->srv->opts.log};
