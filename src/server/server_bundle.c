@@ -234,13 +234,8 @@ static void write_response_entry(srv_req *r, fl_jw *w, const bentry *be)
 
 static void write_reply(srv_req *r, const char *type, bentry *be, size_t n)
 {
-    fl_buf *b = &r->resp->body;
-    fl_buf_clear(b);
     fl_jw w;
-    fl_jw_init(&w, b);
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "resourceType");
-    fl_jw_str_c(&w, "Bundle");
+    srv_json_resource(r, &w, "Bundle");
     fl_jw_key_c(&w, "type");
     fl_jw_str_c(&w, type);
     fl_jw_key_c(&w, "entry");

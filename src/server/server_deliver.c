@@ -1074,10 +1074,7 @@ static void job_status(srv_req *r, fl_str id, bool cancel)
         return;
     }
     fl_jw jw;
-    fl_jw_init(&jw, b);
-    fl_jw_obj_begin(&jw);
-    fl_jw_key_c(&jw, "resourceType");
-    fl_jw_str_c(&jw, "Parameters");
+    srv_json_resource(r, &jw, "Parameters");
     fl_jw_key_c(&jw, "parameter");
     fl_jw_arr_begin(&jw);
     p_str(&jw, "status", "valueCode", j->export_status);

@@ -272,13 +272,8 @@ void srv_dest_status(srv_req *r, fl_str id)
         srv_store_fail(r, rc, &err, "$status");
         return;
     }
-    fl_buf *b = &r->resp->body;
-    fl_buf_clear(b);
     fl_jw w;
-    fl_jw_init(&w, b);
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "resourceType");
-    fl_jw_str_c(&w, "Parameters");
+    srv_json_resource(r, &w, "Parameters");
     fl_jw_key_c(&w, "parameter");
     fl_jw_arr_begin(&w);
     srv_deliver_status(r, id, queued, &w); /* counters of this process's worker, if any */

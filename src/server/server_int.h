@@ -118,6 +118,9 @@ void srv_add_header_c(srv_req *r, const char *name, const char *value);
 void srv_outcome(srv_req *r, int status, const char *fmt, ...) FL_PRINTF(3, 4);
 /* Write an OperationOutcome object into a JSON writer (for Bundle entries). */
 void srv_outcome_json(fl_jw *w, int status, const char *severity, const char *msg);
+/* Clear r's response body and start a FHIR resource of type resource_type in it, written with w:
+ * the object is open and its "resourceType" written; the caller writes the rest and closes it. */
+void srv_json_resource(srv_req *r, fl_jw *w, const char *resource_type);
 const char *srv_issue_code(int status);
 const char *srv_reason(int status);
 /* HTTP status for a failed store call. */

@@ -66,12 +66,7 @@ static void write_full_url(srv_req *r, fl_jw *w, const fl_fhirdb_rec *rec)
 static void bundle_head(srv_req *r, fl_jw *w, const char *type, fl_str path, const link_q *lq, fl_str cursor,
                         const fl_fhirdb_page *pg)
 {
-    fl_buf *b = &r->resp->body;
-    fl_buf_clear(b);
-    fl_jw_init(w, b);
-    fl_jw_obj_begin(w);
-    fl_jw_key_c(w, "resourceType");
-    fl_jw_str_c(w, "Bundle");
+    srv_json_resource(r, w, "Bundle");
     fl_jw_key_c(w, "type");
     fl_jw_str_c(w, type);
     if (pg->total >= 0) {

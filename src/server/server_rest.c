@@ -310,13 +310,8 @@ void srv_capability(srv_req *r)
                                         "history-type", "create", "search-type"};
     char date[40];
     size_t dn = fl_time_format_rfc3339(r->srv->start_us, date, sizeof date);
-    fl_buf *b = &r->resp->body;
-    fl_buf_clear(b);
     fl_jw w;
-    fl_jw_init(&w, b);
-    fl_jw_obj_begin(&w);
-    fl_jw_key_c(&w, "resourceType");
-    fl_jw_str_c(&w, "CapabilityStatement");
+    srv_json_resource(r, &w, "CapabilityStatement");
     fl_jw_key_c(&w, "status");
     fl_jw_str_c(&w, "active");
     fl_jw_key_c(&w, "date");

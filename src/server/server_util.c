@@ -172,6 +172,15 @@ void srv_outcome(srv_req *r, int status, const char *fmt, ...)
     fl_log(&r->srv->opts.log, status >= 500 ? FL_LOG_ERROR : FL_LOG_DEBUG, "%d %s", status, msg);
 }
 
+void srv_json_resource(srv_req *r, fl_jw *w, const char *resource_type)
+{
+    fl_buf_clear(&r->resp->body);
+    fl_jw_init(w, &r->resp->body);
+    fl_jw_obj_begin(w);
+    fl_jw_key_c(w, "resourceType");
+    fl_jw_str_c(w, resource_type);
+}
+
 int srv_status_for(fl_rc rc, const fl_err *err)
 {
     if (err && err->status >= 400 && err->status < 600) return err->status;
