@@ -289,26 +289,13 @@ static fl_rc history_cb(void *ctx, const fl_delta_commit_entry *e, fl_err *err)
 
 /* ------------------------------------------------------------------ cat */
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b) != 0 && ((a < 0) != (b < 0))); }
 
 static void fmt_date(int64_t days, char *out, size_t cap)
 {
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    fl_civil_from_days(days, &y, &m, &d);
     snprintf(out, cap, "%04lld-%02u-%02u", (long long)y, m, d);
 }
 
@@ -468,17 +455,6 @@ static int cat(fl_delta_table *t, const fl_delta_snapshot *s, int64_t limit)
 
 /* ------------------------------------------------------------------ append */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool digits(const char *p, int n, int64_t *out)
 {
     int64_t v = 0;
@@ -496,7 +472,7 @@ static bool parse_date(fl_str s, int32_t *days)
     if (s.len < 10 || !digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !digits(s.ptr + 5, 2, &m) || s.ptr[7] != '-' ||
         !digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
         return false;
-    *days = (int32_t)days_from_civil(y, m, d);
+    *days = (int32_t)fl_days_from_civil(y, m, d);
     return true;
 }
 

@@ -317,6 +317,13 @@ FL_API bool fl_parse_i64(fl_str s, int64_t *out);
 /* Parse a whole double via strtod semantics (C locale); false on junk. */
 FL_API bool fl_parse_f64(fl_str s, double *out);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, d 1..31; negative
+ * before 1970; H. Hinnant's algorithm, exact for |y| < 2^40). */
+FL_API int64_t fl_days_from_civil(int64_t y, int64_t m, int64_t d);
+/* The proleptic Gregorian date of day z since 1970-01-01 (the inverse of fl_days_from_civil):
+ * *y the year, *m 1..12, *d 1..31. */
+FL_API void fl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+
 #ifdef __cplusplus
 }
 #endif

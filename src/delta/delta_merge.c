@@ -650,19 +650,6 @@ static bool active(const merge_ent *e) { return e && !e->lost && !e->superseded;
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b) != 0 && ((a < 0) != (b < 0))); }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *mo, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
-    *mo = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*mo <= 2);
-}
-
 /* Partition value text of a scanned scalar of type t (PROTOCOL.md "Partition Value
  * Serialization"); appended to b. false for a null value. */
 static bool part_text(const fl_delta_type *t, const fl_pq_val *v, fl_buf *b)
@@ -673,14 +660,14 @@ static bool part_text(const fl_delta_type *t, const fl_pq_val *v, fl_buf *b)
     switch (t->kind) {
     case FL_DELTA_T_BOOLEAN: fl_buf_append_c(b, v->v.b ? "true" : "false"); return true;
     case FL_DELTA_T_DATE:
-        civil_from_days(v->v.i32, &y, &mo, &d);
+        fl_civil_from_days(v->v.i32, &y, &mo, &d);
         fl_buf_printf(b, "%04lld-%02u-%02u", (long long)y, mo, d);
         return true;
     case FL_DELTA_T_TIMESTAMP:
     case FL_DELTA_T_TIMESTAMP_NTZ: {
         int64_t secs = floor_div(v->v.i64, 1000000), us = v->v.i64 - secs * 1000000;
         int64_t days = floor_div(secs, 86400), rem = secs - days * 86400;
-        civil_from_days(days, &y, &mo, &d);
+        fl_civil_from_days(days, &y, &mo, &d);
         fl_buf_printf(b, "%04lld-%02u-%02u %02lld:%02lld:%02lld", (long long)y, mo, d, (long long)(rem / 3600),
                       (long long)(rem / 60 % 60), (long long)(rem % 60));
         if (us) fl_buf_printf(b, ".%06lld", (long long)us);

@@ -109,22 +109,13 @@ static bool digits(const char *p, int n, int64_t *out)
     return true;
 }
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 static bool parse_date(fl_str s, int64_t *days)
 {
     int64_t y, m, d;
     if (s.len < 10 || !digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !digits(s.ptr + 5, 2, &m) || s.ptr[7] != '-' ||
         !digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
         return false;
-    *days = days_from_civil(y, m, d);
+    *days = fl_days_from_civil(y, m, d);
     return true;
 }
 

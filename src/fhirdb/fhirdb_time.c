@@ -4,17 +4,6 @@
  * (eq/gt/ge/lt/le) and history _since are then plain comparisons on integers. */
 #include "fhirdb/fhirdb_int.h"
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static bool digits(const char *p, size_t n, size_t at, size_t cnt, int64_t *out)
 {
     if (at + cnt > n) return false;
@@ -44,21 +33,21 @@ bool fl_fhirdb_parse_time(fl_str s, int64_t *lo_us, int64_t *hi_us)
     if (!p || !digits(p, n, 0, 4, &y)) return false;
     i = 4;
     if (i == n) {
-        int64_t lo = days_from_civil(y, 1, 1) * DAY;
+        int64_t lo = fl_days_from_civil(y, 1, 1) * DAY;
         *lo_us = lo;
-        *hi_us = days_from_civil(y + 1, 1, 1) * DAY;
+        *hi_us = fl_days_from_civil(y + 1, 1, 1) * DAY;
         return true;
     }
     if (p[i] != '-' || !digits(p, n, i + 1, 2, &mo) || mo < 1 || mo > 12) return false;
     i += 3;
     if (i == n) {
-        *lo_us = days_from_civil(y, mo, 1) * DAY;
-        *hi_us = (mo == 12 ? days_from_civil(y + 1, 1, 1) : days_from_civil(y, mo + 1, 1)) * DAY;
+        *lo_us = fl_days_from_civil(y, mo, 1) * DAY;
+        *hi_us = (mo == 12 ? fl_days_from_civil(y + 1, 1, 1) : fl_days_from_civil(y, mo + 1, 1)) * DAY;
         return true;
     }
     if (p[i] != '-' || !digits(p, n, i + 1, 2, &d) || d < 1 || d > days_in_month(y, mo)) return false;
     i += 3;
-    int64_t base = days_from_civil(y, mo, d) * DAY;
+    int64_t base = fl_days_from_civil(y, mo, d) * DAY;
     if (i == n) {
         *lo_us = base;
         *hi_us = base + DAY;

@@ -389,28 +389,12 @@ fl_str fp_dt_text(fl_arena *a, const fp_dt *d, fl_fp_kind kind)
     return out ? fl_str_make(out, k) : FL_STR_NULL;
 }
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static void civil_from_days(int64_t z, int32_t *y, int32_t *m, int32_t *d)
 {
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t yy = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t dd = doy - (153 * mp + 2) / 5 + 1;
-    int64_t mm = mp + (mp < 10 ? 3 : -9);
-    *y = (int32_t)(yy + (mm <= 2));
+    int64_t yy;
+    unsigned mm, dd;
+    fl_civil_from_days(z, &yy, &mm, &dd);
+    *y = (int32_t)yy;
     *m = (int32_t)mm;
     *d = (int32_t)dd;
 }
@@ -419,7 +403,7 @@ static void civil_from_days(int64_t z, int32_t *y, int32_t *m, int32_t *d)
  * when it has a timezone. */
 static int64_t dt_ms(const fp_dt *d)
 {
-    int64_t days = d->is_time ? 0 : days_from_civil(d->year, d->month, d->day);
+    int64_t days = d->is_time ? 0 : fl_days_from_civil(d->year, d->month, d->day);
     int64_t ms = (((days * 24 + d->hour) * 60 + d->minute) * 60 + d->second) * 1000 + d->ms;
     if (d->has_tz) ms -= (int64_t)d->tz_min * 60000;
     return ms;
@@ -448,7 +432,7 @@ int fp_dt_cmp(const fp_dt *a0, const fp_dt *b0)
     uint8_t pmin = pa < pb ? pa : pb;
     if (!a.is_time && a.has_tz != b.has_tz && pa >= FL_FP_PREC_HOUR && pb >= FL_FP_PREC_HOUR) {
         /* one side has no offset: decide only when the days are far enough apart */
-        int64_t da = days_from_civil(a.year, a.month, a.day), db = days_from_civil(b.year, b.month, b.day);
+        int64_t da = fl_days_from_civil(a.year, a.month, a.day), db = fl_days_from_civil(b.year, b.month, b.day);
         if (da + 1 < db) return -1;
         if (da > db + 1) return 1;
         return 2;
@@ -528,11 +512,11 @@ bool fp_dt_add(fp_dt *d, fp_dec amount, fl_str unit, bool negate)
         d->ms = (int32_t)(cur % 1000);
         return true;
     }
-    int64_t days = days_from_civil(d->year, d->month, d->day);
+    int64_t days = fl_days_from_civil(d->year, d->month, d->day);
     int64_t cur = (((days * 24 + d->hour) * 60 + d->minute) * 60 + d->second) * 1000 + d->ms + ms;
     int64_t nd = cur / 86400000LL - (cur % 86400000LL < 0);
     int64_t rem = cur - nd * 86400000LL;
-    if (nd < days_from_civil(1, 1, 1) || nd > days_from_civil(9999, 12, 31)) return false;
+    if (nd < fl_days_from_civil(1, 1, 1) || nd > fl_days_from_civil(9999, 12, 31)) return false;
     civil_from_days(nd, &d->year, &d->month, &d->day);
     d->hour = (int32_t)(rem / 3600000);
     d->minute = (int32_t)(rem / 60000 % 60);

@@ -94,17 +94,6 @@ void aws_amz_date(int64_t t, char out[17])
     out[16] = 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool digits(fl_str s, size_t off, size_t n, unsigned *out)
 {
     unsigned v = 0;
@@ -146,7 +135,7 @@ bool aws_parse_iso8601(fl_str s, int64_t *ms_out)
         i += 6;
     }
     if (i != s.len) return false;
-    int64_t days = days_from_civil((int64_t)y, mo, d);
+    int64_t days = fl_days_from_civil((int64_t)y, mo, d);
     int64_t t = days * 86400 + (int64_t)(h * 3600 + mi * 60 + sec) - off_s;
     *ms_out = t * 1000 + (int64_t)ms;
     return true;

@@ -151,6 +151,34 @@ static void test_utf8(void)
     CHECK(memcmp(out, "\xf0\x9f\x98\x80", 4) == 0);
 }
 
+static void test_civil_days(void)
+{
+    CHECK_EQ_INT(fl_days_from_civil(1970, 1, 1), 0);
+    CHECK_EQ_INT(fl_days_from_civil(1969, 12, 31), -1);
+    CHECK_EQ_INT(fl_days_from_civil(2000, 3, 1), 11017);
+    CHECK_EQ_INT(fl_days_from_civil(1, 1, 1), -719162);
+    CHECK_EQ_INT(fl_days_from_civil(9999, 12, 31), 2932896);
+    /* every day from 0001-01-01 to 9999-12-31 maps back to itself, one day after the previous */
+    int64_t py = 0;
+    unsigned pm = 12, pd = 31;
+    int bad = 0;
+    for (int64_t z = -719162; z <= 2932896; z++) {
+        int64_t y;
+        unsigned m, d;
+        fl_civil_from_days(z, &y, &m, &d);
+        bool next = (y == py && m == pm && d == pd + 1) || (y == py && m == pm + 1 && d == 1) ||
+                    (y == py + 1 && m == 1 && d == 1 && pm == 12 && pd == 31);
+        if (!next || fl_days_from_civil(y, m, d) != z) bad++;
+        py = y, pm = m, pd = d;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(py, 9999);
+    int64_t y;
+    unsigned m, d;
+    fl_civil_from_days(11016, &y, &m, &d); /* leap day */
+    CHECK(y == 2000 && m == 2 && d == 29);
+}
+
 static void test_numbers(void)
 {
     int64_t v;
@@ -174,5 +202,6 @@ int main(void)
     RUN(test_map);
     RUN(test_utf8);
     RUN(test_numbers);
+    RUN(test_civil_days);
     return testhelp_done();
 }
