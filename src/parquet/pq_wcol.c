@@ -252,6 +252,15 @@ static inline void push_idx(pq_wcol *c, int64_t ix)
     c->dict.uses++;
 }
 
+/* Add the byte string p[0..n) to the page's dictionary and its index to the page; true when it
+ * was new to the dictionary (only then can it change the statistics). */
+static inline bool dict_put_bytes(pq_wcol *c, const char *p, size_t n)
+{
+    bool added;
+    push_idx(c, dict_get(c, p, n, hash_bytes(p, n), &added));
+    return added;
+}
+
 /* Fall back to PLAIN? Past dict_page_limit the dictionary is kept only while it pays off
  * (values repeat: at least 5 uses per 4 entries) and stays under 8x the limit; FHIR
  * references (Patient/123) repeat, ids and timestamps do not. A column whose first 16 Ki
@@ -359,10 +368,7 @@ void pq_wcol_bytes(pq_wcol *c, const void *p, size_t n)
     c->page_nvals++;
     if (c->width) { /* FIXED_LEN_BYTE_ARRAY: the caller checked n == width */
         if (c->page_dict) {
-            bool added;
-            int64_t ix = dict_get(c, p, n, hash_bytes(p, n), &added);
-            push_idx(c, ix);
-            if (added) stat_bytes(&c->cst, &c->t, c->sort, p, n);
+            if (dict_put_bytes(c, p, n)) stat_bytes(&c->cst, &c->t, c->sort, p, n);
         } else {
             fl_buf_append(&c->vals, p, n);
             stat_bytes(&c->cst, &c->t, c->sort, p, n);
@@ -374,10 +380,7 @@ void pq_wcol_bytes(pq_wcol *c, const void *p, size_t n)
         return;
     }
     if (c->page_dict) {
-        bool added;
-        int64_t ix = dict_get(c, p, n, hash_bytes(p, n), &added);
-        push_idx(c, ix);
-        if (added) stat_bytes(&c->cst, &c->t, c->sort, p, n);
+        if (dict_put_bytes(c, p, n)) stat_bytes(&c->cst, &c->t, c->sort, p, n);
         return;
     }
     buf_put_lv(&c->vals, true, p, n);
@@ -403,10 +406,7 @@ static void flat_bytes(pq_wcol *c, const fl_str *vv, const uint8_t *vd, size_t k
             return;
         }
         if (c->page_dict) {
-            bool added;
-            int64_t ix = dict_get(c, p, n, hash_bytes(p, n), &added);
-            push_idx(c, ix);
-            if (!added) continue;
+            if (!dict_put_bytes(c, p, n)) continue;
         } else {
             buf_put_lv(&c->vals, true, p, n);
         }
