@@ -316,20 +316,25 @@ static int rec_cmp(const char *base, const dirent_rec *a, const dirent_rec *b)
     return na < nb ? -1 : na > nb ? 1 : 0;
 }
 
+static void rec_insertion_sort(const char *base, dirent_rec *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        dirent_rec x = v[i];
+        size_t j = i;
+        while (j > 0 && rec_cmp(base, &v[j - 1], &x) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 static void rec_sort(const char *base, dirent_rec *v, size_t n)
 {
     /* insertion sort for small runs, merge via recursion otherwise (no qsort context arg) */
     if (n < 2) return;
     if (n <= 16) {
-        for (size_t i = 1; i < n; i++) {
-            dirent_rec x = v[i];
-            size_t j = i;
-            while (j > 0 && rec_cmp(base, &v[j - 1], &x) > 0) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
-        }
+        rec_insertion_sort(base, v, n);
         return;
     }
     size_t h = n / 2;
@@ -338,15 +343,7 @@ static void rec_sort(const char *base, dirent_rec *v, size_t n)
     /* in-place merge with a temp copy of the left half */
     dirent_rec *tmp = fl_malloc(h * sizeof *tmp);
     if (!tmp) { /* degrade to insertion sort; still correct */
-        for (size_t i = 1; i < n; i++) {
-            dirent_rec x = v[i];
-            size_t j = i;
-            while (j > 0 && rec_cmp(base, &v[j - 1], &x) > 0) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
-        }
+        rec_insertion_sort(base, v, n);
         return;
     }
     memcpy(tmp, v, h * sizeof *tmp);
