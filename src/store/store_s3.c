@@ -1332,11 +1332,17 @@ static const char *prop(const fl_store_opts *o, const char *const *names)
 }
 
 /* An option, else a non-empty environment variable (for callers such as the CLI that pass no
- * options: the timeouts can then still be tuned per process). */
-static const char *prop_env(const fl_store_opts *o, const char *const *names, const char *env)
+ * options: the timeouts can then still be tuned per process). *src receives where the value
+ * came from (the option's first name or the variable), for messages. */
+static const char *prop_env(const fl_store_opts *o, const char *const *names, const char *env,
+                            const char **src)
 {
     const char *v = prop(o, names);
-    if (!v && (v = getenv(env)) != NULL && !v[0]) v = NULL;
+    *src = names[0];
+    if (!v && (v = getenv(env)) != NULL) {
+        *src = env;
+        if (!v[0]) v = NULL;
+    }
     return v;
 }
 
@@ -1408,7 +1414,7 @@ static void s3_close(void *impl);
 /* Tuning options (part size, concurrency, page size, payload signing, timeouts). */
 static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
 {
-    const char *v;
+    const char *v, *src;
     uint64_t num;
     if ((v = prop(o, P_PART))) {
         if (!parse_num(v, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE, &num))
@@ -1435,9 +1441,9 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
     }
     if ((v = prop(o, P_UNSIGNED)) && !parse_bool(v, &s->unsigned_payload))
         return fl_err_set(err, FL_E_CONFIG, "s3.unsignedPayload \"%s\": need true or false", v);
-    if ((v = prop_env(o, P_CONNECT, "FL_S3_CONNECT_TIMEOUT_MS"))) {
+    if ((v = prop_env(o, P_CONNECT, "FL_S3_CONNECT_TIMEOUT_MS", &src))) {
         if (!parse_num(v, 1, 600000, &num))
-            return fl_err_set(err, FL_E_CONFIG, "s3.connectTimeoutMs \"%s\": need 1..600000", v);
+            return fl_err_set(err, FL_E_CONFIG, "%s \"%s\": need 1..600000", src, v);
         s->connect_timeout_ms = (long)num;
     }
     if ((v = prop(o, P_SSE))) {
@@ -1462,9 +1468,9 @@ static fl_rc s3_parse_tuning(s3 *s, const fl_store_opts *o, fl_err *err)
         if (!ok) return fl_err_set(err, FL_E_CONFIG, "s3.cannedAcl \"%s\": not a canned ACL", v);
         snprintf(s->acl, sizeof s->acl, "%s", v);
     }
-    if ((v = prop_env(o, P_LOWSPEED, "FL_S3_LOW_SPEED_TIME_S"))) {
+    if ((v = prop_env(o, P_LOWSPEED, "FL_S3_LOW_SPEED_TIME_S", &src))) {
         if (!parse_num(v, 1, 3600, &num))
-            return fl_err_set(err, FL_E_CONFIG, "s3.lowSpeedTimeS \"%s\": need 1..3600", v);
+            return fl_err_set(err, FL_E_CONFIG, "%s \"%s\": need 1..3600", src, v);
         s->low_speed_time_s = (long)num;
     }
     return FL_OK;

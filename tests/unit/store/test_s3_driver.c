@@ -201,6 +201,23 @@ static void test_open_options(void)
     o.props = small;
     CHECK_EQ_INT(fl_store_open("s3://bucket/x", &o, &st, &err), FL_E_CONFIG);
     CHECK_EQ_INT(fl_store_open("s3://a/x", NULL, &st, &err), FL_E_ARG); /* bucket too short */
+    /* the timeouts fall back to the environment; a bad value there is named as such */
+    setenv("FL_S3_CONNECT_TIMEOUT_MS", "0", 1);
+    CHECK_EQ_INT(fl_store_open("s3://bucket/x", NULL, &st, &err), FL_E_CONFIG);
+    CHECK(strstr(err.msg, "FL_S3_CONNECT_TIMEOUT_MS \"0\"") != NULL);
+    fl_store_prop conn[] = {{"s3.connectTimeoutMs", "x"}};
+    o.props = conn;
+    CHECK_EQ_INT(fl_store_open("s3://bucket/x", &o, &st, &err), FL_E_CONFIG); /* the option wins */
+    CHECK(strstr(err.msg, "s3.connectTimeoutMs \"x\"") != NULL);
+    unsetenv("FL_S3_CONNECT_TIMEOUT_MS");
+    setenv("FL_S3_LOW_SPEED_TIME_S", "3601", 1);
+    CHECK_EQ_INT(fl_store_open("s3://bucket/x", NULL, &st, &err), FL_E_CONFIG);
+    CHECK(strstr(err.msg, "FL_S3_LOW_SPEED_TIME_S \"3601\"") != NULL);
+    setenv("FL_S3_LOW_SPEED_TIME_S", "", 1); /* empty: unset */
+    CHECK_EQ_INT(fl_store_open("s3://bucket/x", NULL, &st, &err), FL_OK);
+    fl_store_close(st);
+    st = NULL;
+    unsetenv("FL_S3_LOW_SPEED_TIME_S");
     CHECK_EQ_INT(fl_store_open("s3a://my-bucket/tables/obs", NULL, &st, &err), FL_OK);
     if (st) CHECK_EQ_STR(fl_store_get_scheme(st), "s3");
     fl_store_close(st);
