@@ -423,23 +423,30 @@ static fl_rc eval_column(fl_view_ctx *ctx, const view_cref *cr, const fl_fp_item
     const view_fast *f = cr->fast;
     if (f && f->nsegs == 1 && f->tail == VIEW_FAST_ALL && !f->filt_key[0].ptr && !col->collection &&
         input->kind == FL_FP_NODE && fl_json_is_obj(input->v.node)) {
-        /* One member holding a JSON string into a string or date column ("gender", "city",
-         * "birthDate"): the value straight into the cell, as the item + view_convert path
-         * below would store it (anything else, or a date that does not parse, goes there). */
+        /* One member holding one primitive ("gender", "city", "birthDate", "active"): the
+         * value converted straight into the cell, as the path below would (no collection, no
+         * second lookup in fast_eval); a JSON string into a string column, or into a date
+         * column when it parses, needs no item either. A missing member, an object or an
+         * array goes below. */
         const fl_json_val *v = member_get(input->v.node, f->segs[0], &ctx->hints[f->hint_base]);
-        if (v && v->type == FL_JSON_STRING) {
-            fl_str sv = {v->u.str, v->len};
-            int32_t d;
-            if (col->type == FL_VIEW_STRING) {
-                cell->set = 1;
-                cell->v.one.s = sv;
-                return FL_OK;
+        if (v && (v->type == FL_JSON_STRING || v->type == FL_JSON_NUMBER || v->type == FL_JSON_TRUE ||
+                  v->type == FL_JSON_FALSE)) {
+            cell->set = 1;
+            if (v->type == FL_JSON_STRING) {
+                fl_str sv = {v->u.str, v->len};
+                int32_t d;
+                if (col->type == FL_VIEW_STRING) {
+                    cell->v.one.s = sv;
+                    return FL_OK;
+                }
+                if (col->type == FL_VIEW_DATE && fl_view_parse_date(sv, &d)) {
+                    cell->v.one.i = d;
+                    return FL_OK;
+                }
             }
-            if (col->type == FL_VIEW_DATE && fl_view_parse_date(sv, &d)) {
-                cell->set = 1;
-                cell->v.one.i = d;
-                return FL_OK;
-            }
+            fl_fp_item it;
+            column_item(&it, v, f->fhir_type);
+            return view_convert(col, info, &it, &ctx->arena, &cell->v.one, err);
         }
     }
     if (!cr->fast || !fast_eval(ctx, cr->fast, input, true, &c))
