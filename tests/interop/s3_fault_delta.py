@@ -103,6 +103,9 @@ def main():
     if p.returncode != 0:
         raise SystemExit("local export failed: " + p.stderr)
     expect = {v: rows_of(DIRECT, os.path.join(local, v)) for v in VIEWS}
+    # an unreadable (None) or empty reference would let the comparisons below pass vacuously
+    check(all(expect[v] for v in VIEWS), "local reference export: every table readable and non-empty (%s)" %
+          ", ".join("%s=%s" % (v, None if expect[v] is None else len(expect[v])) for v in VIEWS))
     batches = {}
     w = Watcher(expect, batches)
     w.start()

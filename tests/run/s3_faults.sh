@@ -35,10 +35,13 @@ echo $! >"$ppid_file"
 for _ in $(seq 1 50); do [ -s "$work/proxy.port" ] && break; sleep 0.1; done
 [ -s "$work/proxy.port" ] || { echo "s3_faults: proxy did not start"; exit 1; }
 export S3_DIRECT=$S3_ENDPOINT S3_ENDPOINT=http://127.0.0.1:$(cat "$work/proxy.port") S3_FAULTS=1
-summary() { # from-line label
+summary() { # from-line label; fails when the part sent nothing through the proxy or met no fault
   tail -n +"$1" "$work/faults.log" >"$work/part.log"
-  echo "s3_faults: $2: injected $(grep -vc '^ok ' "$work/part.log") faults in $(wc -l <"$work/part.log") requests ($S3_SERVER behind the proxy):"
+  local n f
+  n=$(wc -l <"$work/part.log"); f=$(grep -vc '^ok ' "$work/part.log")
+  echo "s3_faults: $2: injected $f faults in $n requests ($S3_SERVER behind the proxy):"
   cut -d' ' -f1 "$work/part.log" | sort | uniq -c | tr '\n' ' '; echo
+  [ "$f" -gt 0 ] && [ "$f" -lt "$n" ] || { echo "s3_faults: FAIL: $2 was not tested through faults"; exit 1; }
 }
 if ! "$bin"; then echo "s3_faults: FAILED; last faults:"; tail -20 "$work/faults.log"; exit 1; fi
 summary 1 "driver"
