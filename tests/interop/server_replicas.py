@@ -23,9 +23,9 @@ import signal
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from fhir_http import history_versions, req
 
 BASE1, BASE2, TABLE, PID1 = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 RUN = str(int(time.time() * 1000))
@@ -36,25 +36,6 @@ def check(cond, what, detail=""):
     global failures
     print(("ok   " if cond else "FAIL ") + what + ("" if cond else f": {detail}"))
     failures += 0 if cond else 1
-
-
-def req(base, method, path, body=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(base + path, data=data, method=method)
-    if data is not None:
-        r.add_header("Content-Type", "application/fhir+json")
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, None
-    except (urllib.error.URLError, ConnectionError, OSError, TimeoutError):
-        return 0, None
 
 
 def status(base, did):
@@ -126,6 +107,7 @@ for t in threads:
     t.start()
 time.sleep(6)
 s1 = status(BASE1, did)
+check(s1.get("status") == "active", "replica 1 holds the lease when it is stopped (so the stop hands it over)", s1)
 os.kill(PID1, signal.SIGTERM)  # graceful: its worker releases the lease
 half.set()
 time.sleep(6)
@@ -141,21 +123,8 @@ while time.time() - t0 < 60 and status(BASE2, did).get("messagesQueued") != 0:
 s2 = status(BASE2, did)
 check(s2.get("messagesQueued") == 0 and s2.get("status") == "active", "replica 2 took over and drained the queue", s2)
 
-committed = set()
-url = "/Patient/_history?_count=1000"
-while url:
-    st, js = req(BASE2, "GET", url, timeout=60)
-    if st != 200:
-        check(False, "history", st)
-        break
-    for e in js.get("entry", []):
-        ver = int(e["response"]["etag"].split('"')[1])
-        if "resource" in e:
-            committed.add((e["resource"]["id"], ver, 0))
-        else:  # a delete row carries the last version's values
-            committed.add((e["request"]["url"].split("/")[1], ver - 1, 1))
-    nxt = [l["url"] for l in js.get("link", []) if l["relation"] == "next"]
-    url = nxt[0].split("/fhir", 1)[1] if nxt else None
+committed, st = history_versions(BASE2)
+check(st == 200, "history", st)
 
 # the table in commit order: commits by version, adds in order, rows of each file in order
 import pyarrow.parquet as pq  # noqa: E402
