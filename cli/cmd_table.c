@@ -455,61 +455,6 @@ static int cat(fl_delta_table *t, const fl_delta_snapshot *s, int64_t limit)
 
 /* ------------------------------------------------------------------ append */
 
-static bool digits(const char *p, int n, int64_t *out)
-{
-    int64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_date(fl_str s, int32_t *days)
-{
-    int64_t y, m, d;
-    if (s.len < 10 || !digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !digits(s.ptr + 5, 2, &m) || s.ptr[7] != '-' ||
-        !digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
-        return false;
-    *days = (int32_t)fl_days_from_civil(y, m, d);
-    return true;
-}
-
-/* RFC 3339 date-time ("2024-01-02T03:04:05.123456Z", offsets allowed) -> micros UTC. */
-static bool parse_ts(fl_str s, int64_t *us)
-{
-    int32_t days;
-    int64_t hh, mi, ss;
-    if (s.len < 19 || !parse_date(s, &days) || (s.ptr[10] != 'T' && s.ptr[10] != ' ') || !digits(s.ptr + 11, 2, &hh) ||
-        s.ptr[13] != ':' || !digits(s.ptr + 14, 2, &mi) || s.ptr[16] != ':' || !digits(s.ptr + 17, 2, &ss))
-        return false;
-    size_t i = 19;
-    int64_t frac = 0;
-    int nf = 0;
-    if (i < s.len && s.ptr[i] == '.') {
-        i++;
-        while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9') {
-            if (nf < 6) frac = frac * 10 + (s.ptr[i] - '0'), nf++;
-            i++;
-        }
-        while (nf < 6) frac *= 10, nf++;
-    }
-    int64_t off = 0;
-    if (i < s.len && (s.ptr[i] == '+' || s.ptr[i] == '-')) {
-        int64_t oh, om;
-        if (i + 6 > s.len || !digits(s.ptr + i + 1, 2, &oh) || s.ptr[i + 3] != ':' || !digits(s.ptr + i + 4, 2, &om))
-            return false;
-        off = (oh * 60 + om) * 60 * (s.ptr[i] == '-' ? -1 : 1);
-        i += 6;
-    } else if (i < s.len && (s.ptr[i] == 'Z' || s.ptr[i] == 'z')) {
-        i++;
-    }
-    if (i != s.len) return false;
-    *us = (((int64_t)days * 86400 + hh * 3600 + mi * 60 + ss - off) * 1000000) + frac;
-    return true;
-}
-
 /* Decimal text -> unscaled integer at `scale`. */
 static bool parse_decimal(fl_str s, int32_t scale, int64_t *out)
 {
@@ -577,15 +522,13 @@ static bool put_value(fl_pq_writer *w, const fl_delta_type *t, const fl_json_val
         if (!fl_json_is_str(v)) return false;
         fl_pq_writer_put_str(w, fl_json_str(v));
         return true;
-    case FL_DELTA_T_DATE: {
-        int32_t days;
-        if (!fl_json_is_str(v) || !parse_date(fl_json_str(v), &days) || fl_json_str(v).len != 10) return false;
-        fl_pq_writer_put_i32(w, days);
+    case FL_DELTA_T_DATE:
+        if (!fl_json_is_str(v) || !fl_parse_date_days(fl_json_str(v), &i)) return false;
+        fl_pq_writer_put_i32(w, (int32_t)i);
         return true;
-    }
     case FL_DELTA_T_TIMESTAMP:
     case FL_DELTA_T_TIMESTAMP_NTZ:
-        if (!fl_json_is_str(v) || !parse_ts(fl_json_str(v), &i)) return false;
+        if (!fl_json_is_str(v) || !fl_parse_timestamp_us(fl_json_str(v), false, &i)) return false;
         fl_pq_writer_put_i64(w, i);
         return true;
     case FL_DELTA_T_DECIMAL:
@@ -896,16 +839,14 @@ static bool json_to_val(fl_arena *a, const fl_delta_type *t, const fl_json_val *
         out->kind = FL_PQ_V_BOOL;
         out->v.b = v->type == FL_JSON_TRUE;
         return true;
-    case FL_DELTA_T_DATE: {
-        int32_t days;
-        if (!fl_json_is_str(v) || fl_json_str(v).len != 10 || !parse_date(fl_json_str(v), &days)) return false;
+    case FL_DELTA_T_DATE:
+        if (!fl_json_is_str(v) || !fl_parse_date_days(fl_json_str(v), &i)) return false;
         out->kind = FL_PQ_V_I32;
-        out->v.i32 = days;
+        out->v.i32 = (int32_t)i;
         return true;
-    }
     case FL_DELTA_T_TIMESTAMP:
     case FL_DELTA_T_TIMESTAMP_NTZ:
-        if (!fl_json_is_str(v) || !parse_ts(fl_json_str(v), &i)) return false;
+        if (!fl_json_is_str(v) || !fl_parse_timestamp_us(fl_json_str(v), false, &i)) return false;
         out->kind = FL_PQ_V_I64;
         out->v.i64 = i;
         return true;

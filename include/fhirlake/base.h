@@ -323,6 +323,12 @@ FL_API int64_t fl_days_from_civil(int64_t y, int64_t m, int64_t d);
 /* The proleptic Gregorian date of day z since 1970-01-01 (the inverse of fl_days_from_civil):
  * *y the year, *m 1..12, *d 1..31. */
 FL_API void fl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* "YYYY-MM-DD" (exactly; month 1..12, day 1..31) -> days since 1970-01-01; false on anything else. */
+FL_API bool fl_parse_date_days(fl_str s, int64_t *days);
+/* RFC 3339-style date-time "YYYY-MM-DD[T ]HH:MM:SS[.f*][Z|z|+hh:mm|-hh:mm]" -> microseconds since
+ * 1970-01-01T00:00:00Z (no zone = UTC; fraction digits past the sixth are dropped). With
+ * date_only_ok a bare "YYYY-MM-DD" is also accepted (midnight UTC). False on anything else. */
+FL_API bool fl_parse_timestamp_us(fl_str s, bool date_only_ok, int64_t *us);
 
 #ifdef __cplusplus
 }

@@ -140,6 +140,67 @@ int64_t fl_days_from_civil(int64_t y, int64_t m, int64_t d)
     return era * 146097 + doe - 719468;
 }
 
+static bool fixed_digits(const char *p, int n, int64_t *out)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* The "YYYY-MM-DD" that starts s (s.len >= 10). */
+static bool date_prefix_days(fl_str s, int64_t *days)
+{
+    int64_t y, m, d;
+    if (s.len < 10 || !fixed_digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !fixed_digits(s.ptr + 5, 2, &m) ||
+        s.ptr[7] != '-' || !fixed_digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    *days = fl_days_from_civil(y, m, d);
+    return true;
+}
+
+bool fl_parse_date_days(fl_str s, int64_t *days)
+{
+    return s.len == 10 && date_prefix_days(s, days);
+}
+
+bool fl_parse_timestamp_us(fl_str s, bool date_only_ok, int64_t *us)
+{
+    int64_t days, hh = 0, mi = 0, ss = 0, frac = 0, off = 0;
+    if (!date_prefix_days(s, &days)) return false;
+    if (s.len == 10) {
+        if (!date_only_ok) return false;
+    } else {
+        if (s.len < 19 || (s.ptr[10] != 'T' && s.ptr[10] != ' ') || !fixed_digits(s.ptr + 11, 2, &hh) ||
+            s.ptr[13] != ':' || !fixed_digits(s.ptr + 14, 2, &mi) || s.ptr[16] != ':' ||
+            !fixed_digits(s.ptr + 17, 2, &ss))
+            return false;
+        size_t i = 19;
+        int nf = 0;
+        if (i < s.len && s.ptr[i] == '.') {
+            for (i++; i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9'; i++)
+                if (nf < 6) frac = frac * 10 + (s.ptr[i] - '0'), nf++;
+            while (nf < 6) frac *= 10, nf++;
+        }
+        if (i < s.len && (s.ptr[i] == 'Z' || s.ptr[i] == 'z')) {
+            i++;
+        } else if (i < s.len && (s.ptr[i] == '+' || s.ptr[i] == '-')) {
+            int64_t oh, om;
+            if (i + 6 > s.len || !fixed_digits(s.ptr + i + 1, 2, &oh) || s.ptr[i + 3] != ':' ||
+                !fixed_digits(s.ptr + i + 4, 2, &om))
+                return false;
+            off = (oh * 60 + om) * 60 * (s.ptr[i] == '-' ? -1 : 1);
+            i += 6;
+        }
+        if (i != s.len) return false;
+    }
+    *us = (days * 86400 + hh * 3600 + mi * 60 + ss - off) * 1000000 + frac;
+    return true;
+}
+
 void fl_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;

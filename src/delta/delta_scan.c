@@ -98,57 +98,6 @@ static int find_child(fl_delta_scan *sc, const fl_pq_node *node, const fl_delta_
     return -1;
 }
 
-static bool digits(const char *p, int n, int64_t *out)
-{
-    int64_t v = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return false;
-        v = v * 10 + (p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_date(fl_str s, int64_t *days)
-{
-    int64_t y, m, d;
-    if (s.len < 10 || !digits(s.ptr, 4, &y) || s.ptr[4] != '-' || !digits(s.ptr + 5, 2, &m) || s.ptr[7] != '-' ||
-        !digits(s.ptr + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > 31)
-        return false;
-    *days = fl_days_from_civil(y, m, d);
-    return true;
-}
-
-/* "YYYY-MM-DD[ T]HH:MM:SS[.f*][Z|+hh:mm]" -> micros (no offset = UTC). */
-static bool parse_ts(fl_str s, int64_t *us)
-{
-    int64_t days, hh = 0, mi = 0, ss = 0, frac = 0, off = 0;
-    if (!parse_date(s, &days)) return false;
-    size_t i = 10;
-    if (i < s.len) {
-        if ((s.ptr[i] != 'T' && s.ptr[i] != ' ') || s.len < 19 || !digits(s.ptr + 11, 2, &hh) || s.ptr[13] != ':' ||
-            !digits(s.ptr + 14, 2, &mi) || s.ptr[16] != ':' || !digits(s.ptr + 17, 2, &ss))
-            return false;
-        i = 19;
-        int nf = 0;
-        if (i < s.len && s.ptr[i] == '.') {
-            for (i++; i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9'; i++)
-                if (nf < 6) frac = frac * 10 + (s.ptr[i] - '0'), nf++;
-            while (nf < 6) frac *= 10, nf++;
-        }
-        if (i < s.len && (s.ptr[i] == 'Z' || s.ptr[i] == 'z')) i++;
-        else if (i + 6 <= s.len && (s.ptr[i] == '+' || s.ptr[i] == '-')) {
-            int64_t oh, om;
-            if (!digits(s.ptr + i + 1, 2, &oh) || s.ptr[i + 3] != ':' || !digits(s.ptr + i + 4, 2, &om)) return false;
-            off = (oh * 60 + om) * 60 * (s.ptr[i] == '-' ? -1 : 1);
-            i += 6;
-        }
-        if (i != s.len) return false;
-    }
-    *us = (days * 86400 + hh * 3600 + mi * 60 + ss - off) * 1000000 + frac;
-    return true;
-}
-
 /* Decimal text of a big-endian two's complement integer with `scale`. */
 fl_str delta_decimal_text(fl_arena *a, const uint8_t *be, size_t n, int32_t scale)
 {
@@ -321,13 +270,13 @@ static fl_rc part_value(fl_arena *a, const fl_delta_type *t, const fl_delta_kv *
         else out->v.f64 = d;
         return FL_OK;
     case FL_DELTA_T_DATE:
-        if (!parse_date(s, &i) || s.len != 10) break;
+        if (!fl_parse_date_days(s, &i)) break;
         out->kind = FL_PQ_V_I32;
         out->v.i32 = (int32_t)i;
         return FL_OK;
     case FL_DELTA_T_TIMESTAMP:
     case FL_DELTA_T_TIMESTAMP_NTZ:
-        if (!parse_ts(s, &i)) break;
+        if (!fl_parse_timestamp_us(s, true, &i)) break;
         out->kind = FL_PQ_V_I64;
         out->v.i64 = i;
         return FL_OK;

@@ -179,6 +179,54 @@ static void test_civil_days(void)
     CHECK(y == 2000 && m == 2 && d == 29);
 }
 
+static void test_parse_date_ts(void)
+{
+    int64_t v = 7;
+    CHECK(fl_parse_date_days(FL_STR("1970-01-01"), &v) && v == 0);
+    CHECK(fl_parse_date_days(FL_STR("2000-03-01"), &v) && v == 11017);
+    CHECK(fl_parse_date_days(FL_STR("1969-12-31"), &v) && v == -1);
+    v = 7;
+    CHECK(!fl_parse_date_days(FL_STR("2000-13-01"), &v)); /* month */
+    CHECK(!fl_parse_date_days(FL_STR("2000-01-32"), &v)); /* day */
+    CHECK(!fl_parse_date_days(FL_STR("2000-01-00"), &v));
+    CHECK(!fl_parse_date_days(FL_STR("2000/01/01"), &v));
+    CHECK(!fl_parse_date_days(FL_STR("2000-1-01"), &v));
+    CHECK(!fl_parse_date_days(FL_STR("2000-01-01T00:00:00Z"), &v)); /* exactly a date */
+    CHECK(!fl_parse_date_days(FL_STR("2000-01-0"), &v));
+    CHECK(!fl_parse_date_days(FL_STR(""), &v));
+    CHECK_EQ_INT(v, 7); /* untouched on failure */
+
+    const int64_t day = 86400000000LL;
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00Z"), false, &v) && v == 0);
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-02 00:00:01"), false, &v) && v == day + 1000000);
+    CHECK(fl_parse_timestamp_us(FL_STR("2000-03-01T03:04:05z"), false, &v) &&
+          v == 11017 * day + (3 * 3600 + 4 * 60 + 5) * 1000000LL);
+    /* fractions: padded to micros, digits past the sixth dropped, a bare '.' is zero */
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00.5Z"), false, &v) && v == 500000);
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00.123456789"), false, &v) && v == 123456);
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00.Z"), false, &v) && v == 0);
+    /* offsets: local time minus the offset */
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-01T01:30:00+01:30"), false, &v) && v == 0);
+    CHECK(fl_parse_timestamp_us(FL_STR("1969-12-31T23:00:00.25-01:00"), false, &v) && v == 250000);
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00-00:01"), false, &v) && v == 60000000);
+    v = 7;
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00+01"), false, &v));   /* short offset */
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00+0100"), false, &v)); /* no colon */
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00ZZ"), false, &v));
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T00:00:00 "), false, &v));
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T00:00"), true, &v)); /* seconds required */
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01X00:00:00"), true, &v));
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T0a:00:00"), true, &v));
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-13-01T00:00:00"), true, &v));
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-01T"), true, &v));
+    CHECK(!fl_parse_timestamp_us(FL_STR(""), true, &v));
+    CHECK_EQ_INT(v, 7);
+    /* the date-only flag */
+    CHECK(!fl_parse_timestamp_us(FL_STR("1970-01-02"), false, &v));
+    CHECK_EQ_INT(v, 7);
+    CHECK(fl_parse_timestamp_us(FL_STR("1970-01-02"), true, &v) && v == day);
+}
+
 static void test_numbers(void)
 {
     int64_t v;
@@ -203,5 +251,6 @@ int main(void)
     RUN(test_utf8);
     RUN(test_numbers);
     RUN(test_civil_days);
+    RUN(test_parse_date_ts);
     return testhelp_done();
 }
