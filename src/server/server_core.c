@@ -162,11 +162,17 @@ uint16_t fl_server_port(const fl_server *srv) { return srv->port; }
 
 /* ------------------------------------------------------------------ transport */
 
+typedef struct hdr_sink {
+    fl_server_hdr *h;
+    size_t n, total, bytes; /* kept, seen, bytes seen */
+} hdr_sink;
+
 typedef struct conn_state {
     fl_arena a;
     fl_buf body;
     char *target; /* raw request-target, at most FL_SERVER_MAX_TARGET + 1 bytes */
     size_t target_len;
+    hdr_sink hs; /* the request headers, collected once when the request starts */
     bool started, too_large, reject, done;
 } conn_state;
 
@@ -200,12 +206,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-typedef struct hdr_sink {
-    fl_arena *a;
-    fl_server_hdr *h;
-    size_t n, total, bytes; /* kept, seen, bytes seen */
-} hdr_sink;
-
 /* Keeps the first FL_SERVER_MAX_HEADERS headers and counts all of them (the router answers
  * 431 over the limits). */
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -237,19 +237,15 @@ static void free_body(void *p) { fl_free(p); }
 
 static enum MHD_Result respond(fl_server *srv, struct MHD_Connection *conn, conn_state *st, const char *method)
 {
-    fl_server_hdr *hdrs = fl_arena_calloc(&st->a, FL_SERVER_MAX_HEADERS, sizeof *hdrs);
-    if (!hdrs) return MHD_NO;
-    hdr_sink hs = {&st->a, hdrs, 0, 0, 0};
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
     fl_server_req req = {
         .method = fl_str_c(method),
         .target = fl_str_make(st->target ? st->target : "", st->target_len),
-        .headers = hdrs,
-        .nheaders = hs.n,
+        .headers = st->hs.h,
+        .nheaders = st->hs.n,
         .body = fl_buf_str(&st->body),
         .body_too_large = st->too_large,
-        .header_bytes = hs.bytes,
-        .header_count = hs.total,
+        .header_bytes = st->hs.bytes,
+        .header_count = st->hs.total,
     };
     fl_server_resp resp;
     fl_server_handle(srv, &req, &st->a, &resp);
@@ -289,10 +285,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!st->started) {
         st->started = true;
-        fl_server_hdr one[FL_SERVER_MAX_HEADERS];
-        hdr_sink hs = {&st->a, one, 0, 0, 0};
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
-        if (hs.total > FL_SERVER_MAX_HEADERS || hs.bytes > FL_SERVER_MAX_HEADER_BYTES) {
+        st->hs.h = fl_arena_calloc(&st->a, FL_SERVER_MAX_HEADERS, sizeof *st->hs.h);
+        if (!st->hs.h) return MHD_NO;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &st->hs);
+        if (st->hs.total > FL_SERVER_MAX_HEADERS || st->hs.bytes > FL_SERVER_MAX_HEADER_BYTES) {
             st->reject = true; /* the router answers 431; the body is not read */
             return respond(srv, conn, st, method);
         }

@@ -454,6 +454,22 @@ static void test_start_stop(void)
             CHECK(strstr(buf, "larger than the limit of 32768 bytes") != NULL);
         }
     }
+    { /* too many headers on a request with a body: our 431 before the body is read */
+        char many[8192];
+        int hn = snprintf(many, sizeof many, "POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n");
+        for (int i = 0; i < FL_SERVER_MAX_HEADERS; i++) hn += snprintf(many + hn, sizeof many - (size_t)hn, "X-H%d: v\r\n", i);
+        hn += snprintf(many + hn, sizeof many - (size_t)hn, "\r\n{}");
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+        CHECK(write(fd, many, (size_t)hn) == (ssize_t)hn);
+        memset(buf, 0, sizeof buf);
+        got = 0;
+        while (got < sizeof buf - 1 && (n = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+        close(fd);
+        CHECK(strncmp(buf, "HTTP/1.1 431", 12) == 0);
+        CHECK(strstr(buf, "\"resourceType\":\"OperationOutcome\"") != NULL);
+        CHECK(strstr(buf, "102 request headers: more than the limit of 100") != NULL);
+    }
     fl_server_stop(s);
     fl_server_stop(s); /* idempotent */
     fl_server_free(s);
