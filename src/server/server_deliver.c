@@ -227,8 +227,7 @@ static fl_rc w_open(srv_worker *w, fl_err *err)
     fl_engine_sink_opts so = {.table_url = w->cfg.table, .name = w->cfg.view, .props = props, .nprops = np,
                               .target_file_size = w->cfg.target_file_size, .add_columns = w->cfg.add_columns,
                               .log = &w->srv->opts.log};
-    FL_TRY(fl_engine_sink_open(w->plan, &so, &w->sink, err));
-    FL_TRY(w_sync_numbering(w, c, err));
+    FL_TRY(fl_engine_sink_open(w->plan, &so, &w->sink, err)); /* numbering: synced when the lease is gained */
 done:
     fl_fhirdb_release(w->srv->db, c);
     fl_arena_fini(&a);
@@ -440,16 +439,12 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
             goto done;
         }
     }
-    int64_t *seqs = NULL;
     if (pending) { /* left assigned by a crash or a failed attempt: redo under its number */
         FL_TRY(fl_fhirdb_outbox_next(c, dest, w->cfg.batch_size, &a, &rows, &n, &batch_no, err));
     } else { /* number and fetch a new batch in one statement */
         batch_no = w->last_batch + 1;
         FL_TRY(fl_fhirdb_outbox_take(c, dest, w->cfg.batch_size, batch_no, &a, &rows, &n, err));
         if (n) w->last_batch = batch_no;
-        seqs = fl_arena_alloc(&a, (n ? n : 1) * sizeof *seqs);
-        if (!seqs) FL_FAIL(FL_E_NOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) seqs[i] = rows[i].seq;
     }
     if (!n) {
         *wait_ms = poll;
@@ -460,11 +455,14 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
     w->in_process = n;
     pthread_mutex_unlock(&w->srv->work_mu);
     rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
-    if (rc == FL_E_DELTA_DUPLICATE && seqs) {
+    if (rc == FL_E_DELTA_DUPLICATE && !pending) {
         /* A fresh batch (its rows were never numbered, so never committed) under a number
          * the table already has: our numbering is behind (another deliverer committed
          * since). Acking would drop these rows; renumber above the table and retry once. */
         int64_t stale = batch_no;
+        int64_t *seqs = fl_arena_alloc(&a, n * sizeof *seqs);
+        if (!seqs) FL_FAIL(FL_E_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) seqs[i] = rows[i].seq;
         FL_TRY(w_sync_numbering(w, c, err));
         batch_no = w->last_batch + 1;
         FL_TRY(fl_fhirdb_outbox_assign(c, dest, seqs, n, batch_no, err));
@@ -473,7 +471,8 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
                (long long)stale, (long long)batch_no);
         rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
         if (rc == FL_E_DELTA_DUPLICATE)
-            rc = fl_err_set(err, FL_E_STATE, "batch %lld: numbering collides with the table", (long long)batch_no);
+            rc = fl_err_set(err, FL_E_STATE, "batch %lld: numbering collides with table %s", (long long)batch_no,
+                            w->cfg.table);
     }
     t_flat = fl_clock_mono_ns();
     if (rc == FL_OK) {
