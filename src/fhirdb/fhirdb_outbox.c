@@ -80,17 +80,31 @@ static int row_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Run sql (an UPDATE ... RETURNING the row columns; its last parameter, p[np - 1], is the
+ * LIMIT and is set here to max clamped) and hand back its rows in seq order. */
+static fl_rc returning_rows(fl_fhirdb_conn *c, const char *sql, db_val *p, size_t np, uint32_t max, fl_arena *a,
+                            fl_fhirdb_outbox_row **rows, size_t *n, fl_err *err)
+{
+    if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
+    claim_sink s = {a, fl_arena_calloc(a, max, sizeof(fl_fhirdb_outbox_row)), 0, max};
+    if (!s.rows) return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
+    p[np - 1] = db_i(max);
+    fl_rc rc = db_exec(c, sql, p, np, claim_cb, &s, err);
+    if (rc) return rc;
+    qsort(s.rows, s.n, sizeof *s.rows, row_cmp); /* RETURNING order is unspecified */
+    *rows = s.rows;
+    *n = s.n;
+    return FL_OK;
+}
+
 fl_rc fl_fhirdb_outbox_claim(fl_fhirdb_conn *c, fl_str dest, uint32_t max, uint32_t lease_ms,
                              fl_arena *a, fl_fhirdb_outbox_row **rows, size_t *n, fl_err *err)
 {
     *rows = NULL;
     *n = 0;
     if (max == 0) return FL_OK;
-    if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
-    claim_sink s = {a, fl_arena_calloc(a, max, sizeof(fl_fhirdb_outbox_row)), 0, max};
-    if (!s.rows) return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
     int64_t now = fl_clock_now_us();
-    db_val p[4] = {db_i(now + (int64_t)lease_ms * 1000), db_t(dest), db_i(now), db_i(max)};
+    db_val p[4] = {db_i(now + (int64_t)lease_ms * 1000), db_t(dest), db_i(now), db_i(0)};
     const char *sql =
         c->backend == DB_PG
             ? "UPDATE fl_outbox SET lease_until=? WHERE seq IN (SELECT seq FROM fl_outbox"
@@ -101,12 +115,7 @@ fl_rc fl_fhirdb_outbox_claim(fl_fhirdb_conn *c, fl_str dest, uint32_t max, uint3
               " WHERE destination_id=? AND lease_until<? ORDER BY seq LIMIT ?)"
               " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts,"
               " correlation_id";
-    fl_rc rc = db_exec(c, sql, p, 4, claim_cb, &s, err);
-    if (rc) return rc;
-    qsort(s.rows, s.n, sizeof *s.rows, row_cmp); /* RETURNING order is unspecified */
-    *rows = s.rows;
-    *n = s.n;
-    return FL_OK;
+    return returning_rows(c, sql, p, 4, max, a, rows, n, err);
 }
 
 /* Run `head (?, ?, ...)` over seqs in chunks that fit the parameter limit. */
@@ -180,6 +189,15 @@ fl_rc fl_fhirdb_outbox_purge(fl_fhirdb_conn *c, fl_str dest, int64_t *n_out, fl_
  * duplicate and nothing is written twice. batch_no -1 marks rows covered by an initial
  * export snapshot. */
 
+/* The lowest batch number still queued for dest (rows left assigned by a crash or a failed
+ * attempt), 0 if none. */
+static fl_rc pending_batch(fl_fhirdb_conn *c, fl_str dest, int64_t *out, fl_err *err)
+{
+    db_val p[1] = {db_t(dest)};
+    return db_exec(c, "SELECT COALESCE(MIN(batch_no), 0) FROM fl_outbox WHERE destination_id=? AND batch_no>0", p, 1,
+                   seq_cb, out, err);
+}
+
 static const char *const row_cols =
     "seq, destination_id, resource_type, resource_id, version, op, payload, attempts, correlation_id";
 
@@ -193,9 +211,7 @@ fl_rc fl_fhirdb_outbox_next(fl_fhirdb_conn *c, fl_str dest, uint32_t max, fl_are
     if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
     fl_rc rc = FL_OK;
     int64_t pending = 0;
-    db_val p1[1] = {db_t(dest)};
-    FL_TRY(db_exec(c, "SELECT COALESCE(MIN(batch_no), 0) FROM fl_outbox WHERE destination_id=? AND batch_no>0", p1, 1,
-                   seq_cb, &pending, err));
+    FL_TRY(pending_batch(c, dest, &pending, err));
     char sql[512];
     db_val p[2] = {db_t(dest), db_i(pending ? pending : (int64_t)max)};
     if (pending) {
@@ -226,10 +242,9 @@ fl_rc fl_fhirdb_outbox_ready(fl_fhirdb_conn *c, fl_str dest, uint32_t max, int64
     fl_rc rc = FL_OK;
     *pending = 0;
     *ready = 0;
-    db_val p[2] = {db_t(dest), db_i(max)};
-    FL_TRY(db_exec(c, "SELECT COALESCE(MIN(batch_no), 0) FROM fl_outbox WHERE destination_id=? AND batch_no>0", p, 1,
-                   seq_cb, pending, err));
+    FL_TRY(pending_batch(c, dest, pending, err));
     if (*pending) goto done;
+    db_val p[2] = {db_t(dest), db_i(max)};
     FL_TRY(db_exec(c,
                    "SELECT COUNT(*) FROM (SELECT 1 FROM fl_outbox WHERE destination_id=? AND batch_no IS NULL"
                    " LIMIT ?) q",
@@ -245,21 +260,13 @@ fl_rc fl_fhirdb_outbox_take(fl_fhirdb_conn *c, fl_str dest, uint32_t max, int64_
     *n = 0;
     if (max == 0) return FL_OK;
     if (batch_no <= 0) return fl_err_set(err, FL_E_ARG, "outbox: batch number must be > 0");
-    if (max > FL_FHIRDB_MAX_COUNT * 10) max = FL_FHIRDB_MAX_COUNT * 10;
-    claim_sink s = {a, fl_arena_calloc(a, max, sizeof(fl_fhirdb_outbox_row)), 0, max};
-    if (!s.rows) return fl_err_set(err, FL_E_NOMEM, "outbox: out of memory");
-    db_val p[4] = {db_i(batch_no), db_t(dest), db_t(dest), db_i(max)};
-    fl_rc rc = db_exec(c,
-                       "UPDATE fl_outbox SET batch_no=? WHERE destination_id=? AND seq IN (SELECT seq FROM fl_outbox"
-                       " WHERE destination_id=? AND batch_no IS NULL ORDER BY seq LIMIT ?)"
-                       " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts,"
-                       " correlation_id",
-                       p, 4, claim_cb, &s, err);
-    if (rc) return rc;
-    qsort(s.rows, s.n, sizeof *s.rows, row_cmp); /* RETURNING order is unspecified */
-    *rows = s.rows;
-    *n = s.n;
-    return FL_OK;
+    db_val p[4] = {db_i(batch_no), db_t(dest), db_t(dest), db_i(0)};
+    return returning_rows(c,
+                          "UPDATE fl_outbox SET batch_no=? WHERE destination_id=? AND seq IN (SELECT seq FROM fl_outbox"
+                          " WHERE destination_id=? AND batch_no IS NULL ORDER BY seq LIMIT ?)"
+                          " RETURNING seq, destination_id, resource_type, resource_id, version, op, payload, attempts,"
+                          " correlation_id",
+                          p, 4, max, a, rows, n, err);
 }
 
 fl_rc fl_fhirdb_outbox_assign(fl_fhirdb_conn *c, fl_str dest, const int64_t *seqs, size_t n, int64_t batch_no,
