@@ -3,7 +3,7 @@
 # (tools/pgserver.sh) deliver one data-lakehouse destination: writes through both replicas,
 # one replica stopped half-way (the other takes the destination's lease over); every
 # committed version must be in the Delta table exactly once and each resource's rows in
-# write order (tests/interop/server_replicas.py). Skips (77) without PostgreSQL or the venv.
+# write order (tests/interop/server_replicas.py). Skips (77) without PostgreSQL binaries or the venv.
 set -uo pipefail
 bin=$1
 src=${FL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -19,7 +19,9 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>/dev/null) || { echo "PostgreSQL not available; skipping"; exit 77; }
+url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>"$tmp/pg.err"); rc=$?
+[ $rc = 3 ] && { echo "PostgreSQL not installed; skipping"; exit 77; }
+[ $rc = 0 ] || { echo "FAIL: could not start PostgreSQL:"; cat "$tmp/pg.err"; exit 1; }
 pg=1
 
 start_server() { # LOG -> SPID, PORT

@@ -62,8 +62,10 @@ run sqlite "sqlite:$tmp/sq/fhir.db" "$tmp/tables/patient_flat" tutorial
 run sqlite-export "sqlite:$tmp/sq2/fhir.db" "file://$tmp/tables/patient_export" export
 run sqlite-retry "sqlite:$tmp/sq4/fhir.db" "$tmp/tables/patient_retry" retry
 
-url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>/dev/null); rc=$?
-if [ $rc = 0 ]; then
+url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>"$tmp/pg.err"); rc=$?
+if [ $rc != 0 ] && [ $rc != 3 ]; then  # 3: not installed; anything else is a failure, not a skip
+  echo "FAIL: could not start PostgreSQL:"; cat "$tmp/pg.err"; fail=1
+elif [ $rc = 0 ]; then
   pg=1
   run postgres "$url" "$tmp/tables/pg_patient_flat" tutorial
   echo "== postgres-replicas"
@@ -73,22 +75,28 @@ if [ $rc = 0 ]; then
     stop_server; SPID=$S1; stop_server
   } || fail=1
   bash "$src/tools/pgserver.sh" stop "$tmp/pg" >/dev/null 2>&1
-  url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg2" 2>/dev/null) && {
+  if url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg2" 2>"$tmp/pg.err"); then
     pg=0
     run postgres-export "$url" "$tmp/tables/pg_patient_export" export
     bash "$src/tools/pgserver.sh" stop "$tmp/pg2" >/dev/null 2>&1
-  }
+  else
+    echo "FAIL: second PostgreSQL did not start:"; cat "$tmp/pg.err"; fail=1
+  fi
   pg=0
 else
-  echo "== PostgreSQL not available (rc $rc); skipped"
+  echo "== PostgreSQL not installed; skipped"
 fi
 
-if [ "${FL_SKIP_S3:-0}" != 1 ] && bash "$src/tools/s3server.sh" start "$tmp/s3" >/dev/null 2>&1; then
+rc=3
+[ "${FL_SKIP_S3:-0}" != 1 ] && { bash "$src/tools/s3server.sh" start "$tmp/s3" >"$tmp/s3.err" 2>&1; rc=$?; }
+if [ $rc = 0 ]; then
   s3=1
   set -a; . "$tmp/s3/env"; set +a
   run s3 "sqlite:$tmp/sq3/fhir.db" "s3://$S3_BUCKET/tutorial/patient_flat" tutorial
-else
+elif [ $rc = 3 ]; then  # none available (or FL_SKIP_S3=1)
   echo "== S3 server not available; s3:// run skipped"
+else
+  echo "FAIL: S3 server did not start:"; tail -5 "$tmp/s3.err"; fail=1
 fi
 [ $fail = 0 ] && echo "server_tutorial: all runs passed"
 exit $fail
