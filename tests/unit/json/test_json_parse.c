@@ -76,6 +76,12 @@ static void test_errors_positions(void)
     expect_err("{a:1}", FL_E_JSON_SYNTAX, 1, 2, "expected a string key or '}', found 'a'");
     expect_err("[tru]", FL_E_JSON_SYNTAX, 1, 5, "invalid literal: expected 'true', found ']'");
     expect_err("[nul", FL_E_JSON_SYNTAX, 1, 5, "expected 'null', found end of input");
+    /* literals are compared as one word: a wrong byte anywhere in it is found and placed */
+    expect_err("[fXlse]", FL_E_JSON_SYNTAX, 1, 3, "invalid literal: expected 'false', found 'X'");
+    expect_err("[falsE]", FL_E_JSON_SYNTAX, 1, 6, "invalid literal: expected 'false', found 'E'");
+    expect_err("[trUe]", FL_E_JSON_SYNTAX, 1, 4, "invalid literal: expected 'true', found 'U'");
+    expect_err("nulL", FL_E_JSON_SYNTAX, 1, 4, "invalid literal: expected 'null', found 'L'");
+    expect_err("fals", FL_E_JSON_SYNTAX, 1, 5, "expected 'false', found end of input");
     expect_err("-", FL_E_JSON_SYNTAX, 1, 2, "expected a digit after '-'");
     expect_err("01", FL_E_JSON_SYNTAX, 1, 1, "leading zeros are not allowed");
     expect_err("1.", FL_E_JSON_SYNTAX, 1, 3, "expected a digit after '.'");
