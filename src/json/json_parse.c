@@ -561,7 +561,6 @@ static inline const char *jp_ws(const char *p, const char *end)
 static fl_rc jp_run(jp *j, const char *p, const char **stop)
 {
     const char *end = j->end;
-    const bool resolve_dups = (j->flags & FL_JSON_ALLOW_DUPKEYS) != 0;
     fl_rc rc;
     char tmp[16];
     bool after_comma = false, maybe_dup = false;
@@ -713,7 +712,8 @@ close: /* p is just after the bracket closing fr: copy its children into the are
         if (FL_UNLIKELY(n > JSON_MAX_LEN)) return jp_fail(j, FL_E_LIMIT, at, "container with more than 2^32 entries");
         fl_json_val v;
         if (fr->type == FL_JSON_OBJECT) {
-            if (FL_UNLIKELY(maybe_dup || resolve_dups) &&
+            /* keys with pairwise distinct signatures are distinct: nothing to reject or resolve */
+            if (FL_UNLIKELY(maybe_dup) &&
                 (rc = jp_dupkeys(j, kids, &j->koff[base], n, &n)) != FL_OK)
                 return rc;
             fl_json_member *mem = NULL;
