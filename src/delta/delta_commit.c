@@ -357,8 +357,7 @@ fl_rc fl_delta_txn_add_file(fl_delta_txn *txn, const fl_delta_file *f, fl_err *e
 
 static bool append_only(const fl_delta_snapshot *s)
 {
-    fl_str v = fl_delta_snapshot_get_config(s, "delta.appendOnly", FL_STR("false"));
-    return fl_str_eq_c(v, "true") || fl_str_eq_c(v, "TRUE");
+    return delta_config_bool(s, "delta.appendOnly", false);
 }
 
 fl_rc fl_delta_txn_remove_file(fl_delta_txn *txn, fl_str path, fl_err *err)
@@ -482,8 +481,7 @@ static fl_rc encode(fl_delta_txn *txn, fl_buf *out, fl_buf *schema_json, fl_err 
     fl_buf_clear(out);
     int64_t now = fl_clock_now_us() / 1000;
     int64_t ict = -1;
-    fl_str ict_on = fl_delta_snapshot_get_config(s, "delta.enableInCommitTimestamps", FL_STR("false"));
-    if (fl_str_eq_c(ict_on, "true")) ict = now > s->timestamp_ms ? now : s->timestamp_ms + 1;
+    if (delta_config_bool(s, "delta.enableInCommitTimestamps", false)) ict = now > s->timestamp_ms ? now : s->timestamp_ms + 1;
     fl_jw w;
     fl_jw_init(&w, out);
     write_commit_info(&w, txn, now, ict, NULL, FL_STR_NULL);
@@ -570,8 +568,7 @@ static void maybe_checkpoint(fl_delta_txn *txn, fl_delta_commit_result *res)
     }
     res->checkpointed = true;
     /* metadata cleanup after a checkpoint unless delta.enableExpiredLogCleanup=false */
-    fl_str on = fl_delta_snapshot_get_config(s, "delta.enableExpiredLogCleanup", FL_STR("true"));
-    if (fl_str_eq_c(on, "false") || fl_str_eq_c(on, "FALSE") || fl_str_eq_c(on, "False")) return;
+    if (!delta_config_bool(s, "delta.enableExpiredLogCleanup", true)) return;
     fl_err_clear(&e);
     if (delta_cleanup_log(t, s, -1, &res->log_files_deleted, &e) != FL_OK)
         fl_log(t->o.log, FL_LOG_WARN, "delta: %s", e.msg);

@@ -42,10 +42,14 @@ static bool in_list(const char *const *list, fl_str name)
     return false;
 }
 
-static bool config_true(const fl_delta_snapshot *s, const char *key)
+bool delta_config_bool(const fl_delta_snapshot *s, const char *key, bool def)
 {
-    fl_str v = fl_delta_snapshot_get_config(s, key, FL_STR("false"));
-    return v.len == 4 && (v.ptr[0] == 't' || v.ptr[0] == 'T');
+    fl_str v = fl_delta_snapshot_get_config(s, key, FL_STR_NULL);
+    const char *want = v.len == 4 ? "true" : v.len == 5 ? "false" : NULL;
+    if (!want) return def;
+    for (size_t i = 0; i < v.len; i++)
+        if ((v.ptr[i] | 0x20) != want[i]) return def;
+    return v.len == 4;
 }
 
 static bool column_mapping_on(const fl_delta_snapshot *s)
@@ -150,7 +154,7 @@ fl_rc delta_check_write_support(const fl_delta_snapshot *s, fl_err *err)
     if (column_mapping_on(s))
         return fl_err_set(err, FL_E_DELTA_PROTOCOL,
                           "table uses column mapping (writer feature columnMapping), which this fhirlake cannot write");
-    if (config_true(s, "delta.enableRowTracking"))
+    if (delta_config_bool(s, "delta.enableRowTracking", false))
         return fl_err_set(err, FL_E_DELTA_PROTOCOL,
                           "table has row tracking enabled (writer feature rowTracking), which this fhirlake cannot write");
     return FL_OK;

@@ -189,6 +189,9 @@ int64_t delta_last_checkpoint_version(fl_delta_table *t);
 bool delta_interval_ms(fl_str s, int64_t *out);
 /* Table property `key` as an interval in ms; def when unset or malformed. */
 int64_t delta_config_interval_ms(const fl_delta_snapshot *s, const char *key, int64_t def);
+/* Boolean table property `key` ("true"/"false", any case, as Delta reads them); def when unset
+ * or anything else (delta_features.c). */
+bool delta_config_bool(const fl_delta_snapshot *s, const char *key, bool def);
 /* Metadata cleanup of t's log judged against snapshot s (its latest version); retention_ms
  * < 0 = delta.logRetentionDuration (FL_E_ARG when malformed). */
 fl_rc delta_cleanup_log(fl_delta_table *t, const fl_delta_snapshot *s, int64_t retention_ms, int64_t *deleted,

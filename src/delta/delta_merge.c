@@ -206,8 +206,7 @@ fl_rc fl_delta_merge_new(fl_delta_txn *txn, const fl_delta_merge_opts *o, fl_del
     if (txn->guard) return fl_err_set(err, FL_E_STATE, "merge: the txn already ran a merge (one per txn)");
     const fl_delta_snapshot *s = txn->snap;
     const fl_delta_type *sch = fl_delta_snapshot_get_schema(s);
-    fl_str ao = fl_delta_snapshot_get_config(s, "delta.appendOnly", FL_STR("false"));
-    if (fl_str_eq_c(ao, "true") || fl_str_eq_c(ao, "TRUE"))
+    if (delta_config_bool(s, "delta.appendOnly", false))
         return fl_err_set(err, FL_E_DELTA_PROTOCOL, "merge: %s is append-only (delta.appendOnly=true): rows cannot be "
                           "updated or deleted", fl_store_get_url(txn->t->st));
     fl_delta_merge *m = fl_calloc(1, sizeof *m);

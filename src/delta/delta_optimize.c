@@ -216,7 +216,7 @@ fl_rc fl_delta_table_optimize(fl_delta_table *t, const fl_delta_optimize_opts *o
     size_t *bin = NULL;
     fl_rc rc = fl_delta_txn_begin(t, &txn, err);
     if (rc) goto done;
-    if (fl_str_eq_c(fl_delta_snapshot_get_config(txn->snap, "delta.appendOnly", FL_STR("false")), "true"))
+    if (delta_config_bool(txn->snap, "delta.appendOnly", false))
         FL_FAIL(FL_E_DELTA_PROTOCOL, "optimize %s: table is append-only", fl_store_get_url(t->st));
     uint64_t target = o->target_file_size;
     int64_t cfg;
@@ -326,7 +326,7 @@ fl_rc fl_delta_txn_delete_keys(fl_delta_txn *txn, const char *key_column, const 
     if (!kf || kf->type->kind != FL_DELTA_T_STRING)
         return fl_err_set(err, FL_E_ARG, "delete by key: %s is not a top-level string column", key_column);
     if (txn->pw) return fl_err_set(err, FL_E_STATE, "close the open data file first");
-    if (fl_str_eq_c(fl_delta_snapshot_get_config(s, "delta.appendOnly", FL_STR("false")), "true"))
+    if (delta_config_bool(s, "delta.appendOnly", false))
         return fl_err_set(err, FL_E_DELTA_PROTOCOL, "%s is append-only (delta.appendOnly=true): rows cannot be deleted",
                           fl_store_get_url(txn->t->st));
     size_t kidx = (size_t)(kf - sch->fields);

@@ -444,8 +444,8 @@ static fl_rc load(fl_delta_table *t, int64_t version, bool by_time, int64_t ts_m
             FL_TRY(replay_range(t, s, &l, cp->version + 1, target, NULL, NULL, err));
         } else {
             /* no commit replayed: with in-commit timestamps the time is in the commit file */
-            fl_str on = fl_delta_snapshot_get_config(s, "delta.enableInCommitTimestamps", FL_STR("false"));
-            int64_t ict = s->has_meta && fl_str_eq_c(on, "true") ? commit_ict(t, cp->version) : -1;
+            bool on = delta_config_bool(s, "delta.enableInCommitTimestamps", false);
+            int64_t ict = s->has_meta && on ? commit_ict(t, cp->version) : -1;
             if (ict >= 0) s->timestamp_ms = ict;
         }
     } else {
@@ -513,8 +513,7 @@ fl_rc fl_delta_snapshot_load_at(fl_delta_table *t, int64_t ts_ms, fl_delta_snaps
     fl_delta_snapshot *latest = NULL;
     fl_rc rc = load(t, -1, false, 0, false, &latest, err);
     if (rc) return rc;
-    fl_str on = fl_delta_snapshot_get_config(latest, "delta.enableInCommitTimestamps", FL_STR("false"));
-    if (!fl_str_eq_c(on, "true")) {
+    if (!delta_config_bool(latest, "delta.enableInCommitTimestamps", false)) {
         fl_delta_snapshot_free(latest);
         return load(t, -1, true, ts_ms, false, out, err);
     }

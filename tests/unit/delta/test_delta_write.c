@@ -455,6 +455,25 @@ static void test_refuse_features(void)
     CHECK(strstr(err.msg, "append-only") != NULL);
     fl_delta_txn_free(txn);
     fl_delta_table_close(t);
+    /* boolean properties are read in any case, as Delta does; other text keeps the default */
+    fl_rm_rf(dir, NULL);
+    fl_delta_kv bools[] = {{FL_STR("delta.appendOnly"), FL_STR("True"), true},
+                           {FL_STR("x.off"), FL_STR("FALSE"), true},
+                           {FL_STR("x.junk"), FL_STR("trux"), true}};
+    t = create(st, false, bools, 3);
+    CHECK_EQ_INT(fl_delta_snapshot_load(t, -1, &s, &err), FL_OK);
+    if (s) {
+        CHECK(delta_config_bool(s, "delta.appendOnly", false));
+        CHECK(!delta_config_bool(s, "x.off", true));
+        CHECK(delta_config_bool(s, "x.junk", true) && !delta_config_bool(s, "x.junk", false));
+        CHECK(delta_config_bool(s, "x.unset", true) && !delta_config_bool(s, "x.unset", false));
+        fl_delta_snapshot_free(s);
+        s = NULL;
+    }
+    CHECK_EQ_INT(fl_delta_txn_begin(t, &txn, &err), FL_OK);
+    CHECK_EQ_INT(fl_delta_txn_remove_all(txn, &err), FL_E_DELTA_PROTOCOL);
+    fl_delta_txn_free(txn);
+    fl_delta_table_close(t);
     /* properties that need features we cannot write are refused at create */
     fl_rm_rf(dir, NULL);
     fl_delta_table_open(st, NULL, &t, &err);
