@@ -46,12 +46,13 @@ static fl_view_plan *plan(const char *type)
 
 /* One resource with gender = text (JSON-escaped into the resource); returns the NDJSON
  * row or the error code. */
-static fl_rc row_of(fl_view_plan *p, fl_str text, fl_buf *out, fl_err *err)
+static fl_rc row_of_json(fl_view_plan *p, fl_str text, bool raw, fl_buf *out, fl_err *err)
 {
     fl_buf res;
     fl_buf_init(&res, 0);
     fl_buf_append_c(&res, "{\"resourceType\":\"Patient\",\"gender\":");
-    fl_json_write_str(&res, text);
+    if (raw) fl_buf_append(&res, text.ptr, text.len);
+    else fl_json_write_str(&res, text);
     fl_buf_putc(&res, '}');
     fl_view_ctx *ctx = NULL;
     fl_view_batch *b = NULL;
@@ -67,6 +68,29 @@ static fl_rc row_of(fl_view_plan *p, fl_str text, fl_buf *out, fl_err *err)
     fl_view_ctx_free(ctx);
     fl_buf_reset(&res);
     return rc;
+}
+
+static fl_rc row_of(fl_view_plan *p, fl_str text, fl_buf *out, fl_err *err)
+{
+    return row_of_json(p, text, false, out, err);
+}
+
+/* gender = the raw JSON value json in a column of the given type: the NDJSON row or "error: <msg>" */
+static void check_raw(const char *type, const char *json, const char *want)
+{
+    fl_view_plan *p = plan(type);
+    if (!p) return;
+    fl_buf out;
+    fl_buf_init(&out, 0);
+    fl_err err;
+    if (row_of_json(p, fl_str_c(json), true, &out, &err) != FL_OK) {
+        fl_buf_clear(&out);
+        fl_buf_printf(&out, "error: %s", err.msg);
+    }
+    CHECK_MSG(strstr(out.ptr ? out.ptr : "", want) != NULL, "%s from %s: got %s, want %s", type, json,
+              out.ptr ? out.ptr : "", want);
+    fl_buf_reset(&out);
+    fl_view_plan_free(p);
 }
 
 static void test_string_cells(void)
@@ -124,10 +148,28 @@ static void test_date_cells(void)
     fl_view_plan_free(p);
 }
 
+/* Numbers and booleans in a single-member column are converted as the general path does. */
+static void test_primitive_cells(void)
+{
+    check_raw("integer", "42", "{\"s\":42}\n");
+    check_raw("integer", "-7", "{\"s\":-7}\n");
+    check_raw("boolean", "true", "{\"s\":true}\n");
+    check_raw("boolean", "false", "{\"s\":false}\n");
+    check_raw("string", "12", "{\"s\":\"12\"}\n");
+    check_raw("string", "1.50", "{\"s\":\"1.50\"}\n");
+    check_raw("string", "true", "{\"s\":\"true\"}\n");
+    check_raw("decimal", "1.5", "{\"s\":1.5}\n");
+    check_raw("integer", "null", "{\"s\":null}\n");
+    /* a value the column cannot hold: the conversion error, naming the column */
+    check_raw("integer", "1.5", "column 's'");
+    check_raw("boolean", "1", "column 's'");
+}
+
 int main(void)
 {
     RUN(test_copy_and_eq);
     RUN(test_string_cells);
     RUN(test_date_cells);
+    RUN(test_primitive_cells);
     return testhelp_done();
 }
