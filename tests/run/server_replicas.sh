@@ -24,24 +24,11 @@ url=$(bash "$src/tools/pgserver.sh" start "$tmp/pg" 2>"$tmp/pg.err"); rc=$?
 [ $rc = 0 ] || { echo "FAIL: could not start PostgreSQL:"; cat "$tmp/pg.err"; exit 1; }
 pg=1
 
-start_server() { # LOG -> SPID, PORT
-  local log=$1
-  "$bin" serve --listen 127.0.0.1:0 --db "$url" 2>"$log" &
-  SPID=$!
-  pids+=("$SPID")
-  PORT=""
-  for _ in $(seq 1 100); do
-    PORT=$(sed -n 's/.*serving http:\/\/[^ ]*:\([0-9][0-9]*\)\/.*/\1/p' "$log" | head -1)
-    [ -n "$PORT" ] && return 0
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "server did not start:"; cat "$log"; return 1
-}
-
-start_server "$tmp/r1.log" || exit 1
+# shellcheck source=lib/serve.sh
+. "$src/tests/run/lib/serve.sh"  # start_server LOG ARGS... -> SPID, PORT
+start_server "$tmp/r1.log" --db "$url" || exit 1
 P1=$PORT S1=$SPID
-start_server "$tmp/r2.log" || exit 1
+start_server "$tmp/r2.log" --db "$url" || exit 1
 P2=$PORT S2=$SPID
 fail=0
 "$py" "$src/tests/interop/server_replicas.py" "http://127.0.0.1:$P1/fhir" "http://127.0.0.1:$P2/fhir" "$tmp/table" "$S1" \

@@ -17,21 +17,8 @@ trap cleanup EXIT
 command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
 fail=0
 
-# start_server LOG ARGS... -> sets PORT and SPID
-start_server() {
-  local log=$1; shift
-  "$bin" serve --listen 127.0.0.1:0 "$@" 2>"$log" &
-  SPID=$!
-  pids+=("$SPID")
-  PORT=""
-  for _ in $(seq 1 100); do
-    PORT=$(sed -n 's/.*serving http:\/\/[^ ]*:\([0-9][0-9]*\)\/.*/\1/p' "$log" | head -1)
-    [ -n "$PORT" ] && return 0
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "server did not start:"; cat "$log"; return 1
-}
+# shellcheck source=lib/serve.sh
+. "$src/tests/run/lib/serve.sh"  # start_server LOG ARGS... -> SPID, PORT
 
 stop_server() { # graceful stop must exit 0
   kill -TERM "$SPID"
