@@ -157,12 +157,18 @@ class Lifecycle:
         before_vacuum(self.path, PRE_MERGE_VERSION, pre_merge)
 
         # VACUUM with retention 0 (override of the 7-day safety check)
+        def data_files():
+            return {os.path.relpath(p, self.path) for p in glob.glob(os.path.join(self.path, "**", "*.parquet"),
+                                                                     recursive=True) if "_delta_log" not in p}
+        before = data_files()
         out = self.run("vacuum", self.path, "--retention-hours", "0", "--force")
         assert out.startswith("deleted "), out
         live = [json.loads(x)["path"] for x in self.run("files", self.path).splitlines() if x.strip()]
-        on_disk = [p for p in glob.glob(os.path.join(self.path, "**", "*.parquet"), recursive=True)
-                   if "_delta_log" not in p]
+        on_disk = data_files()
         assert len(on_disk) == len(live), f"after vacuum {len(on_disk)} data files on disk, {len(live)} live"
+        assert on_disk == set(live) and len(before) > len(live), \
+            f"vacuum: {len(before)} data files before, kept {sorted(on_disk - set(live))[:2]}, " \
+            f"lost live {sorted(set(live) - on_disk)[:2]}"
         self.expect_show("after vacuum", exp)
         self.log.append(f"v30, {len(exp)} rows, checkpoints 10/20/30, {out.strip()}")
         return exp
