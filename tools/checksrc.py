@@ -51,6 +51,9 @@ def blank(text):
 def main():
     root = Path(__file__).resolve().parent.parent
     files = sorted(p for p in (root / 'src').rglob('*') if p.suffix in ('.c', '.h'))
+    if not files:  # a wrong root would otherwise pass having checked nothing
+        print(f'checksrc: FAILED (no .c/.h files under {root / "src"})')
+        return 1
     bad = 0
     for p in files:
         raw = p.read_text(errors='replace').split('\n')
