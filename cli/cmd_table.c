@@ -573,6 +573,8 @@ static bool put_value(fl_pq_writer *w, const fl_delta_type *t, const fl_json_val
 }
 
 /* Partition value text of a JSON value (strings as-is, numbers as text, null = null). */
+static bool json_to_val(fl_arena *a, const fl_delta_type *t, const fl_json_val *v, fl_pq_val *out, unsigned depth);
+
 static fl_delta_kv part_value(fl_str col, const fl_json_val *v)
 {
     if (!v || fl_json_is_null(v)) return (fl_delta_kv){col, FL_STR_NULL, false};
@@ -721,7 +723,18 @@ static int append(fl_delta_table *t, const char *file, const char *app_id, int64
         fl_buf pk;
         fl_buf_init(&pk, 0);
         for (size_t i = 0; i < md->n_partition_columns; i++) {
-            fl_delta_kv kv = part_value(md->partition_columns[i], fl_json_get(v, md->partition_columns[i]));
+            const fl_json_val *pj = fl_json_get(v, md->partition_columns[i]);
+            const fl_delta_field *pf = fl_delta_type_find(sch, md->partition_columns[i]);
+            fl_pq_val pq;
+            /* partition values are not written to the data file: check them here, as put_value
+             * checks the other columns (a value the column type cannot read breaks the table) */
+            if (pf && !json_to_val(&a, pf->type, pj, &pq, 0)) {
+                fl_buf_reset(&pk);
+                cli_errorf("%s:%llu: partition column %.*s: value does not fit the column type", file,
+                           (unsigned long long)line.line_no, (int)pf->name.len, pf->name.ptr);
+                goto done;
+            }
+            fl_delta_kv kv = part_value(md->partition_columns[i], pj);
             fl_buf_printf(&pk, "%c%.*s", kv.has_val ? '=' : '~', (int)kv.val.len, kv.val.ptr ? kv.val.ptr : "");
             fl_buf_putc(&pk, 0x1f);
         }

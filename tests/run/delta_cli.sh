@@ -27,6 +27,9 @@ for b in 1 2 3; do
   for i in 1 2 3 4; do echo "{\"id\":$((b * 10 + i)),\"name\":\"n$b-$i\",\"day\":\"2024-0$b-01\"}" >>"$work/b$b.ndjson"; done
   expect "append batch $b" 0 "$bin" table append "$t" "$work/b$b.ndjson" --app-id job --txn-version "$b"
 done
+echo '{"id":99,"name":"bad","day":"banana"}' >"$work/badday.ndjson"
+expect "append refuses a partition value its column cannot read" 1 "$bin" table append "$t" "$work/badday.ndjson"
+has "bad partition value names line and column" "$work/err" 'badday.ndjson:1: partition column day'
 expect "replayed batch is skipped" 0 "$bin" table append "$t" "$work/b2.ndjson" --app-id job --txn-version 2
 has "skip is reported" "$work/out" "skipped"
 expect "info" 0 "$bin" table info "$t"
