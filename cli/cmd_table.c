@@ -412,13 +412,14 @@ static void cat_value(fl_jw *w, const fl_delta_type *t, const fl_pq_val *v, unsi
     }
 }
 
-static int cat(fl_delta_table *t, const fl_delta_snapshot *s, int64_t limit)
+/* Rows as NDJSON; errors are reported with the table URL as context. */
+static int cat(const char *url, fl_delta_table *t, const fl_delta_snapshot *s, int64_t limit)
 {
     fl_err err;
     fl_delta_scan *sc = NULL;
     fl_rc rc = fl_delta_scan_open(t, s, &sc, &err);
     if (rc) {
-        cli_report("cat", rc, &err);
+        cli_report(url, rc, &err);
         return CLI_FAILED;
     }
     const fl_delta_type *sch = fl_delta_snapshot_get_schema(s);
@@ -433,7 +434,7 @@ static int cat(fl_delta_table *t, const fl_delta_snapshot *s, int64_t limit)
         rc = fl_delta_scan_next(sc, &a, &row, &err);
         if (rc == FL_E_EOF) break;
         if (rc) {
-            cli_report("cat", rc, &err);
+            cli_report(url, rc, &err);
             status = CLI_FAILED;
             break;
         }
@@ -1195,7 +1196,7 @@ int cmd_table(int argc, char **argv)
         } else if (!strcmp(sub, "files")) {
             status = files(s);
         } else if (!strcmp(sub, "cat") || !strcmp(sub, "show")) {
-            status = cat(t, s, limit);
+            status = cat(url, t, s, limit);
         } else {
             rc = fl_delta_snapshot_write_checkpoint(t, s, &err);
             if (rc) {
