@@ -439,10 +439,29 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
             goto done;
         }
     }
+    fl_rc begun = FL_OK;
     if (pending) { /* left assigned by a crash or a failed attempt: redo under its number */
         FL_TRY(fl_fhirdb_outbox_next(c, dest, w->cfg.batch_size, &a, &rows, &n, &batch_no, err));
-    } else { /* number and fetch a new batch in one statement */
+        if (n) begun = fl_engine_sink_begin(w->sink, dest, batch_no, err); /* duplicate: committed before a crash */
+    } else {
+        /* Open the table's txn under the new number before any row carries it: rows numbered
+         * with a number the table already has would later be acked as a duplicate unsent.
+         * The table has it when our numbering is behind (another deliverer committed since):
+         * renumber above the table, once. */
         batch_no = w->last_batch + 1;
+        begun = fl_engine_sink_begin(w->sink, dest, batch_no, err);
+        if (begun == FL_E_DELTA_DUPLICATE) {
+            int64_t stale = batch_no;
+            FL_TRY(w_sync_numbering(w, c, err));
+            batch_no = w->last_batch + 1;
+            fl_log(&w->srv->opts.log, FL_LOG_WARN, "destination %s: batch number %lld already in table %s; now %lld",
+                   w->id, (long long)stale, w->cfg.table, (long long)batch_no);
+            begun = fl_engine_sink_begin(w->sink, dest, batch_no, err);
+            if (begun == FL_E_DELTA_DUPLICATE)
+                FL_FAIL(FL_E_STATE, "batch %lld: numbering collides with table %s", (long long)batch_no, w->cfg.table);
+        }
+        /* numbered even when the txn did not open: the attempt is counted on its rows (nack)
+         * and the batch is redone under this number */
         FL_TRY(fl_fhirdb_outbox_take(c, dest, w->cfg.batch_size, batch_no, &a, &rows, &n, err));
         if (n) w->last_batch = batch_no;
     }
@@ -454,26 +473,7 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
     pthread_mutex_lock(&w->srv->work_mu);
     w->in_process = n;
     pthread_mutex_unlock(&w->srv->work_mu);
-    rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
-    if (rc == FL_E_DELTA_DUPLICATE && !pending) {
-        /* A fresh batch (its rows were never numbered, so never committed) under a number
-         * the table already has: our numbering is behind (another deliverer committed
-         * since). Acking would drop these rows; renumber above the table and retry once. */
-        int64_t stale = batch_no;
-        int64_t *seqs = fl_arena_alloc(&a, n * sizeof *seqs);
-        if (!seqs) FL_FAIL(FL_E_NOMEM, "out of memory");
-        for (size_t i = 0; i < n; i++) seqs[i] = rows[i].seq;
-        FL_TRY(w_sync_numbering(w, c, err));
-        batch_no = w->last_batch + 1;
-        FL_TRY(fl_fhirdb_outbox_assign(c, dest, seqs, n, batch_no, err));
-        w->last_batch = batch_no;
-        fl_log(&w->srv->opts.log, FL_LOG_WARN, "destination %s: batch number %lld already in the table; now %lld", w->id,
-               (long long)stale, (long long)batch_no);
-        rc = fl_engine_sink_begin(w->sink, dest, batch_no, err);
-        if (rc == FL_E_DELTA_DUPLICATE)
-            rc = fl_err_set(err, FL_E_STATE, "batch %lld: numbering collides with table %s", (long long)batch_no,
-                            w->cfg.table);
-    }
+    rc = begun;
     t_flat = fl_clock_mono_ns();
     if (rc == FL_OK) {
         w_clear_rows(w);
@@ -520,6 +520,7 @@ static fl_rc w_batch(srv_worker *w, fl_fhirdb_conn *c, int64_t *last_flush_ms, u
         fl_fhirdb_outbox_nack_batch(c, dest, batch_no, fl_str_c(err->msg), &e2);
     }
 done:
+    fl_engine_sink_abort(w->sink); /* a txn opened for a batch that came back empty or failed */
     fl_arena_fini(&a);
     return rc;
 }
